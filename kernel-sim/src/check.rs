@@ -1,0 +1,157 @@
+//! End-of-run oracles.
+//!
+//! Checks that must hold at every action (use after free, counts, bad page
+//! state, BUG_ON, lost writes, truncate livelock) run inside the actions
+//! themselves. The ones here need the whole system at rest, so they run
+//! once all tasks have stopped:
+//!
+//! - O1: a live, published, un-killed kioctx whose ring file is attached has
+//!   `ring_pages[i] == tree[i]`, with that page's mapping and index right;
+//! - O4: no page sits in a live mapping's tree with a foreign mapping;
+//! - O5: every page's count equals the holders the model knows of (tree,
+//!   ring_pages, LRU-add pagevecs, isolation), and nothing is left that no
+//!   one refers to: pages, kioctxs, files.
+//!
+//! The refcount and leak audits need every task to have finished normally:
+//! a task that oopsed or hung still holds what it held.
+
+use crate::exec::TaskId;
+use crate::kernel::{Kernel, State};
+use crate::objects::CtxId;
+use crate::violation::{Object, Violation, ViolationKind};
+
+impl Kernel {
+    /// Runs the end-of-run oracles and returns every violation of the run.
+    ///
+    /// First each CPU's LRU-add pagevec is drained, as the kernel eventually
+    /// does, so that pages whose last reference sat there are freed (and
+    /// checked by `free_pages_check`).
+    pub fn finish(&self) -> Vec<Violation> {
+        let mut st = self.st.borrow_mut();
+        st.current = None;
+        st.cur_label = None;
+        for cpu in 0..st.tasks.len() {
+            st.drain_cpu(TaskId(cpu as u8));
+        }
+        st.check_stranded();
+        st.check_ring_pages();
+        if st.all_finished() {
+            st.audit_refcounts();
+            st.audit_objects();
+        }
+        st.violations.clone()
+    }
+}
+
+impl State {
+    fn live_ctxs(&self) -> impl Iterator<Item = CtxId> + '_ {
+        (0..self.ctxs.len())
+            .map(|i| CtxId(i as u8))
+            .filter(|c| !self.ctxs[c.0 as usize].freed)
+    }
+
+    /// O1.
+    fn check_ring_pages(&mut self) {
+        let ctxs: Vec<CtxId> = self.live_ctxs().collect();
+        for c in ctxs {
+            let ctx = &self.ctxs[c.0 as usize];
+            let (Some(file), true, false) = (ctx.aio_ring_file, ctx.published, ctx.dead) else {
+                continue;
+            };
+            let inode = self.files[file.0 as usize].inode;
+            let ring = self.ring_pages_of(c);
+            let bad = ring.iter().enumerate().any(|(i, &p)| {
+                let tree = self.tree_slot(inode, i as u32);
+                match p {
+                    None => true,
+                    Some(p) => {
+                        let pg = &self.pages[p.index()];
+                        tree != Some(p) || pg.mapping != Some(inode) || pg.index != i as u32
+                    }
+                }
+            });
+            if bad {
+                self.violation(ViolationKind::RingMismatch);
+            }
+        }
+    }
+
+    /// O5, for pages: count equals the known holders.
+    fn audit_refcounts(&mut self) {
+        let mut holders = vec![0i32; self.pages.len()];
+        for inode in &self.inodes {
+            if inode.freed {
+                continue;
+            }
+            for p in inode.mapping.tree.iter().flatten() {
+                holders[p.index()] += 1;
+            }
+        }
+        let ctxs: Vec<CtxId> = self.live_ctxs().collect();
+        for c in ctxs {
+            for p in self.ring_pages_of(c).into_iter().flatten() {
+                holders[p.index()] += 1;
+            }
+        }
+        for t in &self.tasks {
+            for p in &t.lru_add_pvec {
+                holders[p.index()] += 1;
+            }
+        }
+        for (i, pg) in self.pages.iter().enumerate() {
+            if pg.isolated {
+                holders[i] += 1;
+            }
+        }
+        let mut found = Vec::new();
+        for (pg, &held) in self.pages.iter().zip(&holders) {
+            if pg.freed || pg.leaked {
+                continue;
+            }
+            if held == 0 {
+                found.push(ViolationKind::Leak(Object::Page));
+            } else if pg.count != held {
+                found.push(ViolationKind::RefcountMismatch);
+            }
+        }
+        for kind in found {
+            self.violation(kind);
+        }
+    }
+
+    /// O5, for kioctxs and files: a kioctx that never reached user space,
+    /// or was killed, must have been freed; a file's count equals its
+    /// holders (the ring's kioctx and user mappings).
+    fn audit_objects(&mut self) {
+        let ctxs: Vec<CtxId> = self.live_ctxs().collect();
+        for c in &ctxs {
+            let ctx = &self.ctxs[c.0 as usize];
+            if !ctx.published || ctx.dead {
+                self.violation(ViolationKind::Leak(Object::Kioctx));
+            }
+        }
+        let mut holders = vec![0i32; self.files.len()];
+        for c in &ctxs {
+            if let Some(f) = self.ctxs[c.0 as usize].aio_ring_file {
+                holders[f.0 as usize] += 1;
+            }
+        }
+        for v in &self.mm.vmas {
+            holders[v.file.0 as usize] += 1;
+        }
+        let mut found = Vec::new();
+        for (f, &held) in self.files.iter().zip(&holders) {
+            if f.freed {
+                continue;
+            }
+            if held == 0 {
+                found.push(ViolationKind::Leak(Object::File));
+            } else if f.f_count != held {
+                found.push(ViolationKind::RefcountMismatch);
+            }
+        }
+        for kind in found {
+            self.violation(kind);
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The deterministic executor.
+//!
+//! Simulated kernel threads are `async` tasks on one OS thread. A task runs
+//! only between two scheduling points: every operation on shared kernel
+//! state first awaits a point carrying its [`Label`], which hands control
+//! back here. The [`Scheduler`] then picks which runnable task performs its
+//! next action. A task whose next action is a sleeping lock held by someone
+//! else is not runnable. No clock, no randomness and no hash-order iteration
+//! enter a run, so the same scheduler decisions give the same trace.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::kernel::{Kernel, Status};
+use crate::label::Label;
+use crate::violation::ViolationKind;
+
+/// The most tasks one run can have.
+pub const MAX_TASKS: usize = 8;
+
+/// A simulated kernel thread, numbered from 0 in spawn order and printed as
+/// a letter (`A`, `B`, ...).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct TaskId(pub u8);
+
+impl TaskId {
+    /// The task's index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", (b'A' + self.0) as char)
+    }
+}
+
+/// A set of tasks, as a bit mask.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub struct TaskSet(pub u16);
+
+impl TaskSet {
+    /// Whether `t` is in the set.
+    pub fn contains(self, t: TaskId) -> bool {
+        self.0 & (1 << t.0) != 0
+    }
+    /// Adds `t`.
+    pub fn insert(&mut self, t: TaskId) {
+        self.0 |= 1 << t.0;
+    }
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// The number of tasks in the set.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+    /// The tasks in the set, lowest first.
+    pub fn iter(self) -> impl Iterator<Item = TaskId> {
+        (0..MAX_TASKS as u8)
+            .map(TaskId)
+            .filter(move |&t| self.contains(t))
+    }
+    /// The lowest task in the set.
+    pub fn first(self) -> Option<TaskId> {
+        (self.0 != 0).then(|| TaskId(self.0.trailing_zeros() as u8))
+    }
+}
+
+/// What a scheduler sees when it must choose.
+#[derive(Clone, Copy, Debug)]
+pub struct SchedView {
+    /// Tasks whose next action can be performed now. Never empty.
+    pub runnable: TaskSet,
+    /// The task that performed the previous action, if any.
+    pub current: Option<TaskId>,
+    /// Actions performed so far in this run.
+    pub step: u32,
+    /// Each live task's next action.
+    pub pending: [Option<Label>; MAX_TASKS],
+}
+
+/// Chooses which runnable task performs the next action.
+///
+/// `next_task` is called once per step, with at least one runnable task. It
+/// must return a member of `view.runnable`; returning anything else is a
+/// scheduler bug and the executor falls back to the lowest runnable task.
+pub trait Scheduler {
+    /// Picks the task that acts next.
+    fn next_task(&mut self, view: &SchedView) -> TaskId;
+}
+
+/// The default policy: keep running the current task while it is runnable,
+/// otherwise the lowest-numbered runnable task.
+#[derive(Default, Debug)]
+pub struct RunToBlock;
+
+impl Scheduler for RunToBlock {
+    fn next_task(&mut self, view: &SchedView) -> TaskId {
+        match view.current {
+            Some(c) if view.runnable.contains(c) => c,
+            _ => view.runnable.first().expect("runnable is never empty"),
+        }
+    }
+}
+
+/// Replays recorded decisions, then continues with [`RunToBlock`].
+#[derive(Debug, Default)]
+pub struct Replay {
+    decisions: Vec<TaskId>,
+    next: usize,
+}
+
+impl Replay {
+    /// A scheduler that makes `decisions` in order.
+    pub fn new(decisions: Vec<TaskId>) -> Replay {
+        Replay { decisions, next: 0 }
+    }
+}
+
+impl Scheduler for Replay {
+    fn next_task(&mut self, view: &SchedView) -> TaskId {
+        let d = self.decisions.get(self.next).copied();
+        self.next += 1;
+        match d {
+            Some(t) if view.runnable.contains(t) => t,
+            _ => RunToBlock.next_task(view),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RunEnd {
+    /// Every task finished, or died of a fatal violation.
+    Done,
+    /// The tasks left were all blocked.
+    Deadlock,
+    /// The step budget ran out.
+    StepBudget,
+}
+
+/// A task's body: a future borrowing the kernel it runs on.
+pub type TaskFuture<'k> = Pin<Box<dyn Future<Output = ()> + 'k>>;
+
+/// The future a scheduling point awaits: it yields once to the executor.
+pub(crate) struct Yield(bool);
+
+impl Yield {
+    pub(crate) fn new() -> Yield {
+        Yield(false)
+    }
+}
+
+impl Future for Yield {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            Poll::Pending
+        }
+    }
+}
+
+impl Kernel {
+    /// Runs `tasks` to completion under `sched`, one action at a time.
+    ///
+    /// Task `i` of the vector is [`TaskId`] `i`. Each task is first polled up
+    /// to its first scheduling point; a task's code before that point must
+    /// not touch kernel state (it cannot: all state is behind labelled
+    /// actions). Every chosen action is recorded, so that [`Replay`] can
+    /// reproduce the run from [`Kernel::decisions`].
+    pub fn run(&self, tasks: Vec<TaskFuture<'_>>, sched: &mut dyn Scheduler) -> RunEnd {
+        assert!(tasks.len() <= MAX_TASKS, "at most {MAX_TASKS} tasks");
+        let mut futs: Vec<Option<TaskFuture<'_>>> = tasks.into_iter().map(Some).collect();
+        self.st.borrow_mut().add_tasks(futs.len());
+        let mut cx = Context::from_waker(Waker::noop());
+        for (i, fut) in futs.iter_mut().enumerate() {
+            self.poll_task(TaskId(i as u8), fut, &mut cx);
+        }
+        let mut current = None;
+        loop {
+            let view = {
+                let st = self.st.borrow();
+                let mut view = SchedView {
+                    runnable: TaskSet::default(),
+                    current,
+                    step: st.step,
+                    pending: [None; MAX_TASKS],
+                };
+                let mut alive = false;
+                for (i, t) in st.tasks.iter().enumerate() {
+                    if let (Status::Running, Some(p)) = (t.status, t.pending) {
+                        alive = true;
+                        view.pending[i] = Some(p.label);
+                        if st.enabled(p.guard) {
+                            view.runnable.insert(TaskId(i as u8));
+                        }
+                    }
+                }
+                if !alive {
+                    return RunEnd::Done;
+                }
+                if view.runnable.is_empty() {
+                    drop(st);
+                    self.st.borrow_mut().report_deadlock();
+                    return RunEnd::Deadlock;
+                }
+                if st.step >= st.config.step_budget {
+                    drop(st);
+                    let mut st = self.st.borrow_mut();
+                    st.current = None;
+                    st.violation(ViolationKind::StepBudget);
+                    return RunEnd::StepBudget;
+                }
+                view
+            };
+            let mut choice = sched.next_task(&view);
+            if !view.runnable.contains(choice) {
+                choice = view.runnable.first().expect("runnable is never empty");
+            }
+            current = Some(choice);
+            self.st.borrow_mut().begin_action(choice);
+            self.poll_task(choice, &mut futs[choice.index()], &mut cx);
+        }
+    }
+
+    fn poll_task(&self, t: TaskId, slot: &mut Option<TaskFuture<'_>>, cx: &mut Context<'_>) {
+        let Some(fut) = slot.as_mut() else { return };
+        self.st.borrow_mut().current = Some(t);
+        let done = fut.as_mut().poll(cx).is_ready();
+        let mut st = self.st.borrow_mut();
+        let task = &mut st.tasks[t.index()];
+        let finished = if done {
+            task.status = Status::Finished;
+            true
+        } else {
+            task.status != Status::Running
+        };
+        assert!(
+            finished || task.pending.is_some(),
+            "task {t} awaited something other than a scheduling point"
+        );
+        st.current = None;
+        drop(st);
+        if finished {
+            *slot = None;
+        }
+    }
+}

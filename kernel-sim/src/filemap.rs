@@ -1,0 +1,251 @@
+//! The page cache: lookups, `find_or_create_page`, insertion and deletion
+//! (mm/filemap.c of v3.14).
+
+use crate::kernel::{Guard, Kernel, State};
+use crate::label::{Arg, Func, LockName, OpKind, PageFlag, PageRole};
+use crate::mm::PageId;
+use crate::objects::InodeId;
+use crate::trace::Effect;
+use crate::violation::ViolationKind;
+
+/// `-EEXIST`.
+pub const EEXIST: i32 = -17;
+
+impl State {
+    /// The page in `mapping`'s tree at `index`, without checks; for oracles
+    /// and lookups.
+    pub fn tree_slot(&self, mapping: InodeId, index: u32) -> Option<PageId> {
+        self.inodes[mapping.0 as usize]
+            .mapping
+            .tree
+            .get(index as usize)
+            .copied()
+            .flatten()
+    }
+
+    /// `page_cache_get_speculative` on a page found in the tree: fails on a
+    /// frozen page (the guard of every lookup waits that out).
+    fn get_speculative(&mut self, p: PageId) -> bool {
+        if self.page(p).count == 0 {
+            return false;
+        }
+        self.page(p).count += 1;
+        true
+    }
+
+    /// `pagevec_lookup(pvec, mapping, start, nr)`: up to `nr` pages at
+    /// indices from `start`, in index order, each with a speculative
+    /// reference.
+    pub fn pagevec_lookup(&mut self, mapping: InodeId, start: u32, nr: usize) -> Vec<PageId> {
+        let found: Vec<PageId> = self.mapping(mapping).tree[..]
+            .iter()
+            .skip(start as usize)
+            .flatten()
+            .copied()
+            .take(nr)
+            .collect();
+        found
+            .into_iter()
+            .filter(|&p| self.get_speculative(p))
+            .collect()
+    }
+
+    /// The first inode whose mapping uses `aio_ctx_aops`, if one is live: the
+    /// ring file a pfn scan can find pages of.
+    pub fn ring_inode(&self) -> Option<InodeId> {
+        self.inodes
+            .iter()
+            .position(|i| i.mapping.aio_aops && !i.freed)
+            .map(|i| InodeId(i as u8))
+    }
+}
+
+impl Kernel {
+    /// `find_get_page(mapping, index)`: a lockless lookup that returns the
+    /// page with a reference, retrying while the page is frozen or replaced.
+    pub async fn find_get_page(&self, mapping: InodeId, index: u32) -> Option<PageId> {
+        let _f = self.enter(Func::FindGetPage);
+        let arg = Arg::Page(PageRole::Ring, index as u8);
+        self.act(
+            OpKind::GetSpeculative,
+            arg,
+            Guard::TreeUnfrozen(mapping),
+            |st| {
+                let p = st.tree_slot(mapping, index);
+                let p = p.filter(|&p| st.get_speculative(p));
+                (p, Effect::Page(p))
+            },
+        )
+        .await
+    }
+
+    /// `find_lock_page(mapping, index)`: `find_get_page`, then `lock_page`;
+    /// a page truncated meanwhile is dropped and the lookup repeated.
+    pub async fn find_lock_page(&self, mapping: InodeId, index: u32) -> Option<PageId> {
+        loop {
+            let page = self.find_get_page(mapping, index).await?;
+            let _f = self.enter(Func::FindGetPage);
+            self.lock_page(page).await;
+            if self.page_mapping(page).await != Some(mapping) {
+                self.unlock_page(page).await;
+                self.put_page(page).await;
+                continue;
+            }
+            return Some(page);
+        }
+    }
+
+    /// `find_or_create_page(mapping, index, gfp)`: returns the page locked,
+    /// with the caller's reference, or NULL when allocation fails.
+    pub async fn find_or_create_page(&self, mapping: InodeId, index: u32) -> Option<PageId> {
+        let _f = self.enter(Func::FindOrCreatePage);
+        loop {
+            if let Some(page) = self.find_lock_page(mapping, index).await {
+                return Some(page);
+            }
+            let page = self
+                .act(
+                    OpKind::AllocPage,
+                    Arg::Page(PageRole::Ring, index as u8),
+                    Guard::None,
+                    |st| {
+                        if st.config.faults.page_alloc_fails_at == Some(index as u8) {
+                            return (None, Effect::Fault);
+                        }
+                        let p = st.alloc_page(PageRole::Ring, index as u8);
+                        (Some(p), Effect::Alloc(p))
+                    },
+                )
+                .await?;
+            let err = self.add_to_page_cache_lru(page, mapping, index).await;
+            if err != 0 {
+                self.put_page(page).await;
+                if err == EEXIST {
+                    continue;
+                }
+                return None;
+            }
+            return Some(page);
+        }
+    }
+
+    /// `add_to_page_cache_lru`: lock the new page, insert it, and put it on
+    /// this CPU's LRU-add pagevec.
+    pub async fn add_to_page_cache_lru(&self, page: PageId, mapping: InodeId, index: u32) -> i32 {
+        self.act(OpKind::SetPageLocked, page.arg(), Guard::None, |st| {
+            st.page(page).set(PageFlag::Locked, true);
+            ((), Effect::None)
+        })
+        .await;
+        let err = self.add_to_page_cache_locked(page, mapping, index).await;
+        if err != 0 {
+            self.clear_page_flag(page, PageFlag::Locked).await;
+            return err;
+        }
+        self.lru_cache_add_file(page).await;
+        0
+    }
+
+    /// `add_to_page_cache_locked`: take the cache's reference, set mapping
+    /// and index, and insert under `tree_lock`.
+    pub async fn add_to_page_cache_locked(
+        &self,
+        page: PageId,
+        mapping: InodeId,
+        index: u32,
+    ) -> i32 {
+        let _f = self.enter(Func::AddToPageCacheLocked);
+        self.get_page(page).await;
+        self.set_page_mapping(page, Some(mapping)).await;
+        self.set_page_index(page, index).await;
+        let tree_lock = self.inspect(|st| st.inodes[mapping.0 as usize].mapping.tree_lock);
+        self.spin_lock_irq(LockName::TreeLock, tree_lock).await;
+        let err = self
+            .act(OpKind::TreeInsert, page.arg(), Guard::None, |st| {
+                let m = st.mapping(mapping);
+                let i = index as usize;
+                if m.tree.len() <= i {
+                    m.tree.resize(i + 1, None);
+                }
+                if m.tree[i].is_some() {
+                    return (EEXIST, Effect::Int(EEXIST.into()));
+                }
+                m.tree[i] = Some(page);
+                m.nrpages += 1;
+                (0, Effect::Int(m.nrpages.into()))
+            })
+            .await;
+        if err != 0 {
+            self.set_page_mapping(page, None).await;
+            self.spin_unlock_irq(LockName::TreeLock, tree_lock).await;
+            self.put_page(page).await;
+            return err;
+        }
+        self.spin_unlock_irq(LockName::TreeLock, tree_lock).await;
+        0
+    }
+
+    /// `delete_from_page_cache(page)`: `BUG_ON(!PageLocked)`; under
+    /// `tree_lock`, remove the slot, clear `page->mapping` (the index is
+    /// kept), `nrpages--`, `BUG_ON(page_mapped)`; then drop the cache's
+    /// reference.
+    pub async fn delete_from_page_cache(&self, page: PageId, mapping: InodeId) {
+        let _f = self.enter(Func::DeleteFromPageCache);
+        let locked = self.test_page_flag(page, PageFlag::Locked).await;
+        self.bug_on(!locked, page.flag_arg(PageFlag::Locked)).await;
+        let tree_lock = self.inspect(|st| st.inodes[mapping.0 as usize].mapping.tree_lock);
+        self.spin_lock_irq(LockName::TreeLock, tree_lock).await;
+        self.act(OpKind::TreeDelete, page.arg(), Guard::None, |st| {
+            let index = st.page(page).index as usize;
+            let m = st.mapping(mapping);
+            if let Some(slot) = m.tree.get_mut(index) {
+                *slot = None;
+            }
+            m.nrpages -= 1;
+            ((), Effect::Int(m.nrpages.into()))
+        })
+        .await;
+        self.set_page_mapping(page, None).await;
+        let mapped = self.page_mapcount(page).await;
+        self.bug_on(mapped != 0, page.arg()).await;
+        self.spin_unlock_irq(LockName::TreeLock, tree_lock).await;
+        self.put_page(page).await;
+    }
+
+    /// Another holder's transient reference: `find_get_page` on the ring
+    /// mapping, then `put_page`. The migrator sees one reference too many if
+    /// it checks the count in between.
+    pub async fn transient_reference(&self, index: u32) {
+        let _f = self.enter(Func::FindGetPage);
+        let Some(mapping) = self.inspect(|st| st.ring_inode()) else {
+            return;
+        };
+        if let Some(page) = self.find_get_page(mapping, index).await {
+            self.put_page(page).await;
+        }
+    }
+}
+
+impl State {
+    /// Oracle O4 as a state check: a page in a mapping's tree whose
+    /// `page->mapping` is another mapping (or NULL) can never be truncated.
+    pub fn stranded_page(&self, mapping: InodeId) -> Option<PageId> {
+        self.inodes[mapping.0 as usize]
+            .mapping
+            .tree
+            .iter()
+            .flatten()
+            .copied()
+            .find(|p| self.pages[p.index()].mapping != Some(mapping))
+    }
+
+    /// Records an O4 violation for every live mapping with a stranded page.
+    pub fn check_stranded(&mut self) {
+        for i in 0..self.inodes.len() {
+            let m = InodeId(i as u8);
+            if !self.inodes[i].freed && self.stranded_page(m).is_some() {
+                self.violation(ViolationKind::TreeMappingMismatch);
+            }
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The simulated kernel: its state, and the one way tasks act on it.
+//!
+//! [`Kernel`] owns all simulated memory behind a `RefCell`. Kernel functions
+//! (here and in the models) are `async fn`s taking `&Kernel`; each access to
+//! shared state is an [`Kernel::act`]: a labelled scheduling point followed by
+//! a short synchronous closure over [`State`]. No borrow of the state lives
+//! across an `.await`.
+
+use std::cell::RefCell;
+
+use crate::exec::{TaskId, Yield, MAX_TASKS};
+use crate::label::{Arg, Func, Label, OpKind};
+use crate::locks::{Lock, LockId};
+use crate::mm::{Page, PageId};
+use crate::objects::{File, HeapArray, Inode, InodeId, Kioctx, Mm};
+use crate::trace::{Effect, Event};
+use crate::violation::{Violation, ViolationKind};
+
+/// Faults injected into one run.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub struct Faults {
+    /// `find_or_create_page` fails to allocate the page for this ring index.
+    pub page_alloc_fails_at: Option<u8>,
+    /// `kcalloc` of the `ring_pages` array fails.
+    pub kcalloc_fails: bool,
+    /// `do_mmap_pgoff` of the ring fails.
+    pub mmap_fails: bool,
+}
+
+/// Settings of one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Faults to inject.
+    pub faults: Faults,
+    /// Actions after which the run is stopped as a livelock.
+    pub step_budget: u32,
+    /// Whether to record the trace. Violations are always recorded.
+    pub tracing: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            faults: Faults::default(),
+            step_budget: 20_000,
+            tracing: true,
+        }
+    }
+}
+
+/// Why a task stopped running.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Status {
+    /// Still has work to do.
+    Running,
+    /// Returned normally.
+    Finished,
+    /// Hit a fatal violation: a real kernel would have oopsed.
+    Oopsed,
+    /// Could never make progress again (truncate's pass 2 livelock).
+    Hung,
+}
+
+/// What must hold before a task's next action can run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Guard {
+    /// Always runnable.
+    None,
+    /// The page must be unlocked (`lock_page` sleeps until then).
+    PageUnlocked(PageId),
+    /// The lock must be free (spinlocks spin, mutexes sleep).
+    LockFree(LockId),
+    /// No page in the mapping's tree may be frozen: a lockless lookup
+    /// (`find_get_page`, `pagevec_lookup`) retries until
+    /// `page_cache_get_speculative` can take its reference.
+    TreeUnfrozen(InodeId),
+}
+
+/// A task's next action.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Pending {
+    /// Its scheduling point.
+    pub label: Label,
+    /// When it may run.
+    pub guard: Guard,
+}
+
+/// Deepest nesting of simulated functions in one task.
+const MAX_DEPTH: usize = 16;
+
+/// Per-task bookkeeping: status, next action and function stack.
+#[derive(Clone, Debug)]
+pub struct TaskSlot {
+    /// Whether the task still runs.
+    pub status: Status,
+    /// The action it waits to perform.
+    pub pending: Option<Pending>,
+    frames: [Func; MAX_DEPTH],
+    depth: usize,
+    /// This task's CPU's LRU-add pagevec (each task runs on its own CPU).
+    pub lru_add_pvec: Vec<PageId>,
+}
+
+impl TaskSlot {
+    fn new() -> TaskSlot {
+        TaskSlot {
+            status: Status::Running,
+            pending: None,
+            frames: [Func::IoSetup; MAX_DEPTH],
+            depth: 0,
+            lru_add_pvec: Vec::with_capacity(crate::mm::PAGEVEC_SIZE),
+        }
+    }
+
+    /// The innermost function the task is in.
+    pub fn func(&self) -> Option<Func> {
+        self.depth.checked_sub(1).map(|d| self.frames[d])
+    }
+
+    /// Whether the task is between operations (in no simulated function).
+    pub fn at_boundary(&self) -> bool {
+        self.depth == 0
+    }
+}
+
+/// A record that the harness collects besides the trace.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Note {
+    /// `a_ops->migratepage` (aio_migratepage) returned this code.
+    Migratepage {
+        /// The migrating task.
+        task: TaskId,
+        /// The ring index of the page.
+        index: u8,
+        /// The return code.
+        rc: i32,
+    },
+    /// A migration pass reached a page but took the generic path, for a page
+    /// with no mapping, instead of aio_migratepage.
+    GenericMigrate {
+        /// The migrating task.
+        task: TaskId,
+        /// The ring index of the page.
+        index: u8,
+        /// The return code of `migrate_page`, or 0 for "freed under us".
+        rc: i32,
+    },
+}
+
+/// All simulated kernel memory, plus the run's bookkeeping.
+#[derive(Debug)]
+pub struct State {
+    /// The run's settings.
+    pub config: Config,
+    /// Every page ever allocated, indexed by [`PageId::id`].
+    pub pages: Vec<Page>,
+    /// Every inode (with its address_space) ever allocated.
+    pub inodes: Vec<Inode>,
+    /// Every file ever allocated.
+    pub files: Vec<File>,
+    /// Every kioctx ever allocated.
+    pub ctxs: Vec<Kioctx>,
+    /// Every kcalloc'd ring_pages array.
+    pub arrays: Vec<HeapArray>,
+    /// Every lock.
+    pub locks: Vec<Lock>,
+    /// The one process's mm.
+    pub mm: Mm,
+    /// Global count of aio events reserved (`aio_nr`).
+    pub aio_nr: u64,
+    /// `aio_nr_lock`.
+    pub aio_nr_lock: LockId,
+    /// The tasks.
+    pub tasks: Vec<TaskSlot>,
+    /// The task whose action is being performed.
+    pub current: Option<TaskId>,
+    /// The label of that action.
+    pub cur_label: Option<Label>,
+    /// Actions performed.
+    pub step: u32,
+    /// What happened, if tracing.
+    pub trace: Vec<Event>,
+    /// Chosen task per step, for replay.
+    pub decisions: Vec<TaskId>,
+    /// Everything the checks found.
+    pub violations: Vec<Violation>,
+    /// Return codes and other results the harness compares.
+    pub notes: Vec<Note>,
+}
+
+impl State {
+    fn new(config: Config) -> State {
+        let mut st = State {
+            config,
+            pages: Vec::with_capacity(32),
+            inodes: Vec::new(),
+            files: Vec::new(),
+            ctxs: Vec::new(),
+            arrays: Vec::new(),
+            locks: Vec::with_capacity(16),
+            mm: Mm::default(),
+            aio_nr: 0,
+            aio_nr_lock: LockId(0),
+            tasks: Vec::with_capacity(MAX_TASKS),
+            current: None,
+            cur_label: None,
+            step: 0,
+            trace: Vec::with_capacity(if config.tracing { 1024 } else { 0 }),
+            decisions: Vec::with_capacity(1024),
+            violations: Vec::new(),
+            notes: Vec::new(),
+        };
+        st.aio_nr_lock = st.new_lock();
+        st.mm.mmap_sem = st.new_lock();
+        st.mm.ioctx_lock = st.new_lock();
+        st
+    }
+
+    pub(crate) fn add_tasks(&mut self, n: usize) {
+        self.tasks = (0..n).map(|_| TaskSlot::new()).collect();
+    }
+
+    pub(crate) fn begin_action(&mut self, t: TaskId) {
+        let pending = self.tasks[t.index()].pending.take();
+        self.cur_label = pending.map(|p| p.label);
+        self.step += 1;
+        self.decisions.push(t);
+    }
+
+    /// Whether an action with this guard can run now.
+    pub fn enabled(&self, guard: Guard) -> bool {
+        match guard {
+            Guard::None => true,
+            Guard::PageUnlocked(p) => !self.pages[p.index()].locked(),
+            Guard::LockFree(l) => self.locks[l.0 as usize].holder.is_none(),
+            Guard::TreeUnfrozen(m) => self.inodes[m.0 as usize]
+                .mapping
+                .tree
+                .iter()
+                .flatten()
+                .all(|p| self.pages[p.index()].count != 0),
+        }
+    }
+
+    /// Records a violation against the current action. A fatal one ends the
+    /// current task, as an oops would.
+    pub fn violation(&mut self, kind: ViolationKind) {
+        self.violations.push(Violation {
+            kind,
+            task: self.current,
+            label: self.cur_label,
+            step: self.step,
+        });
+        if kind.is_fatal() {
+            self.end_current(Status::Oopsed);
+        }
+    }
+
+    /// Ends the current task with `status` once its action returns.
+    pub fn end_current(&mut self, status: Status) {
+        if let Some(t) = self.current {
+            self.tasks[t.index()].status = status;
+        }
+    }
+
+    /// Whether the current task has been ended.
+    pub fn current_ended(&self) -> bool {
+        self.current
+            .is_some_and(|t| self.tasks[t.index()].status != Status::Running)
+    }
+
+    pub(crate) fn report_deadlock(&mut self) {
+        for i in 0..self.tasks.len() {
+            let t = &self.tasks[i];
+            if t.status == Status::Running {
+                self.violations.push(Violation {
+                    kind: ViolationKind::Deadlock,
+                    task: Some(TaskId(i as u8)),
+                    label: t.pending.map(|p| p.label),
+                    step: self.step,
+                });
+            }
+        }
+    }
+
+    /// Whether every task is finished or between operations.
+    pub fn quiescent(&self) -> bool {
+        self.tasks
+            .iter()
+            .all(|t| t.status == Status::Finished || t.at_boundary())
+    }
+
+    /// Whether every task ran to its end without dying.
+    pub fn all_finished(&self) -> bool {
+        self.tasks.iter().all(|t| t.status == Status::Finished)
+    }
+}
+
+/// The handle every simulated kernel function takes.
+#[derive(Debug)]
+pub struct Kernel {
+    pub(crate) st: RefCell<State>,
+}
+
+/// A simulated function's stack frame; popped when dropped.
+#[must_use = "the frame lasts as long as this guard"]
+pub struct Frame<'k> {
+    k: &'k Kernel,
+    task: TaskId,
+}
+
+impl Drop for Frame<'_> {
+    fn drop(&mut self) {
+        let mut st = self.k.st.borrow_mut();
+        st.tasks[self.task.index()].depth -= 1;
+    }
+}
+
+impl Kernel {
+    /// A fresh kernel with nothing allocated.
+    pub fn new(config: Config) -> Kernel {
+        Kernel {
+            st: RefCell::new(State::new(config)),
+        }
+    }
+
+    /// Reads the state between runs or after one. A task may use it only
+    /// for values fixed at creation, such as which lock is a mapping's
+    /// `tree_lock`; everything that can change is reached through
+    /// [`Kernel::act`].
+    pub fn inspect<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.st.borrow())
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> Vec<Event> {
+        self.st.borrow().trace.clone()
+    }
+
+    /// The violations so far.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.st.borrow().violations.clone()
+    }
+
+    /// The scheduler's decisions so far, for [`crate::exec::Replay`].
+    pub fn decisions(&self) -> Vec<TaskId> {
+        self.st.borrow().decisions.clone()
+    }
+
+    /// The notes so far.
+    pub fn notes(&self) -> Vec<Note> {
+        self.st.borrow().notes.clone()
+    }
+
+    /// Enters simulated function `func`: scheduling points until the frame is
+    /// dropped carry its name.
+    pub fn enter(&self, func: Func) -> Frame<'_> {
+        let mut st = self.st.borrow_mut();
+        let task = st.current.expect("enter() outside a task");
+        let slot = &mut st.tasks[task.index()];
+        assert!(slot.depth < MAX_DEPTH, "simulated call stack too deep");
+        slot.frames[slot.depth] = func;
+        slot.depth += 1;
+        Frame { k: self, task }
+    }
+
+    /// Performs one labelled action: waits at a scheduling point until the
+    /// scheduler picks this task (and `guard` holds), then runs `f` on the
+    /// state and records its effect in the trace.
+    ///
+    /// If `f` records a fatal violation, the task ends here: the future never
+    /// resumes and the executor drops it.
+    pub async fn act<T>(
+        &self,
+        op: OpKind,
+        arg: Arg,
+        guard: Guard,
+        f: impl FnOnce(&mut State) -> (T, Effect),
+    ) -> T {
+        {
+            let mut st = self.st.borrow_mut();
+            let task = st.current.expect("act() outside a task");
+            let slot = &mut st.tasks[task.index()];
+            let func = slot.func().expect("act() outside a simulated function");
+            slot.pending = Some(Pending {
+                label: Label { func, op, arg },
+                guard,
+            });
+        }
+        Yield::new().await;
+        let (value, ended) = {
+            let mut st = self.st.borrow_mut();
+            let (value, effect) = f(&mut st);
+            if st.config.tracing {
+                let event = Event {
+                    task: st.current.expect("action outside a task"),
+                    label: st.cur_label.expect("action without a label"),
+                    effect,
+                };
+                st.trace.push(event);
+            }
+            (value, st.current_ended())
+        };
+        if ended {
+            std::future::pending::<()>().await;
+        }
+        value
+    }
+
+    /// `BUG_ON(cond)`: records a fatal violation if `cond` holds.
+    pub async fn bug_on(&self, cond: bool, what: Arg) {
+        self.act(OpKind::BugOn, what, Guard::None, |st| {
+            if cond {
+                st.violation(ViolationKind::BugOn);
+            }
+            ((), Effect::Bool(cond))
+        })
+        .await
+    }
+
+    /// `VM_BUG_ON(cond)` with `CONFIG_DEBUG_VM`: fatal if `cond` holds.
+    pub async fn vm_bug_on(&self, cond: bool, what: Arg) {
+        self.act(OpKind::VmBugOn, what, Guard::None, |st| {
+            if cond {
+                st.violation(ViolationKind::VmBugOn);
+            }
+            ((), Effect::Bool(cond))
+        })
+        .await
+    }
+
+    /// `smp_wmb()`: a scheduling point with no effect on a sequentially
+    /// consistent model, kept so that the ports line up with the C.
+    pub async fn smp_wmb(&self) {
+        self.act(OpKind::SmpWmb, Arg::None, Guard::None, |_| {
+            ((), Effect::None)
+        })
+        .await
+    }
+}

@@ -1,0 +1,39 @@
+//! A deterministic simulation of the Linux v3.14 kernel pieces that
+//! fs/aio.c's ring code uses.
+//!
+//! Simulated kernel threads are `async` tasks on a single-threaded executor
+//! ([`exec`]). Every operation on shared kernel state is a labelled
+//! scheduling point ([`label`]) performed through [`Kernel::act`], so a
+//! [`exec::Scheduler`] decides every interleaving, and a run is a pure
+//! function of the scheduler's decisions. The mm/ substrate (page lock,
+//! refcounts, page cache, LRU, truncate, migration) exists once here, under
+//! the kernel's function names, and both ports of fs/aio.c call it.
+//!
+//! Checks never panic: they record a [`violation::Violation`] with the task
+//! and label that revealed it. See [`check`] for the end-of-run oracles.
+
+pub mod check;
+pub mod exec;
+pub mod filemap;
+pub mod fs;
+pub mod kernel;
+pub mod label;
+pub mod locks;
+pub mod migrate;
+pub mod mm;
+pub mod model;
+pub mod objects;
+pub mod swap;
+pub mod trace;
+pub mod truncate;
+pub mod violation;
+
+pub use exec::{Replay, RunEnd, RunToBlock, SchedView, Scheduler, TaskFuture, TaskId, TaskSet};
+pub use kernel::{Config, Faults, Kernel, Note, State, Status};
+pub use label::{Arg, Field, Func, Label, LockName, OpKind, PageFlag, PageRole};
+pub use migrate::{AddressSpaceOps, MigrateFaults, MigrateMode, MigrateResult};
+pub use mm::PageId;
+pub use model::AioModel;
+pub use objects::{CtxId, FileId, InodeId, RingPagesPtr};
+pub use trace::{Effect, Event};
+pub use violation::{Violation, ViolationKind};

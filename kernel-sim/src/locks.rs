@@ -1,0 +1,167 @@
+//! Spinlocks, mutexes and `mmap_sem`.
+//!
+//! Every lock is an owner slot. Acquiring is one action, enabled only while
+//! the lock is free, so a contended spinlock spins and a contended mutex
+//! sleeps in the same way: the task is not runnable until the holder
+//! releases it. A task that re-acquires a lock it holds waits forever,
+//! which the executor reports as a deadlock.
+
+use crate::kernel::{Guard, Kernel, State};
+use crate::label::{Arg, LockName, OpKind};
+use crate::trace::Effect;
+use crate::violation::ViolationKind;
+
+/// A lock, by index into [`State::locks`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub struct LockId(pub u16);
+
+/// A lock's state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Lock {
+    /// The task holding it.
+    pub holder: Option<crate::exec::TaskId>,
+}
+
+impl State {
+    /// `spin_lock_init` / `mutex_init`: a new, free lock.
+    pub fn new_lock(&mut self) -> LockId {
+        self.locks.push(Lock { holder: None });
+        LockId((self.locks.len() - 1) as u16)
+    }
+
+    fn take_lock(&mut self, l: LockId) {
+        debug_assert!(self.locks[l.0 as usize].holder.is_none());
+        self.locks[l.0 as usize].holder = self.current;
+    }
+
+    fn release_lock(&mut self, l: LockId) {
+        let lock = &mut self.locks[l.0 as usize];
+        if lock.holder != self.current {
+            self.violation(ViolationKind::LockNotHeld);
+            return;
+        }
+        lock.holder = None;
+    }
+}
+
+impl Kernel {
+    async fn acquire(&self, op: OpKind, name: LockName, l: LockId) {
+        self.act(op, Arg::Lock(name), Guard::LockFree(l), |st| {
+            st.take_lock(l);
+            ((), Effect::None)
+        })
+        .await
+    }
+
+    async fn release(&self, op: OpKind, name: LockName, l: LockId) {
+        self.act(op, Arg::Lock(name), Guard::None, |st| {
+            st.release_lock(l);
+            ((), Effect::None)
+        })
+        .await
+    }
+
+    /// `spin_lock(l)`.
+    pub async fn spin_lock(&self, name: LockName, l: LockId) {
+        self.acquire(OpKind::SpinLock, name, l).await
+    }
+
+    /// `spin_unlock(l)`.
+    pub async fn spin_unlock(&self, name: LockName, l: LockId) {
+        self.release(OpKind::SpinUnlock, name, l).await
+    }
+
+    /// `spin_lock_irqsave(l, flags)`. Each task is its own CPU, so masking
+    /// interrupts changes nothing else.
+    pub async fn spin_lock_irqsave(&self, name: LockName, l: LockId) {
+        self.acquire(OpKind::SpinLockIrqsave, name, l).await
+    }
+
+    /// `spin_unlock_irqrestore(l, flags)`.
+    pub async fn spin_unlock_irqrestore(&self, name: LockName, l: LockId) {
+        self.release(OpKind::SpinUnlockIrqrestore, name, l).await
+    }
+
+    /// `spin_lock_irq(l)`.
+    pub async fn spin_lock_irq(&self, name: LockName, l: LockId) {
+        self.acquire(OpKind::SpinLockIrq, name, l).await
+    }
+
+    /// `spin_unlock_irq(l)`.
+    pub async fn spin_unlock_irq(&self, name: LockName, l: LockId) {
+        self.release(OpKind::SpinUnlockIrq, name, l).await
+    }
+
+    /// `mutex_lock(l)`: sleeps while another task holds it.
+    pub async fn mutex_lock(&self, name: LockName, l: LockId) {
+        self.acquire(OpKind::MutexLock, name, l).await
+    }
+
+    /// `mutex_unlock(l)`.
+    pub async fn mutex_unlock(&self, name: LockName, l: LockId) {
+        self.release(OpKind::MutexUnlock, name, l).await
+    }
+
+    /// `down_write(&mm->mmap_sem)`.
+    pub async fn down_write(&self, l: LockId) {
+        self.acquire(OpKind::DownWrite, LockName::MmapSem, l).await
+    }
+
+    /// `up_write(&mm->mmap_sem)`.
+    pub async fn up_write(&self, l: LockId) {
+        self.release(OpKind::UpWrite, LockName::MmapSem, l).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{RunEnd, RunToBlock, TaskFuture};
+    use crate::kernel::Config;
+    use crate::label::Func;
+
+    #[test]
+    fn a_contended_spinlock_blocks_and_self_reacquire_deadlocks() {
+        let k = Kernel::new(Config::default());
+        let l = k.st.borrow_mut().new_lock();
+        async fn body(k: &Kernel, l: LockId) {
+            let _f = k.enter(Func::AioMigratepage);
+            k.spin_lock(LockName::PrivateLock, l).await;
+            k.spin_unlock(LockName::PrivateLock, l).await;
+        }
+        let tasks: Vec<TaskFuture> = vec![Box::pin(body(&k, l)), Box::pin(body(&k, l))];
+        assert_eq!(k.run(tasks, &mut RunToBlock), RunEnd::Done);
+        assert!(k.violations().is_empty());
+
+        let k = Kernel::new(Config::default());
+        let l = k.st.borrow_mut().new_lock();
+        let twice = async {
+            let _f = k.enter(Func::AioMigratepage);
+            k.spin_lock(LockName::PrivateLock, l).await;
+            k.spin_lock(LockName::PrivateLock, l).await;
+        };
+        assert_eq!(
+            k.run(vec![Box::pin(twice)], &mut RunToBlock),
+            RunEnd::Deadlock
+        );
+        let v = k.violations();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, ViolationKind::Deadlock);
+        assert_eq!(
+            v[0].label.unwrap().to_string(),
+            "aio_migratepage:spin_lock(private_lock)"
+        );
+    }
+
+    #[test]
+    fn unlocking_a_lock_not_held_is_reported() {
+        let k = Kernel::new(Config::default());
+        let l = k.st.borrow_mut().new_lock();
+        let body = async {
+            let _f = k.enter(Func::PutAioRingFile);
+            k.spin_unlock(LockName::PrivateLock, l).await;
+        };
+        assert_eq!(k.run(vec![Box::pin(body)], &mut RunToBlock), RunEnd::Done);
+        assert_eq!(k.violations()[0].kind, ViolationKind::LockNotHeld);
+    }
+}

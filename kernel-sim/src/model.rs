@@ -1,0 +1,30 @@
+//! The interface a port of fs/aio.c offers the harness.
+
+use std::future::Future;
+
+use crate::kernel::Kernel;
+use crate::migrate::AddressSpaceOps;
+use crate::objects::CtxId;
+
+/// The fs/aio.c entry points that scenarios drive. Both ports implement it
+/// with their own `io_setup`, `io_destroy` and `put_aio_ring_file`, and with
+/// their `aio_migratepage` as `a_ops->migratepage`.
+pub trait AioModel: AddressSpaceOps {
+    /// The port's name, `old` or `new`.
+    const NAME: &'static str;
+
+    /// `io_setup(nr_events, &ctx)`: the new context, or the errno.
+    fn io_setup<'k>(
+        &'k self,
+        k: &'k Kernel,
+        nr_events: u32,
+    ) -> impl Future<Output = Result<CtxId, i32>> + 'k;
+
+    /// `io_destroy(ctx)`: kill the context and, once its references are
+    /// gone, free it (`free_ioctx` runs in the same task).
+    fn io_destroy<'k>(&'k self, k: &'k Kernel, ctx: CtxId) -> impl Future<Output = i32> + 'k;
+
+    /// `put_aio_ring_file(ctx)` on its own: the owner truncates the ring
+    /// file, as `aio_setup_ring`'s kcalloc-failure path does.
+    fn put_aio_ring_file<'k>(&'k self, k: &'k Kernel, ctx: CtxId) -> impl Future<Output = ()> + 'k;
+}

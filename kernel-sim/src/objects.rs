@@ -1,0 +1,518 @@
+//! Kernel objects other than pages: the ring inode with its address_space,
+//! the ring file, the kioctx and its ring_pages array, and the mm.
+//!
+//! Objects live in arenas and are never reused, so a freed object stays
+//! recognisable: any later access is reported as a use after free, as KASAN
+//! would, and the run goes on with the stale contents.
+
+use std::fmt;
+
+use crate::kernel::{Guard, Kernel, State};
+use crate::label::{Arg, Field, OpKind};
+use crate::locks::LockId;
+use crate::mm::PageId;
+use crate::trace::Effect;
+use crate::violation::{Object, ViolationKind};
+
+/// `AIO_RING_PAGES`: the size of the inline `internal_pages` array.
+pub const AIO_RING_PAGES: usize = 8;
+
+/// An inode, and so its `i_mapping`, by index into [`State::inodes`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct InodeId(pub u8);
+
+/// A file, by index into [`State::files`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct FileId(pub u8);
+
+/// A kioctx, by index into [`State::ctxs`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct CtxId(pub u8);
+
+impl fmt::Display for CtxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ctx{}", self.0)
+    }
+}
+
+/// `struct address_space` (embedded in the inode, as `i_data` is).
+#[derive(Clone, Debug)]
+pub struct AddressSpace {
+    /// `page_tree`: the page at each index.
+    pub tree: Vec<Option<PageId>>,
+    /// `nrpages`.
+    pub nrpages: u32,
+    /// `private_data`: the kioctx, for the aio mapping.
+    pub private_data: Option<CtxId>,
+    /// `private_lock`.
+    pub private_lock: LockId,
+    /// `tree_lock`.
+    pub tree_lock: LockId,
+    /// Whether `a_ops` is `aio_ctx_aops` (whose `migratepage` the model
+    /// supplies).
+    pub aio_aops: bool,
+}
+
+/// `struct inode`.
+#[derive(Clone, Debug)]
+pub struct Inode {
+    /// `i_size`.
+    pub i_size: u64,
+    /// `i_data`.
+    pub mapping: AddressSpace,
+    /// Freed by `evict`.
+    pub freed: bool,
+}
+
+/// `struct file`.
+#[derive(Clone, Debug)]
+pub struct File {
+    /// `f_count`.
+    pub f_count: i32,
+    /// `f_inode`.
+    pub inode: InodeId,
+    /// Freed by `__fput`.
+    pub freed: bool,
+}
+
+/// Where `ctx->ring_pages` points.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum RingPagesPtr {
+    /// NULL.
+    #[default]
+    Null,
+    /// `ctx->internal_pages`.
+    Internal,
+    /// A kcalloc'd array, by index into [`State::arrays`].
+    Heap(u16),
+}
+
+/// A kcalloc'd `struct page *` array.
+#[derive(Clone, Debug)]
+pub struct HeapArray {
+    /// The entries.
+    pub slots: Vec<Option<PageId>>,
+    /// Freed by `kfree`.
+    pub freed: bool,
+}
+
+/// `struct kioctx`, the fields the ring code uses.
+#[derive(Clone, Debug)]
+pub struct Kioctx {
+    /// `users` (a percpu_ref, modelled as its total count).
+    pub users: i32,
+    /// `reqs`.
+    pub reqs: i32,
+    /// `dead`.
+    pub dead: bool,
+    /// `max_reqs`.
+    pub max_reqs: u32,
+    /// `nr_events`.
+    pub nr_events: u32,
+    /// `nr_pages`.
+    pub nr_pages: i64,
+    /// `ring_pages`.
+    pub ring_pages: RingPagesPtr,
+    /// `internal_pages`.
+    pub internal_pages: [Option<PageId>; AIO_RING_PAGES],
+    /// `aio_ring_file`.
+    pub aio_ring_file: Option<FileId>,
+    /// `mmap_base`.
+    pub mmap_base: u64,
+    /// `mmap_size`.
+    pub mmap_size: u64,
+    /// `id` (slot in the mm's ioctx table).
+    pub id: u32,
+    /// `completion_lock`.
+    pub completion_lock: LockId,
+    /// `ring_lock`.
+    pub ring_lock: LockId,
+    /// Freed by `kmem_cache_free`.
+    pub freed: bool,
+    /// Bookkeeping, not a kernel field: the ring inode, kept for the
+    /// oracles after `aio_ring_file` is cleared.
+    pub ring_inode: Option<InodeId>,
+    /// Bookkeeping: `io_setup` handed the context to user space.
+    pub published: bool,
+}
+
+/// A user mapping of the ring file.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Vma {
+    /// `vm_start`.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// `vm_file` (holds a file reference).
+    pub file: FileId,
+}
+
+/// The one process's `mm_struct`.
+#[derive(Clone, Debug, Default)]
+pub struct Mm {
+    /// `mmap_sem`.
+    pub mmap_sem: LockId,
+    /// `ioctx_lock`.
+    pub ioctx_lock: LockId,
+    /// `ioctx_table`, once allocated.
+    pub ioctx_table: Option<Vec<Option<CtxId>>>,
+    /// Mappings.
+    pub vmas: Vec<Vma>,
+    /// Where the next mapping goes.
+    pub next_base: u64,
+}
+
+impl State {
+    /// The inode, reporting a use after free.
+    pub fn inode(&mut self, i: InodeId) -> &mut Inode {
+        if self.inodes[i.0 as usize].freed {
+            self.violation(ViolationKind::UseAfterFree(Object::Inode));
+        }
+        &mut self.inodes[i.0 as usize]
+    }
+
+    /// The inode's address_space, reporting a use after free.
+    pub fn mapping(&mut self, i: InodeId) -> &mut AddressSpace {
+        &mut self.inode(i).mapping
+    }
+
+    /// The file, reporting a use after free.
+    pub fn file(&mut self, f: FileId) -> &mut File {
+        if self.files[f.0 as usize].freed {
+            self.violation(ViolationKind::UseAfterFree(Object::File));
+        }
+        &mut self.files[f.0 as usize]
+    }
+
+    /// The kioctx behind a possibly NULL pointer. NULL is a fatal
+    /// dereference (and `None` is returned); a freed one is a use after
+    /// free.
+    pub fn ctx(&mut self, c: Option<CtxId>) -> Option<&mut Kioctx> {
+        let Some(c) = c else {
+            self.violation(ViolationKind::NullDeref);
+            return None;
+        };
+        if self.ctxs[c.0 as usize].freed {
+            self.violation(ViolationKind::UseAfterFree(Object::Kioctx));
+        }
+        Some(&mut self.ctxs[c.0 as usize])
+    }
+
+    /// `&ctx->ring_pages[i]`, with the checks of the pointer and the array.
+    pub fn ring_slot(&mut self, c: CtxId, i: usize) -> Option<&mut Option<PageId>> {
+        let ptr = self.ctx(Some(c))?.ring_pages;
+        match ptr {
+            RingPagesPtr::Null => {
+                self.violation(ViolationKind::NullDeref);
+                None
+            }
+            RingPagesPtr::Internal => {
+                if i >= AIO_RING_PAGES {
+                    self.violation(ViolationKind::OutOfBounds);
+                    return None;
+                }
+                Some(&mut self.ctxs[c.0 as usize].internal_pages[i])
+            }
+            RingPagesPtr::Heap(a) => {
+                let a = a as usize;
+                if self.arrays[a].freed {
+                    self.violation(ViolationKind::UseAfterFree(Object::RingPages));
+                }
+                if i >= self.arrays[a].slots.len() {
+                    self.violation(ViolationKind::OutOfBounds);
+                    return None;
+                }
+                Some(&mut self.arrays[a].slots[i])
+            }
+        }
+    }
+
+    /// The pages `ctx->ring_pages[0..nr_pages]` holds, without checks; for
+    /// oracles.
+    pub fn ring_pages_of(&self, c: CtxId) -> Vec<Option<PageId>> {
+        let ctx = &self.ctxs[c.0 as usize];
+        let n = ctx.nr_pages.max(0) as usize;
+        match ctx.ring_pages {
+            RingPagesPtr::Null => Vec::new(),
+            RingPagesPtr::Internal => ctx.internal_pages[..n.min(AIO_RING_PAGES)].to_vec(),
+            RingPagesPtr::Heap(a) => {
+                let slots = &self.arrays[a as usize].slots;
+                slots[..n.min(slots.len())].to_vec()
+            }
+        }
+    }
+}
+
+/// A value a kioctx or mapping field can hold, with how it prints.
+pub trait FieldValue: Copy + Default {
+    /// The trace effect of reading or writing this value.
+    fn effect(self) -> Effect;
+}
+
+impl FieldValue for i64 {
+    fn effect(self) -> Effect {
+        Effect::Int(self)
+    }
+}
+
+impl FieldValue for u64 {
+    fn effect(self) -> Effect {
+        Effect::Int(self as i64)
+    }
+}
+
+impl FieldValue for bool {
+    fn effect(self) -> Effect {
+        Effect::Bool(self)
+    }
+}
+
+impl FieldValue for Option<PageId> {
+    fn effect(self) -> Effect {
+        Effect::Page(self)
+    }
+}
+
+impl FieldValue for Option<CtxId> {
+    fn effect(self) -> Effect {
+        Effect::Ctx(self)
+    }
+}
+
+impl FieldValue for Option<FileId> {
+    fn effect(self) -> Effect {
+        Effect::Int(self.map_or(0, |f| f.0 as i64 + 1))
+    }
+}
+
+impl FieldValue for RingPagesPtr {
+    fn effect(self) -> Effect {
+        Effect::Int(match self {
+            RingPagesPtr::Null => 0,
+            RingPagesPtr::Internal => -1,
+            RingPagesPtr::Heap(a) => a as i64 + 1,
+        })
+    }
+}
+
+impl Kernel {
+    /// Loads `ctx->field`. A NULL `ctx` is a fatal dereference.
+    pub async fn ctx_read<T: FieldValue>(
+        &self,
+        ctx: Option<CtxId>,
+        field: Field,
+        get: impl FnOnce(&Kioctx) -> T,
+    ) -> T {
+        self.act(OpKind::Read, Arg::Field(field, None), Guard::None, |st| {
+            let v = st.ctx(ctx).map(|c| get(c)).unwrap_or_default();
+            (v, v.effect())
+        })
+        .await
+    }
+
+    /// Stores `ctx->field`.
+    pub async fn ctx_write<T: FieldValue>(
+        &self,
+        ctx: Option<CtxId>,
+        field: Field,
+        value: T,
+        set: impl FnOnce(&mut Kioctx, T),
+    ) {
+        self.act(OpKind::Write, Arg::Field(field, None), Guard::None, |st| {
+            if let Some(c) = st.ctx(ctx) {
+                set(c, value);
+            }
+            ((), value.effect())
+        })
+        .await
+    }
+
+    /// Loads `ctx->nr_pages`.
+    pub async fn read_nr_pages(&self, ctx: Option<CtxId>) -> i64 {
+        self.ctx_read(ctx, Field::NrPages, |c| c.nr_pages).await
+    }
+
+    /// Stores `ctx->nr_pages`.
+    pub async fn write_nr_pages(&self, ctx: Option<CtxId>, n: i64) {
+        self.ctx_write(ctx, Field::NrPages, n, |c, v| c.nr_pages = v)
+            .await
+    }
+
+    /// Loads `ctx->aio_ring_file`.
+    pub async fn read_aio_ring_file(&self, ctx: Option<CtxId>) -> Option<FileId> {
+        self.ctx_read(ctx, Field::AioRingFile, |c| c.aio_ring_file)
+            .await
+    }
+
+    /// Stores `ctx->aio_ring_file`.
+    pub async fn write_aio_ring_file(&self, ctx: Option<CtxId>, f: Option<FileId>) {
+        self.ctx_write(ctx, Field::AioRingFile, f, |c, v| c.aio_ring_file = v)
+            .await
+    }
+
+    /// Loads `ctx->ring_pages` (the pointer).
+    pub async fn read_ring_pages_ptr(&self, ctx: Option<CtxId>) -> RingPagesPtr {
+        self.ctx_read(ctx, Field::RingPagesPtr, |c| c.ring_pages)
+            .await
+    }
+
+    /// Stores `ctx->ring_pages` (the pointer).
+    pub async fn write_ring_pages_ptr(&self, ctx: Option<CtxId>, p: RingPagesPtr) {
+        self.ctx_write(ctx, Field::RingPagesPtr, p, |c, v| c.ring_pages = v)
+            .await
+    }
+
+    /// Loads `ctx->ring_pages[i]`.
+    pub async fn read_ring_page(&self, ctx: Option<CtxId>, i: usize) -> Option<PageId> {
+        let arg = Arg::Field(Field::RingPages, Some(i as u8));
+        self.act(OpKind::Read, arg, Guard::None, |st| {
+            let v = match ctx {
+                None => {
+                    st.violation(ViolationKind::NullDeref);
+                    None
+                }
+                Some(c) => st.ring_slot(c, i).and_then(|s| *s),
+            };
+            (v, Effect::Page(v))
+        })
+        .await
+    }
+
+    /// Stores `ctx->ring_pages[i] = page`.
+    pub async fn write_ring_page(&self, ctx: Option<CtxId>, i: usize, page: Option<PageId>) {
+        let arg = Arg::Field(Field::RingPages, Some(i as u8));
+        self.act(OpKind::Write, arg, Guard::None, |st| {
+            match ctx {
+                None => st.violation(ViolationKind::NullDeref),
+                Some(c) => {
+                    if let Some(s) = st.ring_slot(c, i) {
+                        *s = page;
+                    }
+                }
+            }
+            ((), Effect::Page(page))
+        })
+        .await
+    }
+
+    /// Loads `mapping->private_data`.
+    pub async fn read_private_data(&self, mapping: InodeId) -> Option<CtxId> {
+        self.act(
+            OpKind::Read,
+            Arg::Field(Field::PrivateData, None),
+            Guard::None,
+            |st| {
+                let v = st.mapping(mapping).private_data;
+                (v, Effect::Ctx(v))
+            },
+        )
+        .await
+    }
+
+    /// Stores `mapping->private_data`.
+    pub async fn write_private_data(&self, mapping: InodeId, v: Option<CtxId>) {
+        self.act(
+            OpKind::Write,
+            Arg::Field(Field::PrivateData, None),
+            Guard::None,
+            |st| {
+                st.mapping(mapping).private_data = v;
+                ((), Effect::Ctx(v))
+            },
+        )
+        .await
+    }
+
+    /// `kmem_cache_zalloc(kioctx_cachep)`, with the locks `ioctx_alloc`
+    /// initialises.
+    pub async fn kmem_cache_zalloc_kioctx(&self) -> CtxId {
+        self.act(OpKind::KmemCacheZalloc, Arg::None, Guard::None, |st| {
+            let completion_lock = st.new_lock();
+            let ring_lock = st.new_lock();
+            st.ctxs.push(Kioctx {
+                users: 0,
+                reqs: 0,
+                dead: false,
+                max_reqs: 0,
+                nr_events: 0,
+                nr_pages: 0,
+                ring_pages: RingPagesPtr::Null,
+                internal_pages: [None; AIO_RING_PAGES],
+                aio_ring_file: None,
+                mmap_base: 0,
+                mmap_size: 0,
+                id: 0,
+                completion_lock,
+                ring_lock,
+                freed: false,
+                ring_inode: None,
+                published: false,
+            });
+            let c = CtxId((st.ctxs.len() - 1) as u8);
+            (c, Effect::Ctx(Some(c)))
+        })
+        .await
+    }
+
+    /// `kmem_cache_free(kioctx_cachep, ctx)`. Oracle O5: the ring mapping
+    /// must be empty by now.
+    pub async fn kmem_cache_free_kioctx(&self, ctx: CtxId) {
+        self.act(OpKind::KmemCacheFree, Arg::None, Guard::None, |st| {
+            let c = &mut st.ctxs[ctx.0 as usize];
+            if c.freed {
+                st.violation(ViolationKind::UseAfterFree(Object::Kioctx));
+            }
+            let c = &mut st.ctxs[ctx.0 as usize];
+            c.freed = true;
+            if let Some(i) = c.ring_inode {
+                let inode = &st.inodes[i.0 as usize];
+                if !inode.freed && inode.mapping.nrpages != 0 {
+                    st.violation(ViolationKind::NrpagesAtFree);
+                }
+            }
+            ((), Effect::None)
+        })
+        .await
+    }
+
+    /// `kcalloc(n, sizeof(struct page *))`, or NULL when the fault is injected.
+    pub async fn kcalloc_ring_pages(&self, n: usize) -> RingPagesPtr {
+        self.act(OpKind::Kcalloc, Arg::None, Guard::None, |st| {
+            if st.config.faults.kcalloc_fails {
+                return (RingPagesPtr::Null, Effect::Fault);
+            }
+            st.arrays.push(HeapArray {
+                slots: vec![None; n],
+                freed: false,
+            });
+            let p = RingPagesPtr::Heap((st.arrays.len() - 1) as u16);
+            (p, p.effect())
+        })
+        .await
+    }
+
+    /// `kfree(ctx->ring_pages)`.
+    pub async fn kfree_ring_pages(&self, p: RingPagesPtr) {
+        self.act(
+            OpKind::Kfree,
+            Arg::Field(Field::RingPagesPtr, None),
+            Guard::None,
+            |st| {
+                match p {
+                    RingPagesPtr::Heap(a) => {
+                        let arr = &mut st.arrays[a as usize];
+                        if arr.freed {
+                            st.violation(ViolationKind::UseAfterFree(Object::RingPages));
+                        }
+                        st.arrays[a as usize].freed = true;
+                    }
+                    // kfree(NULL) is a no-op; kfree of the inline array would be
+                    // a bad free, and the callers never do it.
+                    RingPagesPtr::Null | RingPagesPtr::Internal => {}
+                }
+                ((), p.effect())
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,136 @@
+//! The LRU: per-CPU LRU-add pagevecs, their drain, isolation and putback
+//! (mm/swap.c and mm/vmscan.c of v3.14).
+//!
+//! Every task runs on its own CPU and owns one `lru_add_pvec`. A page added
+//! to it holds one extra reference and has `PG_lru` clear, so it cannot be
+//! isolated until the pagevec is drained.
+
+use crate::exec::TaskId;
+use crate::kernel::{Guard, Kernel, State};
+use crate::label::{Arg, Func, OpKind, PageFlag};
+use crate::mm::{PageId, PAGEVEC_SIZE};
+use crate::trace::Effect;
+
+/// `-EBUSY`.
+pub const EBUSY: i32 = -16;
+
+impl State {
+    /// `__pagevec_lru_add` on `cpu`'s pagevec, done at once: under
+    /// `lru_lock` each page gets `PG_lru`, then `release_pages` drops the
+    /// pagevec's references. Returns how many pages it drained.
+    pub fn drain_cpu(&mut self, cpu: TaskId) -> usize {
+        let pvec = std::mem::take(&mut self.tasks[cpu.index()].lru_add_pvec);
+        for &p in &pvec {
+            if self.page(p).test(PageFlag::Lru) {
+                self.violation(crate::violation::ViolationKind::VmBugOn);
+            }
+            self.page(p).set(PageFlag::Lru, true);
+        }
+        for &p in &pvec {
+            self.release_page(p);
+        }
+        let n = pvec.len();
+        let mut pvec = pvec;
+        pvec.clear();
+        self.tasks[cpu.index()].lru_add_pvec = pvec;
+        n
+    }
+
+    /// One page of `release_pages`: drop a reference; a page that reaches
+    /// zero also loses `PG_active` before it is freed.
+    pub fn release_page(&mut self, p: PageId) -> Effect {
+        if self.page(p).count == 1 {
+            self.page(p).set(PageFlag::Active, false);
+        }
+        self.put_page(p)
+    }
+}
+
+impl Kernel {
+    /// `__lru_cache_add(page)` on the current CPU: take a reference; if the
+    /// pagevec is full, drain it first; then add the page. One action, as
+    /// `get_cpu_var` keeps the CPU's pagevec to itself.
+    pub async fn lru_cache_add(&self, page: PageId) {
+        let _f = self.enter(Func::LruCacheAdd);
+        self.act(OpKind::PagevecAdd, page.arg(), Guard::None, |st| {
+            let effect = st.get_page(page);
+            let cpu = st.current.expect("lru_cache_add outside a task");
+            if st.tasks[cpu.index()].lru_add_pvec.len() == PAGEVEC_SIZE {
+                st.drain_cpu(cpu);
+            }
+            st.tasks[cpu.index()].lru_add_pvec.push(page);
+            ((), effect)
+        })
+        .await
+    }
+
+    /// `lru_cache_add_file(page)`: `ClearPageActive`, then `__lru_cache_add`.
+    pub async fn lru_cache_add_file(&self, page: PageId) {
+        self.clear_page_flag(page, PageFlag::Active).await;
+        self.lru_cache_add(page).await;
+    }
+
+    /// `lru_add_drain()`: drain the current CPU's LRU-add pagevec.
+    pub async fn lru_add_drain(&self) {
+        self.act(OpKind::PagevecRelease, Arg::None, Guard::None, |st| {
+            let cpu = st.current.expect("lru_add_drain outside a task");
+            let n = st.drain_cpu(cpu);
+            ((), Effect::Int(n as i64))
+        })
+        .await
+    }
+
+    /// `lru_add_drain_all()`: every CPU drains its LRU-add pagevec, and the
+    /// caller waits for all of them. Each CPU's drain is one action.
+    pub async fn lru_add_drain_all(&self) {
+        let _f = self.enter(Func::LruAddDrainAll);
+        let cpus = self.inspect(|st| st.tasks.len());
+        for cpu in 0..cpus {
+            self.act(OpKind::PagevecRelease, Arg::None, Guard::None, |st| {
+                let n = st.drain_cpu(TaskId(cpu as u8));
+                ((), Effect::Int(n as i64))
+            })
+            .await;
+        }
+    }
+
+    /// `isolate_lru_page(page)`: under `lru_lock`, if `PG_lru` is set, take a
+    /// reference and clear it. Returns 0, or `-EBUSY`.
+    pub async fn isolate_lru_page(&self, page: PageId) -> i32 {
+        let _f = self.enter(Func::IsolateLruPage);
+        self.act(
+            OpKind::ClearFlag,
+            page.flag_arg(PageFlag::Lru),
+            Guard::None,
+            |st| {
+                if st.page(page).count == 0 {
+                    st.violation(crate::violation::ViolationKind::VmBugOn);
+                    return (EBUSY, Effect::Int(EBUSY.into()));
+                }
+                if !st.page(page).test(PageFlag::Lru) {
+                    return (EBUSY, Effect::Int(EBUSY.into()));
+                }
+                let effect = st.get_page(page);
+                let pg = st.page(page);
+                pg.set(PageFlag::Lru, false);
+                pg.isolated = true;
+                (0, effect)
+            },
+        )
+        .await
+    }
+
+    /// `putback_lru_page(page)`: `ClearPageUnevictable`, `lru_cache_add`
+    /// (+1 into this CPU's pagevec), then `put_page` of the isolation
+    /// reference.
+    pub async fn putback_lru_page(&self, page: PageId) {
+        let _f = self.enter(Func::PutbackLruPage);
+        self.clear_page_flag(page, PageFlag::Unevictable).await;
+        self.lru_cache_add(page).await;
+        self.act(OpKind::PutPage, page.arg(), Guard::None, |st| {
+            st.page(page).isolated = false;
+            ((), st.put_page(page))
+        })
+        .await
+    }
+}

@@ -1,0 +1,170 @@
+//! Truncation (mm/truncate.c of v3.14): `truncate_setsize` down to
+//! `truncate_inode_pages_range` with its two passes.
+//!
+//! User PTEs of the ring are never created in scenarios (nothing touches
+//! the mapping from user space), so `unmap_mapping_range` has nothing to
+//! zap and is not modelled.
+
+use crate::kernel::{Guard, Kernel, Status};
+use crate::label::{Arg, Field, Func, OpKind, PageFlag};
+use crate::mm::{PageId, PAGEVEC_SIZE};
+use crate::objects::InodeId;
+use crate::trace::Effect;
+use crate::violation::ViolationKind;
+
+/// `-EIO`.
+pub const EIO: i32 = -5;
+
+impl Kernel {
+    /// `truncate_setsize(inode, newsize)`: `i_size_write`, then
+    /// `truncate_pagecache`, which truncates every page from `newsize` on.
+    pub async fn truncate_setsize(&self, inode: InodeId, newsize: u64) {
+        let _f = self.enter(Func::TruncateSetsize);
+        self.act(
+            OpKind::Write,
+            Arg::Field(Field::ISize, None),
+            Guard::None,
+            |st| {
+                st.inode(inode).i_size = newsize;
+                ((), Effect::Int(newsize as i64))
+            },
+        )
+        .await;
+        self.truncate_inode_pages_range(inode, newsize.div_ceil(4096) as u32)
+            .await;
+    }
+
+    /// `pagevec_lookup`: up to 14 pages from `index`, with references.
+    async fn pagevec_lookup(&self, mapping: InodeId, index: u32) -> Vec<PageId> {
+        let arg = Arg::Field(Field::NrPagesMapping, None);
+        self.act(
+            OpKind::TreeLookup,
+            arg,
+            Guard::TreeUnfrozen(mapping),
+            |st| {
+                let pvec = st.pagevec_lookup(mapping, index, PAGEVEC_SIZE);
+                let n = pvec.len() as i64;
+                (pvec, Effect::Int(n))
+            },
+        )
+        .await
+    }
+
+    /// `pagevec_release`: `lru_add_drain()` of this CPU, then drop each
+    /// lookup reference.
+    async fn pagevec_release(&self, pvec: &[PageId]) {
+        self.lru_add_drain().await;
+        for &p in pvec {
+            self.act(OpKind::PutPage, p.arg(), Guard::None, |st| {
+                ((), st.release_page(p))
+            })
+            .await;
+        }
+    }
+
+    /// `truncate_inode_pages_range(mapping, lstart, -1)` for a page-aligned
+    /// `lstart` (here given as the first page index to remove).
+    ///
+    /// Pass 1 trylocks each page and skips those it cannot lock. Pass 2
+    /// sleeps on each page lock and rescans from `start` until a lookup
+    /// from `start` finds nothing; it ignores `truncate_inode_page`'s
+    /// `-EIO`. A page left in the tree with a foreign `page->mapping`
+    /// therefore makes pass 2 spin forever. The model detects that state
+    /// (oracle O4) at a rescan that made no progress, reports a livelock
+    /// and stops the task, instead of spinning out the step budget.
+    pub async fn truncate_inode_pages_range(&self, mapping: InodeId, start: u32) {
+        let _f = self.enter(Func::TruncateInodePagesRange);
+        let nrpages = self
+            .act(
+                OpKind::Read,
+                Arg::Field(Field::NrPagesMapping, None),
+                Guard::None,
+                |st| {
+                    let n = st.mapping(mapping).nrpages;
+                    (n, Effect::Int(n.into()))
+                },
+            )
+            .await;
+        if nrpages == 0 {
+            return;
+        }
+
+        let mut index = start;
+        loop {
+            let pvec = self.pagevec_lookup(mapping, index).await;
+            if pvec.is_empty() {
+                break;
+            }
+            for &page in &pvec {
+                index = self.page_index(page).await;
+                if !self.trylock_page(page).await {
+                    continue;
+                }
+                if self.test_page_flag(page, PageFlag::Writeback).await {
+                    self.unlock_page(page).await;
+                    continue;
+                }
+                self.truncate_inode_page(mapping, page).await;
+                self.unlock_page(page).await;
+            }
+            self.pagevec_release(&pvec).await;
+            index += 1;
+        }
+
+        index = start;
+        let mut progress = false;
+        loop {
+            let pvec = self.pagevec_lookup(mapping, index).await;
+            if pvec.is_empty() {
+                if index == start {
+                    break;
+                }
+                index = start;
+                if !progress && self.stranded(mapping).await {
+                    return;
+                }
+                progress = false;
+                continue;
+            }
+            for &page in &pvec {
+                index = self.page_index(page).await;
+                self.lock_page(page).await;
+                // wait_on_page_writeback: ring pages are never under writeback.
+                if self.truncate_inode_page(mapping, page).await == 0 {
+                    progress = true;
+                }
+                self.unlock_page(page).await;
+            }
+            self.pagevec_release(&pvec).await;
+            index += 1;
+        }
+    }
+
+    /// The livelock check at a rescan: whether a page stranded in the tree
+    /// (O4) means pass 2 can never finish. Reports it and ends the task.
+    async fn stranded(&self, mapping: InodeId) -> bool {
+        let arg = Arg::Field(Field::NrPagesMapping, None);
+        self.act(OpKind::TreeLookup, arg, Guard::None, |st| {
+            let stranded = st.stranded_page(mapping);
+            if stranded.is_some() {
+                st.violation(ViolationKind::TruncateLivelock);
+                st.end_current(Status::Hung);
+            }
+            (stranded.is_some(), Effect::Page(stranded))
+        })
+        .await
+    }
+
+    /// `truncate_inode_page(mapping, page)` and `truncate_complete_page`:
+    /// `-EIO` if `page->mapping` is not `mapping`; otherwise
+    /// `cancel_dirty_page` and `delete_from_page_cache`.
+    pub async fn truncate_inode_page(&self, mapping: InodeId, page: PageId) -> i32 {
+        let _f = self.enter(Func::TruncateInodePage);
+        if self.page_mapping(page).await != Some(mapping) {
+            return EIO;
+        }
+        self.clear_page_flag(page, PageFlag::Dirty).await;
+        self.delete_from_page_cache(page, mapping).await;
+        0
+    }
+}
