@@ -1,1 +1,10 @@
+//! aiodiff: a differential harness for the fs/aio.c ring-page migration
+//! cleanup. It runs the ports of fs/aio.c from before (`model-old`) and
+//! after (`model-new`) the patch on one deterministic kernel simulation
+//! (`kernel-sim`) and compares what they do.
 
+pub mod runner;
+
+pub use model_new::New;
+pub use model_old::Old;
+pub use runner::{run_model, MigrateFaults, Op, OpResult, Outcome, Scenario};

@@ -1,15 +1,13 @@
 //! The page cache: lookups, `find_or_create_page`, insertion and deletion
 //! (mm/filemap.c of v3.14).
 
+use crate::errno::EEXIST;
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Func, LockName, OpKind, PageFlag, PageRole};
 use crate::mm::PageId;
 use crate::objects::InodeId;
 use crate::trace::Effect;
 use crate::violation::ViolationKind;
-
-/// `-EEXIST`.
-pub const EEXIST: i32 = -17;
 
 impl State {
     /// The page in `mapping`'s tree at `index`, without checks; for oracles
@@ -217,7 +215,13 @@ impl Kernel {
     /// it checks the count in between.
     pub async fn transient_reference(&self, index: u32) {
         let _f = self.enter(Func::FindGetPage);
-        let Some(mapping) = self.inspect(|st| st.ring_inode()) else {
+        let mapping = self
+            .act(OpKind::TreeLookup, Arg::None, Guard::None, |st| {
+                let m = st.ring_inode();
+                (m, Effect::Int(m.map_or(-1, |m| m.0.into())))
+            })
+            .await;
+        let Some(mapping) = mapping else {
             return;
         };
         if let Some(page) = self.find_get_page(mapping, index).await {

@@ -6,9 +6,10 @@
 //! `delayed_fput` for a kworker); no action in scope runs in between for the
 //! same task, so the order of shared events is the same.
 
+use crate::errno::ENOMEM;
 use crate::kernel::{Guard, Kernel};
 use crate::label::{Arg, Field, Func, OpKind};
-use crate::migrate::ENOMEM;
+use crate::locks::LockOwner;
 use crate::objects::{AddressSpace, File, FileId, Inode, InodeId, Vma};
 use crate::trace::Effect;
 use crate::violation::ViolationKind;
@@ -22,8 +23,9 @@ impl Kernel {
     pub async fn alloc_anon_inode(&self) -> InodeId {
         let _f = self.enter(Func::AllocAnonInode);
         self.act(OpKind::KmemCacheZalloc, Arg::None, Guard::None, |st| {
-            let private_lock = st.new_lock();
-            let tree_lock = st.new_lock();
+            let owner = LockOwner::Inode(InodeId(st.inodes.len() as u8));
+            let private_lock = st.new_lock(owner);
+            let tree_lock = st.new_lock(owner);
             st.inodes.push(Inode {
                 i_size: 0,
                 mapping: AddressSpace {

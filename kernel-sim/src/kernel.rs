@@ -10,7 +10,7 @@ use std::cell::RefCell;
 
 use crate::exec::{TaskId, Yield, MAX_TASKS};
 use crate::label::{Arg, Func, Label, OpKind};
-use crate::locks::{Lock, LockId};
+use crate::locks::{Lock, LockId, LockOwner};
 use crate::mm::{Page, PageId};
 use crate::objects::{File, HeapArray, Inode, InodeId, Kioctx, Mm};
 use crate::trace::{Effect, Event};
@@ -210,9 +210,9 @@ impl State {
             violations: Vec::new(),
             notes: Vec::new(),
         };
-        st.aio_nr_lock = st.new_lock();
-        st.mm.mmap_sem = st.new_lock();
-        st.mm.ioctx_lock = st.new_lock();
+        st.aio_nr_lock = st.new_lock(LockOwner::Global);
+        st.mm.mmap_sem = st.new_lock(LockOwner::Global);
+        st.mm.ioctx_lock = st.new_lock(LockOwner::Global);
         st
     }
 

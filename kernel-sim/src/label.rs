@@ -200,6 +200,16 @@ named_enum! {
         AioRingFile = "ctx->aio_ring_file",
         /// `ctx->mmap_size`
         MmapSize = "ctx->mmap_size",
+        /// `ctx->mmap_base`
+        MmapBase = "ctx->mmap_base",
+        /// `ctx->user_id`
+        UserId = "ctx->user_id",
+        /// `ctx->id`
+        CtxIdx = "ctx->id",
+        /// `ctx->max_reqs`
+        MaxReqs = "ctx->max_reqs",
+        /// `ctx->nr_events`
+        NrEvents = "ctx->nr_events",
         /// `ctx->dead`
         Dead = "ctx->dead",
         /// `ctx->users`

@@ -13,6 +13,7 @@
 //! and label that revealed it. See [`check`] for the end-of-run oracles.
 
 pub mod check;
+pub mod errno;
 pub mod exec;
 pub mod filemap;
 pub mod fs;
@@ -23,6 +24,7 @@ pub mod migrate;
 pub mod mm;
 pub mod model;
 pub mod objects;
+pub mod segments;
 pub mod swap;
 pub mod trace;
 pub mod truncate;
@@ -35,5 +37,6 @@ pub use migrate::{AddressSpaceOps, MigrateFaults, MigrateMode, MigrateResult};
 pub use mm::PageId;
 pub use model::AioModel;
 pub use objects::{CtxId, FileId, InodeId, RingPagesPtr};
+pub use segments::{LabelPattern, Segment, Segments};
 pub use trace::{Effect, Event};
 pub use violation::{Violation, ViolationKind};

@@ -8,6 +8,7 @@
 
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, LockName, OpKind};
+use crate::objects::{CtxId, InodeId};
 use crate::trace::Effect;
 use crate::violation::ViolationKind;
 
@@ -15,26 +16,58 @@ use crate::violation::ViolationKind;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub struct LockId(pub u16);
 
+/// The object a lock is embedded in, whose freeing makes the lock's memory
+/// invalid.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LockOwner {
+    /// A global lock.
+    Global,
+    /// A field of a kioctx.
+    Ctx(CtxId),
+    /// A field of an inode's address_space.
+    Inode(InodeId),
+}
+
 /// A lock's state.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Lock {
     /// The task holding it.
     pub holder: Option<crate::exec::TaskId>,
+    /// What it is embedded in.
+    pub owner: LockOwner,
 }
 
 impl State {
-    /// `spin_lock_init` / `mutex_init`: a new, free lock.
-    pub fn new_lock(&mut self) -> LockId {
-        self.locks.push(Lock { holder: None });
+    /// `spin_lock_init` / `mutex_init`: a new, free lock inside `owner`.
+    pub fn new_lock(&mut self, owner: LockOwner) -> LockId {
+        self.locks.push(Lock {
+            holder: None,
+            owner,
+        });
         LockId((self.locks.len() - 1) as u16)
     }
 
+    /// Reports a use after free if the lock's owner was freed.
+    fn check_owner(&mut self, l: LockId) {
+        match self.locks[l.0 as usize].owner {
+            LockOwner::Global => {}
+            LockOwner::Ctx(c) => {
+                self.ctx(Some(c));
+            }
+            LockOwner::Inode(i) => {
+                self.inode(i);
+            }
+        }
+    }
+
     fn take_lock(&mut self, l: LockId) {
+        self.check_owner(l);
         debug_assert!(self.locks[l.0 as usize].holder.is_none());
         self.locks[l.0 as usize].holder = self.current;
     }
 
     fn release_lock(&mut self, l: LockId) {
+        self.check_owner(l);
         let lock = &mut self.locks[l.0 as usize];
         if lock.holder != self.current {
             self.violation(ViolationKind::LockNotHeld);
@@ -123,7 +156,7 @@ mod tests {
     #[test]
     fn a_contended_spinlock_blocks_and_self_reacquire_deadlocks() {
         let k = Kernel::new(Config::default());
-        let l = k.st.borrow_mut().new_lock();
+        let l = k.st.borrow_mut().new_lock(LockOwner::Global);
         async fn body(k: &Kernel, l: LockId) {
             let _f = k.enter(Func::AioMigratepage);
             k.spin_lock(LockName::PrivateLock, l).await;
@@ -134,7 +167,7 @@ mod tests {
         assert!(k.violations().is_empty());
 
         let k = Kernel::new(Config::default());
-        let l = k.st.borrow_mut().new_lock();
+        let l = k.st.borrow_mut().new_lock(LockOwner::Global);
         let twice = async {
             let _f = k.enter(Func::AioMigratepage);
             k.spin_lock(LockName::PrivateLock, l).await;
@@ -156,7 +189,7 @@ mod tests {
     #[test]
     fn unlocking_a_lock_not_held_is_reported() {
         let k = Kernel::new(Config::default());
-        let l = k.st.borrow_mut().new_lock();
+        let l = k.st.borrow_mut().new_lock(LockOwner::Global);
         let body = async {
             let _f = k.enter(Func::PutAioRingFile);
             k.spin_unlock(LockName::PrivateLock, l).await;

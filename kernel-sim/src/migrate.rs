@@ -4,21 +4,15 @@
 use std::fmt;
 use std::future::Future;
 
+use crate::errno::{EAGAIN, EBUSY, ENOMEM};
 use crate::exec::TaskId;
 use crate::kernel::{Guard, Kernel, Note};
 use crate::label::{Arg, Func, LockName, OpKind, PageFlag, PageRole};
 use crate::mm::{PageId, EVENT_WORD};
 use crate::objects::InodeId;
-use crate::swap::EBUSY;
 use crate::trace::Effect;
 use crate::violation::ViolationKind;
 
-/// `-EAGAIN`.
-pub const EAGAIN: i32 = -11;
-/// `-ENOMEM`.
-pub const ENOMEM: i32 = -12;
-/// `-EINVAL`.
-pub const EINVAL: i32 = -22;
 /// `MIGRATEPAGE_SUCCESS`.
 pub const MIGRATEPAGE_SUCCESS: i32 = 0;
 

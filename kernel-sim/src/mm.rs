@@ -228,20 +228,6 @@ impl Kernel {
         .await
     }
 
-    /// `put_page(p)` where `p` may be NULL: a NULL pointer dereference.
-    pub async fn put_page_ptr(&self, p: Option<PageId>) {
-        match p {
-            Some(p) => self.put_page(p).await,
-            None => {
-                self.act(OpKind::PutPage, Arg::None, Guard::None, |st| {
-                    st.violation(ViolationKind::NullDeref);
-                    ((), Effect::None)
-                })
-                .await
-            }
-        }
-    }
-
     /// `page_count(p)`.
     pub async fn page_count(&self, p: PageId) -> i32 {
         self.act(OpKind::PageCount, p.arg(), Guard::None, |st| {
@@ -381,16 +367,45 @@ impl Kernel {
         .await
     }
 
+    /// `kmap_atomic(p)`, fill in the whole `struct aio_ring` header,
+    /// `kunmap_atomic`: one action, as nothing else can run on this CPU
+    /// inside the atomic kmap.
+    /// A NULL page is a fatal dereference.
+    pub async fn kmap_write_header(&self, p: Option<PageId>, header: [u32; 8]) {
+        self.act(
+            OpKind::KmapWrite,
+            Arg::Field(Field::RingHeader, None),
+            Guard::None,
+            |st| {
+                let Some(p) = p else {
+                    st.violation(ViolationKind::NullDeref);
+                    return ((), Effect::None);
+                };
+                let page = st.page(p);
+                page.data[..8].copy_from_slice(&header);
+                if page.copied_to.is_some() {
+                    st.violation(ViolationKind::LostWrite);
+                }
+                ((), Effect::Page(Some(p)))
+            },
+        )
+        .await
+    }
+
     /// `kmap_atomic(p)`, store `value` at word `word`, `kunmap_atomic`.
     ///
     /// A store into a page whose contents were already copied to a migration
-    /// target is lost (oracle O7).
-    pub async fn kmap_write(&self, p: PageId, field: Field, word: usize, value: u32) {
+    /// target is lost (oracle O7). A NULL page is a fatal dereference.
+    pub async fn kmap_write(&self, p: Option<PageId>, field: Field, word: usize, value: u32) {
         self.act(
             OpKind::KmapWrite,
-            Arg::Field(field, Some(p.idx)),
+            Arg::Field(field, None),
             Guard::None,
             |st| {
+                let Some(p) = p else {
+                    st.violation(ViolationKind::NullDeref);
+                    return ((), Effect::None);
+                };
                 let page = st.page(p);
                 page.data[word] = value;
                 if page.copied_to.is_some() {

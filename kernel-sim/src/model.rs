@@ -13,16 +13,17 @@ pub trait AioModel: AddressSpaceOps {
     /// The port's name, `old` or `new`.
     const NAME: &'static str;
 
-    /// `io_setup(nr_events, &ctx)`: the new context, or the errno.
+    /// `io_setup(nr_events, &ctx_id)`: the handle user space gets (the
+    /// ring's address), or the errno.
     fn io_setup<'k>(
         &'k self,
         k: &'k Kernel,
         nr_events: u32,
-    ) -> impl Future<Output = Result<CtxId, i32>> + 'k;
+    ) -> impl Future<Output = Result<u64, i32>> + 'k;
 
-    /// `io_destroy(ctx)`: kill the context and, once its references are
+    /// `io_destroy(ctx_id)`: kill the context and, once its references are
     /// gone, free it (`free_ioctx` runs in the same task).
-    fn io_destroy<'k>(&'k self, k: &'k Kernel, ctx: CtxId) -> impl Future<Output = i32> + 'k;
+    fn io_destroy<'k>(&'k self, k: &'k Kernel, ctx_id: u64) -> impl Future<Output = i32> + 'k;
 
     /// `put_aio_ring_file(ctx)` on its own: the owner truncates the ring
     /// file, as `aio_setup_ring`'s kcalloc-failure path does.

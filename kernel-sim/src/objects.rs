@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, OpKind};
-use crate::locks::LockId;
+use crate::locks::{LockId, LockOwner};
 use crate::mm::PageId;
 use crate::trace::Effect;
 use crate::violation::{Object, ViolationKind};
@@ -121,6 +121,9 @@ pub struct Kioctx {
     pub mmap_base: u64,
     /// `mmap_size`.
     pub mmap_size: u64,
+    /// `user_id`: the ring's user address, which user space uses as the
+    /// context's handle.
+    pub user_id: u64,
     /// `id` (slot in the mm's ioctx table).
     pub id: u32,
     /// `completion_lock`.
@@ -145,6 +148,37 @@ pub struct Vma {
     pub len: u64,
     /// `vm_file` (holds a file reference).
     pub file: FileId,
+}
+
+/// `num_possible_cpus()` of the simulated machine.
+pub const NUM_POSSIBLE_CPUS: u32 = 2;
+
+/// The default `aio_max_nr` sysctl.
+pub const AIO_MAX_NR: u64 = 0x10000;
+
+/// A percpu_ref of the kioctx, modelled by its total count.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PercpuRef {
+    /// `ctx->users`.
+    Users,
+    /// `ctx->reqs`.
+    Reqs,
+}
+
+impl PercpuRef {
+    fn field(self) -> Field {
+        match self {
+            PercpuRef::Users => Field::Users,
+            PercpuRef::Reqs => Field::Reqs,
+        }
+    }
+
+    fn count(self, ctx: &mut Kioctx) -> &mut i32 {
+        match self {
+            PercpuRef::Users => &mut ctx.users,
+            PercpuRef::Reqs => &mut ctx.reqs,
+        }
+    }
 }
 
 /// The one process's `mm_struct`.
@@ -255,6 +289,12 @@ impl FieldValue for i64 {
     }
 }
 
+impl FieldValue for u32 {
+    fn effect(self) -> Effect {
+        Effect::Int(self.into())
+    }
+}
+
 impl FieldValue for u64 {
     fn effect(self) -> Effect {
         Effect::Int(self as i64)
@@ -296,6 +336,213 @@ impl FieldValue for RingPagesPtr {
 }
 
 impl Kernel {
+    /// `&ctx->completion_lock`: fixed at creation.
+    pub fn completion_lock(&self, ctx: CtxId) -> LockId {
+        self.inspect(|st| st.ctxs[ctx.0 as usize].completion_lock)
+    }
+
+    /// `&mapping->private_lock`: fixed at creation.
+    pub fn private_lock(&self, mapping: InodeId) -> LockId {
+        self.inspect(|st| st.inodes[mapping.0 as usize].mapping.private_lock)
+    }
+
+    /// `&mm->ioctx_lock`.
+    pub fn ioctx_lock(&self) -> LockId {
+        self.inspect(|st| st.mm.ioctx_lock)
+    }
+
+    /// `&mm->mmap_sem`.
+    pub fn mmap_sem(&self) -> LockId {
+        self.inspect(|st| st.mm.mmap_sem)
+    }
+
+    /// `&aio_nr_lock`.
+    pub fn aio_nr_lock(&self) -> LockId {
+        self.inspect(|st| st.aio_nr_lock)
+    }
+
+    /// `percpu_ref_init(ref, release)`: the count starts at 1.
+    pub async fn percpu_ref_init(&self, ctx: CtxId, r: PercpuRef) {
+        self.ctx_write(Some(ctx), r.field(), 1i64, |c, v| *r.count(c) = v as i32)
+            .await
+    }
+
+    /// `percpu_ref_get(ref)`.
+    pub async fn percpu_ref_get(&self, ctx: CtxId, r: PercpuRef) {
+        self.act(
+            OpKind::Write,
+            Arg::Field(r.field(), None),
+            Guard::None,
+            |st| {
+                let v = st.ctx(Some(ctx)).map_or(0, |c| {
+                    *r.count(c) += 1;
+                    *r.count(c)
+                });
+                ((), Effect::Int(v.into()))
+            },
+        )
+        .await
+    }
+
+    /// `percpu_ref_put(ref)`. Returns whether the count reached zero, in
+    /// which case the caller runs the ref's release function.
+    pub async fn percpu_ref_put(&self, ctx: CtxId, r: PercpuRef) -> bool {
+        self.act(
+            OpKind::Write,
+            Arg::Field(r.field(), None),
+            Guard::None,
+            |st| {
+                let v = st.ctx(Some(ctx)).map_or(0, |c| {
+                    *r.count(c) -= 1;
+                    *r.count(c)
+                });
+                (v == 0, Effect::Int(v.into()))
+            },
+        )
+        .await
+    }
+
+    /// `percpu_ref_kill(ref)`: switch to atomic mode and drop the initial
+    /// reference (after the RCU grace period, which is immediate here).
+    /// Returns whether the count reached zero.
+    pub async fn percpu_ref_kill(&self, ctx: CtxId, r: PercpuRef) -> bool {
+        self.percpu_ref_put(ctx, r).await
+    }
+
+    /// `atomic_xchg(&ctx->dead, 1)`: returns the old value.
+    pub async fn xchg_dead(&self, ctx: CtxId) -> bool {
+        self.act(
+            OpKind::Write,
+            Arg::Field(Field::Dead, None),
+            Guard::None,
+            |st| {
+                let old = st
+                    .ctx(Some(ctx))
+                    .is_some_and(|c| std::mem::replace(&mut c.dead, true));
+                (old, Effect::Bool(old))
+            },
+        )
+        .await
+    }
+
+    /// Loads `mm->ioctx_table->nr`, or `None` while there is no table.
+    pub async fn read_ioctx_table(&self) -> Option<usize> {
+        self.act(
+            OpKind::Read,
+            Arg::Field(Field::IoctxTable, None),
+            Guard::None,
+            |st| {
+                let nr = st.mm.ioctx_table.as_ref().map(Vec::len);
+                (nr, Effect::Int(nr.map_or(0, |n| n as i64)))
+            },
+        )
+        .await
+    }
+
+    /// Loads `table->table[i]`.
+    pub async fn read_ioctx_table_slot(&self, i: usize) -> Option<CtxId> {
+        self.act(
+            OpKind::Read,
+            Arg::Field(Field::IoctxTable, Some(i as u8)),
+            Guard::None,
+            |st| {
+                let c = st
+                    .mm
+                    .ioctx_table
+                    .as_ref()
+                    .and_then(|t| t.get(i).copied().flatten());
+                (c, Effect::Ctx(c))
+            },
+        )
+        .await
+    }
+
+    /// Stores `table->table[i] = ctx`.
+    pub async fn write_ioctx_table_slot(&self, i: usize, ctx: Option<CtxId>) {
+        self.act(
+            OpKind::Write,
+            Arg::Field(Field::IoctxTable, Some(i as u8)),
+            Guard::None,
+            |st| {
+                match st.mm.ioctx_table.as_mut().and_then(|t| t.get_mut(i)) {
+                    Some(slot) => *slot = ctx,
+                    None => st.violation(ViolationKind::OutOfBounds),
+                }
+                ((), Effect::Ctx(ctx))
+            },
+        )
+        .await
+    }
+
+    /// `kzalloc` a table of `new_nr` slots and, under `ioctx_lock`, install
+    /// it unless another task installed one at least as large meanwhile;
+    /// the old table's entries are copied over (`rcu_assign_pointer`,
+    /// `kfree_rcu(old)`). Returns the installed table's size.
+    pub async fn install_ioctx_table(&self, new_nr: usize) -> usize {
+        self.act(
+            OpKind::Write,
+            Arg::Field(Field::IoctxTable, None),
+            Guard::None,
+            |st| {
+                let table = st.mm.ioctx_table.get_or_insert_with(Vec::new);
+                if table.len() < new_nr {
+                    table.resize(new_nr, None);
+                }
+                let nr = table.len();
+                (nr, Effect::Int(nr as i64))
+            },
+        )
+        .await
+    }
+
+    /// `get_user(id, &ring->id)` through the user mapping at `addr`: the id
+    /// word of the ring file's page-cache page 0. Fails with `-EFAULT` when
+    /// nothing is mapped there and with `SIGBUS` (also `-EFAULT` to the
+    /// caller) when the page was truncated. The fault is served without
+    /// installing a PTE.
+    pub async fn get_user_ring_id(&self, addr: u64) -> Option<u32> {
+        self.act(
+            OpKind::Read,
+            Arg::Field(Field::RingId, None),
+            Guard::None,
+            |st| {
+                let vma = st.mm.vmas.iter().find(|v| v.start == addr).copied();
+                let id = vma.and_then(|v| {
+                    let inode = st.files[v.file.0 as usize].inode;
+                    let page = st.tree_slot(inode, 0)?;
+                    Some(st.page(page).data[0])
+                });
+                (id, Effect::Int(id.map_or(-14, i64::from)))
+            },
+        )
+        .await
+    }
+
+    /// Loads `aio_nr`.
+    pub async fn read_aio_nr(&self) -> u64 {
+        self.act(
+            OpKind::Read,
+            Arg::Field(Field::AioNr, None),
+            Guard::None,
+            |st| (st.aio_nr, Effect::Int(st.aio_nr as i64)),
+        )
+        .await
+    }
+
+    /// Stores `aio_nr`.
+    pub async fn write_aio_nr(&self, v: u64) {
+        self.act(
+            OpKind::Write,
+            Arg::Field(Field::AioNr, None),
+            Guard::None,
+            |st| {
+                st.aio_nr = v;
+                ((), Effect::Int(v as i64))
+            },
+        )
+        .await
+    }
+
     /// Loads `ctx->field`. A NULL `ctx` is a fatal dereference.
     pub async fn ctx_read<T: FieldValue>(
         &self,
@@ -344,10 +591,34 @@ impl Kernel {
             .await
     }
 
-    /// Stores `ctx->aio_ring_file`.
+    /// Stores `ctx->aio_ring_file` (and notes the ring inode for the
+    /// oracles).
     pub async fn write_aio_ring_file(&self, ctx: Option<CtxId>, f: Option<FileId>) {
-        self.ctx_write(ctx, Field::AioRingFile, f, |c, v| c.aio_ring_file = v)
-            .await
+        let inode = f.map(|f| self.file_inode(f));
+        self.ctx_write(ctx, Field::AioRingFile, f, |c, v| {
+            c.aio_ring_file = v;
+            if inode.is_some() {
+                c.ring_inode = inode;
+            }
+        })
+        .await
+    }
+
+    /// `put_user(ctx->user_id, ctxp)`: the context reaches user space.
+    pub async fn put_user_ctx_id(&self, ctx: CtxId) -> u64 {
+        self.act(
+            OpKind::Read,
+            Arg::Field(Field::UserId, None),
+            Guard::None,
+            |st| {
+                let c = st.ctx(Some(ctx)).map_or(0, |c| {
+                    c.published = true;
+                    c.user_id
+                });
+                (c, Effect::Int(c as i64))
+            },
+        )
+        .await
     }
 
     /// Loads `ctx->ring_pages` (the pointer).
@@ -427,8 +698,9 @@ impl Kernel {
     /// initialises.
     pub async fn kmem_cache_zalloc_kioctx(&self) -> CtxId {
         self.act(OpKind::KmemCacheZalloc, Arg::None, Guard::None, |st| {
-            let completion_lock = st.new_lock();
-            let ring_lock = st.new_lock();
+            let owner = LockOwner::Ctx(CtxId(st.ctxs.len() as u8));
+            let completion_lock = st.new_lock(owner);
+            let ring_lock = st.new_lock(owner);
             st.ctxs.push(Kioctx {
                 users: 0,
                 reqs: 0,
@@ -441,6 +713,7 @@ impl Kernel {
                 aio_ring_file: None,
                 mmap_base: 0,
                 mmap_size: 0,
+                user_id: 0,
                 id: 0,
                 completion_lock,
                 ring_lock,

@@ -5,14 +5,12 @@
 //! to it holds one extra reference and has `PG_lru` clear, so it cannot be
 //! isolated until the pagevec is drained.
 
+use crate::errno::EBUSY;
 use crate::exec::TaskId;
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Func, OpKind, PageFlag};
 use crate::mm::{PageId, PAGEVEC_SIZE};
 use crate::trace::Effect;
-
-/// `-EBUSY`.
-pub const EBUSY: i32 = -16;
 
 impl State {
     /// `__pagevec_lru_add` on `cpu`'s pagevec, done at once: under

@@ -5,15 +5,13 @@
 //! the mapping from user space), so `unmap_mapping_range` has nothing to
 //! zap and is not modelled.
 
+use crate::errno::EIO;
 use crate::kernel::{Guard, Kernel, Status};
 use crate::label::{Arg, Field, Func, OpKind, PageFlag};
 use crate::mm::{PageId, PAGEVEC_SIZE};
 use crate::objects::InodeId;
 use crate::trace::Effect;
 use crate::violation::ViolationKind;
-
-/// `-EIO`.
-pub const EIO: i32 = -5;
 
 impl Kernel {
     /// `truncate_setsize(inode, newsize)`: `i_size_write`, then

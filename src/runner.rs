@@ -1,0 +1,219 @@
+//! Runs one model on a scenario under a scheduler and collects its outcome.
+
+use std::cell::RefCell;
+
+use kernel_sim::{
+    AioModel, Config, CtxId, Event, Faults, Kernel, MigrateMode, MigrateResult, Note, PageRole,
+    RunEnd, Scheduler, TaskFuture, TaskId, Violation,
+};
+
+/// Faults of one migration.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub struct MigrateFaults {
+    /// Another holder takes a transient reference on the page: an extra
+    /// task that runs `find_get_page` and `put_page` on the ring index.
+    pub extra_ref: bool,
+    /// The target allocation fails.
+    pub no_target: bool,
+}
+
+/// One operation of a task's program.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Op {
+    /// `io_setup` of a ring of `pages` pages (1 to 10).
+    Setup {
+        /// Ring size in pages.
+        pages: u8,
+    },
+    /// Migrate the ring page at `index`, as memory hot-remove does.
+    Migrate {
+        /// Ring index.
+        index: u8,
+        /// Migration mode.
+        mode: MigrateMode,
+        /// Faults.
+        faults: MigrateFaults,
+    },
+    /// `put_aio_ring_file` on its own, by the owner.
+    Truncate,
+    /// `io_destroy`: kill, then `free_ioctx`.
+    Destroy,
+}
+
+/// What a scenario runs: the tasks' programs and the setup faults.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Scenario {
+    /// One program per task, task `A` first.
+    pub tasks: Vec<Vec<Op>>,
+    /// Faults injected into setup.
+    pub faults: Faults,
+}
+
+/// The result of one operation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OpResult {
+    /// `io_setup` returned the context handle, or an errno.
+    Setup(Result<u64, i32>),
+    /// How the migration request ended.
+    Migrate(MigrateResult),
+    /// `put_aio_ring_file` returned.
+    Truncate,
+    /// `io_destroy` returned this.
+    Destroy(i32),
+    /// The operation could not start: the task has no context.
+    NoContext,
+}
+
+/// The state of one kioctx at the end of a run.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CtxState {
+    /// Whether `kmem_cache_free` released it.
+    pub freed: bool,
+    /// `nr_pages`.
+    pub nr_pages: i64,
+    /// `ring_pages[i]` for `i < nr_pages`: what the page was allocated as,
+    /// and its contents (header words and event word).
+    pub ring: Vec<Option<(PageRole, [u32; kernel_sim::mm::PAGE_WORDS])>>,
+}
+
+/// Everything a run of one model produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Which model ran.
+    pub model: &'static str,
+    /// Each task's operation results, in program order; tasks that hold a
+    /// transient reference for a migration fault have none.
+    pub results: Vec<Vec<OpResult>>,
+    /// Return codes of `aio_migratepage` and of the generic path.
+    pub notes: Vec<Note>,
+    /// Every violation, including the end-of-run oracles.
+    pub violations: Vec<Violation>,
+    /// How the run ended.
+    pub end: RunEnd,
+    /// The final state of each kioctx.
+    pub ctxs: Vec<CtxState>,
+    /// The full trace.
+    pub trace: Vec<Event>,
+    /// The scheduler's decisions, for replay.
+    pub decisions: Vec<TaskId>,
+}
+
+/// The `nr_events` for `io_setup` that gives a ring of `pages` pages with
+/// [`kernel_sim::objects::NUM_POSSIBLE_CPUS`] CPUs.
+pub fn nr_events_for_pages(pages: u8) -> u32 {
+    match pages {
+        0 | 1 => 1,
+        p => 64 * (u32::from(p) - 1),
+    }
+}
+
+/// Runs `model` on `scenario` under `sched`.
+pub fn run_model<M: AioModel>(
+    model: &M,
+    scenario: &Scenario,
+    sched: &mut dyn Scheduler,
+    tracing: bool,
+) -> Outcome {
+    let k = Kernel::new(Config {
+        faults: scenario.faults,
+        tracing,
+        ..Config::default()
+    });
+    let results: RefCell<Vec<Vec<OpResult>>> = RefCell::new(vec![Vec::new(); scenario.tasks.len()]);
+    let mut tasks: Vec<TaskFuture<'_>> = Vec::new();
+    for (t, program) in scenario.tasks.iter().enumerate() {
+        tasks.push(Box::pin(run_program(model, &k, program, &results, t)));
+    }
+    for program in &scenario.tasks {
+        for op in program {
+            if let Op::Migrate { index, faults, .. } = *op {
+                if faults.extra_ref {
+                    let k = &k;
+                    tasks.push(Box::pin(async move {
+                        k.transient_reference(index.into()).await
+                    }));
+                }
+            }
+        }
+    }
+    let end = k.run(tasks, sched);
+    let violations = k.finish();
+    let ctxs = k.inspect(|st| {
+        (0..st.ctxs.len())
+            .map(|i| {
+                let c = CtxId(i as u8);
+                CtxState {
+                    freed: st.ctxs[i].freed,
+                    nr_pages: st.ctxs[i].nr_pages,
+                    ring: st
+                        .ring_pages_of(c)
+                        .into_iter()
+                        .map(|p| p.map(|p| (p.role, st.pages[p.index()].data)))
+                        .collect(),
+                }
+            })
+            .collect()
+    });
+    Outcome {
+        model: M::NAME,
+        results: results.into_inner(),
+        notes: k.notes(),
+        violations,
+        end,
+        ctxs,
+        trace: k.trace(),
+        decisions: k.decisions(),
+    }
+}
+
+async fn run_program<M: AioModel>(
+    model: &M,
+    k: &Kernel,
+    program: &[Op],
+    results: &RefCell<Vec<Vec<OpResult>>>,
+    task: usize,
+) {
+    let mut ctx_id = None;
+    for op in program {
+        let result = match *op {
+            Op::Setup { pages } => {
+                let r = model.io_setup(k, nr_events_for_pages(pages)).await;
+                ctx_id = r.ok();
+                OpResult::Setup(r)
+            }
+            Op::Migrate {
+                index,
+                mode,
+                faults,
+            } => {
+                let faults = kernel_sim::MigrateFaults {
+                    no_target: faults.no_target,
+                };
+                let r = k.migrate_ring_page(model, index.into(), mode, faults).await;
+                OpResult::Migrate(r)
+            }
+            Op::Truncate => match ctx_id.and_then(|id| ctx_of(k, id)) {
+                Some(ctx) => {
+                    model.put_aio_ring_file(k, ctx).await;
+                    OpResult::Truncate
+                }
+                None => OpResult::NoContext,
+            },
+            Op::Destroy => match ctx_id {
+                Some(id) => OpResult::Destroy(model.io_destroy(k, id).await),
+                None => OpResult::NoContext,
+            },
+        };
+        results.borrow_mut()[task].push(result);
+    }
+}
+
+/// The kioctx user space knows as `ctx_id`.
+fn ctx_of(k: &Kernel, ctx_id: u64) -> Option<CtxId> {
+    k.inspect(|st| {
+        st.ctxs
+            .iter()
+            .position(|c| c.user_id == ctx_id)
+            .map(|i| CtxId(i as u8))
+    })
+}
