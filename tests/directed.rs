@@ -443,7 +443,7 @@ fn refcount_walkthrough_of_a_successful_migration() {
                 // migrate_prep drained setup's pagevec reference; then
                 // isolate_lru_page: cache + aio + iso.
                 "ring0=3", // aio_migratepage: get_page(new).
-                "new0=2", // migrate_page_move_mapping: 3 == 3, freeze.
+                "new0=2",  // migrate_page_move_mapping: 3 == 3, freeze.
                 "ring0=0", // get_page(new) for the cache; slot = N; unfreeze to 2.
                 "new0=3", "ring0=2",
                 // aio_migratepage: put_page(old): only the isolation ref left.

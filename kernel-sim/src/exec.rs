@@ -254,3 +254,82 @@ impl Kernel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::Config;
+    use crate::label::{Func, LockName};
+    use crate::locks::LockOwner;
+    use crate::testing::*;
+
+    #[test]
+    fn an_endless_task_stops_at_the_step_budget() {
+        let k = Kernel::new(Config {
+            step_budget: 50,
+            ..Config::default()
+        });
+        let end = run_one(&k, async {
+            let _f = k.enter(Func::TruncateInodePagesRange);
+            loop {
+                k.smp_wmb().await;
+            }
+        });
+        assert_eq!(end, RunEnd::StepBudget);
+        let v = k.violations();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, ViolationKind::StepBudget);
+        assert_eq!(k.trace().len(), 50);
+    }
+
+    #[test]
+    fn an_abba_deadlock_is_an_outcome() {
+        let k = Kernel::new(Config::default());
+        let (a, b) = {
+            let mut st = k.st.borrow_mut();
+            (
+                st.new_lock(LockOwner::Global),
+                st.new_lock(LockOwner::Global),
+            )
+        };
+        async fn take(k: &Kernel, first: crate::locks::LockId, second: crate::locks::LockId) {
+            let _f = k.enter(Func::IoSetup);
+            k.spin_lock(LockName::PrivateLock, first).await;
+            k.spin_lock(LockName::CompletionLock, second).await;
+        }
+        let tasks: Vec<TaskFuture> = vec![Box::pin(take(&k, a, b)), Box::pin(take(&k, b, a))];
+        let mut alternate = Replay::new(vec![TaskId(0), TaskId(1)]);
+        assert_eq!(run_many(&k, tasks, &mut alternate), RunEnd::Deadlock);
+        let v = k.violations();
+        assert_eq!(v.len(), 2);
+        assert!(v.iter().all(|v| v.kind == ViolationKind::Deadlock));
+        assert_eq!(
+            v[0].label.unwrap().to_string(),
+            "io_setup:spin_lock(completion_lock)"
+        );
+    }
+
+    #[test]
+    fn recorded_decisions_replay_the_same_trace() {
+        async fn body(k: &Kernel, l: crate::locks::LockId) {
+            let _f = k.enter(Func::AioMigratepage);
+            for _ in 0..3 {
+                k.spin_lock(LockName::PrivateLock, l).await;
+                k.smp_wmb().await;
+                k.spin_unlock(LockName::PrivateLock, l).await;
+            }
+        }
+        let run = |sched: &mut dyn Scheduler| {
+            let k = Kernel::new(Config::default());
+            let l = k.st.borrow_mut().new_lock(LockOwner::Global);
+            let tasks: Vec<TaskFuture> = vec![Box::pin(body(&k, l)), Box::pin(body(&k, l))];
+            run_many(&k, tasks, sched);
+            (lines(&k), k.decisions())
+        };
+        let mut zigzag = Replay::new(vec![TaskId(1), TaskId(0), TaskId(1), TaskId(1), TaskId(0)]);
+        let (trace, decisions) = run(&mut zigzag);
+        let (again, _) = run(&mut Replay::new(decisions));
+        assert_eq!(trace, again);
+        assert!(trace[0].starts_with("B "), "{trace:?}");
+    }
+}

@@ -82,7 +82,7 @@ impl Kernel {
     pub async fn find_lock_page(&self, mapping: InodeId, index: u32) -> Option<PageId> {
         loop {
             let page = self.find_get_page(mapping, index).await?;
-            let _f = self.enter(Func::FindGetPage);
+            let _f = self.enter(Func::FindLockPage);
             self.lock_page(page).await;
             if self.page_mapping(page).await != Some(mapping) {
                 self.unlock_page(page).await;
@@ -251,5 +251,100 @@ impl State {
                 self.violation(ViolationKind::TreeMappingMismatch);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::Faults;
+    use crate::testing::*;
+
+    #[test]
+    fn find_or_create_page_returns_a_locked_page_held_by_caller_cache_and_pagevec() {
+        let (k, m) = kernel_with_mapping();
+        let got = std::cell::Cell::new(None);
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            got.set(k.find_or_create_page(m, 0).await);
+        });
+        let p = got.get().expect("allocated");
+        assert_eq!(counts(&k, &[p]), [3]);
+        k.inspect(|st| {
+            let pg = &st.pages[p.index()];
+            assert!(pg.locked());
+            assert!(!pg.test(PageFlag::Lru), "still in the per-CPU pagevec");
+            assert_eq!(pg.mapping, Some(m));
+            assert_eq!(pg.index, 0);
+            assert_eq!(st.tree_slot(m, 0), Some(p));
+            assert_eq!(st.inodes[0].mapping.nrpages, 1);
+            assert_eq!(st.tasks[0].lru_add_pvec, [p]);
+        });
+    }
+
+    #[test]
+    fn find_or_create_page_finds_an_existing_page_and_fails_on_injected_faults() {
+        let (k, m) = kernel_with_mapping();
+        k.st.borrow_mut().config.faults = Faults {
+            page_alloc_fails_at: Some(1),
+            ..Faults::default()
+        };
+        let got = std::cell::RefCell::new(Vec::new());
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            let p = k.find_or_create_page(m, 0).await.unwrap();
+            k.unlock_page(p).await;
+            let r = k.find_or_create_page(m, 0).await;
+            got.borrow_mut().push(r);
+            let r = k.find_or_create_page(m, 1).await;
+            got.borrow_mut().push(r);
+        });
+        let got = got.into_inner();
+        let p = got[0].expect("found");
+        assert_eq!(p.id, 0, "the existing page, not a new one");
+        assert_eq!(counts(&k, &[p]), [4], "one more caller reference");
+        assert_eq!(got[1], None);
+        assert_eq!(
+            k.inspect(|st| st.pages.len()),
+            1,
+            "nothing allocated for index 1"
+        );
+    }
+
+    #[test]
+    fn delete_from_page_cache_clears_the_slot_and_mapping_and_drops_the_cache_ref() {
+        let (k, m) = kernel_with_mapping();
+        let got = std::cell::Cell::new(None);
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            let p = k.find_or_create_page(m, 2).await.unwrap();
+            k.lru_add_drain().await;
+            k.delete_from_page_cache(p, m).await;
+            got.set(Some(p));
+        });
+        let p = got.get().unwrap();
+        assert_eq!(counts(&k, &[p]), [1]);
+        k.inspect(|st| {
+            assert_eq!(st.pages[p.index()].mapping, None);
+            assert_eq!(st.pages[p.index()].index, 2, "index is kept");
+            assert_eq!(st.tree_slot(m, 2), None);
+            assert_eq!(st.inodes[0].mapping.nrpages, 0);
+        });
+        assert!(k.violations().is_empty());
+    }
+
+    #[test]
+    fn deleting_an_unlocked_page_is_a_bug() {
+        let (k, m) = kernel_with_mapping();
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            let p = k.find_or_create_page(m, 0).await.unwrap();
+            k.unlock_page(p).await;
+            k.delete_from_page_cache(p, m).await;
+        });
+        let v = k.violations();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, ViolationKind::BugOn);
+        assert_eq!(v[0].signature(), "BUG_ON@delete_from_page_cache");
     }
 }

@@ -7,7 +7,7 @@
 //! same task, so the order of shared events is the same.
 
 use crate::errno::ENOMEM;
-use crate::kernel::{Guard, Kernel};
+use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, Func, OpKind};
 use crate::locks::LockOwner;
 use crate::objects::{AddressSpace, File, FileId, Inode, InodeId, Vma};
@@ -17,29 +17,36 @@ use crate::violation::ViolationKind;
 /// `PAGE_SIZE`.
 pub const PAGE_SIZE: u64 = 4096;
 
+impl State {
+    /// A fresh inode with an empty mapping and its locks.
+    pub fn new_inode(&mut self) -> InodeId {
+        let id = InodeId(self.inodes.len() as u8);
+        let private_lock = self.new_lock(LockOwner::Inode(id));
+        let tree_lock = self.new_lock(LockOwner::Inode(id));
+        self.inodes.push(Inode {
+            i_size: 0,
+            mapping: AddressSpace {
+                tree: Vec::with_capacity(16),
+                nrpages: 0,
+                private_data: None,
+                private_lock,
+                tree_lock,
+                aio_aops: false,
+            },
+            freed: false,
+        });
+        id
+    }
+}
+
 impl Kernel {
     /// `alloc_anon_inode(sb)`: a fresh inode on the aio pseudo-fs, with an
     /// empty mapping.
     pub async fn alloc_anon_inode(&self) -> InodeId {
         let _f = self.enter(Func::AllocAnonInode);
         self.act(OpKind::KmemCacheZalloc, Arg::None, Guard::None, |st| {
-            let owner = LockOwner::Inode(InodeId(st.inodes.len() as u8));
-            let private_lock = st.new_lock(owner);
-            let tree_lock = st.new_lock(owner);
-            st.inodes.push(Inode {
-                i_size: 0,
-                mapping: AddressSpace {
-                    tree: Vec::with_capacity(16),
-                    nrpages: 0,
-                    private_data: None,
-                    private_lock,
-                    tree_lock,
-                    aio_aops: false,
-                },
-                freed: false,
-            });
-            let i = st.inodes.len() - 1;
-            ((InodeId(i as u8)), Effect::Int(i as i64))
+            let i = st.new_inode();
+            (i, Effect::Int(i.0.into()))
         })
         .await
     }
@@ -116,7 +123,7 @@ impl Kernel {
         let _f = self.enter(Func::Fput);
         let last = self
             .act(
-                OpKind::PutPage,
+                OpKind::Write,
                 Arg::Field(Field::FCount, None),
                 Guard::None,
                 |st| {
@@ -182,7 +189,7 @@ impl Kernel {
         let base = self
             .act(
                 OpKind::Write,
-                Arg::Field(Field::MmapSize, None),
+                Arg::Field(Field::Mmap, None),
                 Guard::None,
                 |st| {
                     if st.config.faults.mmap_fails {
@@ -206,7 +213,7 @@ impl Kernel {
         let file = self
             .act(
                 OpKind::Write,
-                Arg::Field(Field::MmapSize, None),
+                Arg::Field(Field::Mmap, None),
                 Guard::None,
                 |st| {
                     let pos = st
@@ -222,5 +229,54 @@ impl Kernel {
         if let Some(file) = file {
             self.fput(file).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    #[test]
+    fn the_last_fput_evicts_the_inode_after_truncating_it() {
+        let k = crate::kernel::Kernel::new(crate::kernel::Config::default());
+        let pages = std::cell::RefCell::new(Vec::new());
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            let inode = k.alloc_anon_inode().await;
+            let file = k.alloc_file(inode).await;
+            let base = k.do_mmap_pgoff(file, PAGE_SIZE).await.unwrap();
+            let p = k.find_or_create_page(inode, 0).await.unwrap();
+            k.unlock_page(p).await;
+            pages.borrow_mut().push(p);
+            k.fput(file).await;
+            k.vm_munmap(base, PAGE_SIZE).await;
+        });
+        let p = pages.borrow()[0];
+        k.inspect(|st| {
+            assert!(st.inodes[0].freed);
+            assert!(st.files[0].freed);
+            assert!(st.mm.vmas.is_empty());
+            assert_eq!(st.pages[p.index()].mapping, None);
+        });
+        // Truncation drained the pagevec and dropped the cache's reference:
+        // only the caller's is left.
+        assert_eq!(counts(&k, &[p]), [1]);
+        assert!(k.violations().is_empty());
+    }
+
+    #[test]
+    fn mmap_fails_under_the_fault_and_takes_no_file_reference() {
+        let k = crate::kernel::Kernel::new(crate::kernel::Config::default());
+        k.st.borrow_mut().config.faults.mmap_fails = true;
+        let rc = std::cell::Cell::new(Ok(0));
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            let inode = k.alloc_anon_inode().await;
+            let file = k.alloc_file(inode).await;
+            rc.set(k.do_mmap_pgoff(file, PAGE_SIZE).await);
+        });
+        assert_eq!(rc.get(), Err(ENOMEM));
+        assert_eq!(k.inspect(|st| st.files[0].f_count), 1);
     }
 }

@@ -216,7 +216,14 @@ impl State {
         st
     }
 
+    /// Starts a batch of `n` tasks, numbered from `A`. A kernel can run
+    /// several batches (tests build state with one and exercise it with the
+    /// next); each CPU's pagevec must have been drained in between.
     pub(crate) fn add_tasks(&mut self, n: usize) {
+        assert!(
+            self.tasks.iter().all(|t| t.lru_add_pvec.is_empty()),
+            "a new batch of tasks would lose undrained pagevecs"
+        );
         self.tasks = (0..n).map(|_| TaskSlot::new()).collect();
     }
 

@@ -47,6 +47,8 @@ named_enum! {
         FindOrCreatePage = "find_or_create_page",
         /// `find_get_page`
         FindGetPage = "find_get_page",
+        /// `find_lock_page`
+        FindLockPage = "find_lock_page",
         /// `add_to_page_cache_locked`
         AddToPageCacheLocked = "add_to_page_cache_locked",
         /// `delete_from_page_cache`
@@ -132,6 +134,8 @@ named_enum! {
         FreeIoctxReqs = "free_ioctx_reqs",
         /// `free_ioctx`
         FreeIoctx = "free_ioctx",
+        /// `aio_nr_sub`
+        AioNrSub = "aio_nr_sub",
         /// `io_setup`
         IoSetup = "io_setup",
         /// `io_destroy`
@@ -222,6 +226,10 @@ named_enum! {
         AOps = "mapping->a_ops",
         /// `mapping->nrpages`
         NrPagesMapping = "mapping->nrpages",
+        /// `mapping->page_tree`
+        PageTree = "mapping->page_tree",
+        /// `mm->mmap`: the process's mappings
+        Mmap = "mm->mmap",
         /// `inode->i_size`
         ISize = "inode->i_size",
         /// `page->mapping`
@@ -300,8 +308,12 @@ named_enum! {
         AllocPage = "alloc_page",
         /// the page is handed back to the buddy allocator
         FreePage = "free_page",
-        /// `radix_tree_lookup` / `pagevec_lookup` of a page-cache slot
+        /// `radix_tree_lookup` of a page-cache slot
         TreeLookup = "radix_tree_lookup",
+        /// `pagevec_lookup`: a batch of page-cache pages, with references
+        PagevecLookup = "pagevec_lookup",
+        /// `__pagevec_lru_add`: a CPU's LRU-add pagevec is drained
+        PagevecLruAdd = "__pagevec_lru_add",
         /// `radix_tree_insert`
         TreeInsert = "radix_tree_insert",
         /// `radix_tree_delete`
@@ -387,7 +399,8 @@ impl fmt::Display for Arg {
         match *self {
             Arg::None => Ok(()),
             Arg::Lock(l) => write!(f, "{l}"),
-            Arg::Flag(_, role, i) | Arg::Page(role, i) => write!(f, "{role}[{i}]"),
+            Arg::Flag(flag, role, i) => write!(f, "Page{flag}({role}[{i}])"),
+            Arg::Page(role, i) => write!(f, "{role}[{i}]"),
             Arg::Field(field, None) => write!(f, "{field}"),
             Arg::Field(field, Some(i)) => {
                 let name = field.name().trim_end_matches("[]");
@@ -404,8 +417,8 @@ impl fmt::Display for Arg {
 impl fmt::Display for Label {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.op, self.arg) {
-            (OpKind::SetFlag | OpKind::ClearFlag | OpKind::TestFlag, Arg::Flag(flag, _, _)) => {
-                write!(f, "{}:{}{}({})", self.func, self.op, flag, self.arg)
+            (OpKind::SetFlag | OpKind::ClearFlag | OpKind::TestFlag, Arg::Flag(flag, role, i)) => {
+                write!(f, "{}:{}{}({role}[{i}])", self.func, self.op, flag)
             }
             _ => write!(f, "{}:{}({})", self.func, self.op, self.arg),
         }
@@ -467,6 +480,14 @@ fn parse_arg(op: OpKind, flag: Option<PageFlag>, text: &str) -> Result<Arg, Stri
     }
     if text.is_empty() {
         return Ok(Arg::None);
+    }
+    if let Some(tail) = text.strip_prefix("Page") {
+        if let Some((name, page)) = tail.split_once('(') {
+            let flag = PageFlag::from_name(name).ok_or_else(bad)?;
+            let page = page.strip_suffix(')').ok_or_else(bad)?;
+            let (role, i) = parse_page(page).ok_or_else(bad)?;
+            return Ok(Arg::Flag(flag, role, i));
+        }
     }
     if let Some(lock) = LockName::from_name(text) {
         return Ok(Arg::Lock(lock));
@@ -537,6 +558,7 @@ mod tests {
             Arg::Field(Field::NrPages, None),
             Arg::Field(Field::RingPages, Some(7)),
             Arg::PageField(Field::PageIndex, PageRole::Ring, 0),
+            Arg::Flag(PageFlag::Writeback, PageRole::New, 2),
         ];
         for &func in Func::ALL {
             for &op in OpKind::ALL {

@@ -26,6 +26,8 @@ pub mod model;
 pub mod objects;
 pub mod segments;
 pub mod swap;
+#[cfg(test)]
+mod testing;
 pub mod trace;
 pub mod truncate;
 pub mod violation;

@@ -454,3 +454,143 @@ impl Kernel {
         st.notes.push(note(task));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    /// One ring page on the LRU held by the cache and a caller reference,
+    /// isolated as a migrator would, and a fresh target page.
+    fn isolated_page(k: &Kernel, m: InodeId) -> (PageId, PageId) {
+        let got = std::cell::Cell::new(None);
+        run_one(k, async {
+            let _f = k.enter(TEST_FUNC);
+            let p = k.find_or_create_page(m, 0).await.unwrap();
+            k.unlock_page(p).await;
+            k.lru_add_drain().await;
+            assert_eq!(k.isolate_lru_page(p).await, 0);
+            got.set(Some(p));
+        });
+        let p = got.get().unwrap();
+        let n = k.st.borrow_mut().alloc_page(PageRole::New, 0);
+        (p, n)
+    }
+
+    #[test]
+    fn move_mapping_freezes_moves_the_cache_ref_and_replaces_the_slot() {
+        let (k, m) = kernel_with_mapping();
+        let (p, n) = isolated_page(&k, m);
+        let rc = std::cell::Cell::new(1);
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            // The caller's reference stands in for aio's: extra_count 1.
+            rc.set(
+                k.migrate_page_move_mapping(Some(m), n, p, MigrateMode::Sync, 1)
+                    .await,
+            );
+        });
+        assert_eq!(rc.get(), MIGRATEPAGE_SUCCESS);
+        // P: 3 (caller + cache + iso) frozen, unfrozen to 2 without the cache ref.
+        assert_eq!(counts(&k, &[p, n]), [2, 2]);
+        assert_eq!(k.inspect(|st| st.tree_slot(m, 0)), Some(n));
+        let effects: Vec<String> = k
+            .trace()
+            .iter()
+            .filter(|e| e.label.func == Func::MigratePageMoveMapping)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(effects.contains(
+            &"A migrate_page_move_mapping:page_freeze_refs(ring[0]) P0._count=0".to_string()
+        ));
+        assert!(effects.contains(
+            &"A migrate_page_move_mapping:page_unfreeze_refs(ring[0]) P0._count=2".to_string()
+        ));
+    }
+
+    #[test]
+    fn move_mapping_refuses_an_unexpected_count_or_slot_and_changes_nothing() {
+        let (k, m) = kernel_with_mapping();
+        let (p, n) = isolated_page(&k, m);
+        let rcs = std::cell::RefCell::new(Vec::new());
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            // Not expecting the caller's reference: 3 != 2.
+            let r = k
+                .migrate_page_move_mapping(Some(m), n, p, MigrateMode::Sync, 0)
+                .await;
+            rcs.borrow_mut().push(r);
+            // With no mapping only the isolation and extra references count.
+            let r = k
+                .migrate_page_move_mapping(None, n, p, MigrateMode::Sync, 1)
+                .await;
+            rcs.borrow_mut().push(r);
+            let r = k
+                .migrate_page_move_mapping(None, n, p, MigrateMode::Sync, 2)
+                .await;
+            rcs.borrow_mut().push(r);
+            // The right count but the slot holds another page.
+            k.st.borrow_mut().inodes[0].mapping.tree[0] = Some(n);
+            let r = k
+                .migrate_page_move_mapping(Some(m), n, p, MigrateMode::Sync, 1)
+                .await;
+            rcs.borrow_mut().push(r);
+            k.st.borrow_mut().inodes[0].mapping.tree[0] = Some(p);
+        });
+        assert_eq!(
+            rcs.into_inner(),
+            [EAGAIN, EAGAIN, MIGRATEPAGE_SUCCESS, EAGAIN]
+        );
+        assert_eq!(counts(&k, &[p, n]), [3, 1]);
+        assert_eq!(k.inspect(|st| st.tree_slot(m, 0)), Some(p));
+    }
+
+    #[test]
+    fn migrate_page_copy_moves_contents_and_flags_and_later_writes_to_the_old_page_are_lost() {
+        let (k, m) = kernel_with_mapping();
+        let (p, n) = isolated_page(&k, m);
+        {
+            let mut st = k.st.borrow_mut();
+            st.pages[p.index()].data[EVENT_WORD] = 42;
+            st.pages[p.index()].set(PageFlag::Uptodate, true);
+            st.pages[p.index()].set(PageFlag::Dirty, true);
+        }
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            k.migrate_page_copy(n, p).await;
+            k.kmap_write(Some(p), crate::label::Field::RingId, 0, 7)
+                .await;
+        });
+        k.inspect(|st| {
+            let (old, new) = (&st.pages[p.index()], &st.pages[n.index()]);
+            assert_eq!(new.data[EVENT_WORD], 42);
+            assert!(new.test(PageFlag::Uptodate) && new.test(PageFlag::Dirty));
+            assert!(
+                !old.test(PageFlag::Dirty),
+                "dirtiness moves to the new page"
+            );
+            assert_eq!(old.copied_to, Some(n));
+        });
+        let v = k.violations();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, ViolationKind::LostWrite);
+    }
+
+    #[test]
+    fn a_put_on_a_frozen_page_oopses_the_putter() {
+        let (k, m) = kernel_with_mapping();
+        let (p, _) = isolated_page(&k, m);
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            assert!(k.page_freeze_refs(p, 3).await);
+            k.put_page(p).await;
+            unreachable!("the oops ends the task");
+        });
+        let v = k.violations();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, ViolationKind::PutPageZero);
+        assert!(v[0]
+            .to_string()
+            .starts_with("put_page-on-zero by A at io_setup:put_page(ring[0])"));
+    }
+}

@@ -319,7 +319,7 @@ impl Kernel {
             Guard::None,
             |st| {
                 let m = st.page(p).mapping;
-                (m, Effect::Int(m.map_or(0, |m| m.0 as i64 + 1)))
+                (m, Effect::Mapping(m))
             },
         )
         .await
@@ -333,7 +333,7 @@ impl Kernel {
             Guard::None,
             |st| {
                 st.page(p).mapping = m;
-                ((), Effect::Int(m.map_or(0, |m| m.0 as i64 + 1)))
+                ((), Effect::Mapping(m))
             },
         )
         .await

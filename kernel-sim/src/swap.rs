@@ -70,7 +70,7 @@ impl Kernel {
 
     /// `lru_add_drain()`: drain the current CPU's LRU-add pagevec.
     pub async fn lru_add_drain(&self) {
-        self.act(OpKind::PagevecRelease, Arg::None, Guard::None, |st| {
+        self.act(OpKind::PagevecLruAdd, Arg::None, Guard::None, |st| {
             let cpu = st.current.expect("lru_add_drain outside a task");
             let n = st.drain_cpu(cpu);
             ((), Effect::Int(n as i64))
@@ -84,7 +84,7 @@ impl Kernel {
         let _f = self.enter(Func::LruAddDrainAll);
         let cpus = self.inspect(|st| st.tasks.len());
         for cpu in 0..cpus {
-            self.act(OpKind::PagevecRelease, Arg::None, Guard::None, |st| {
+            self.act(OpKind::PagevecLruAdd, Arg::None, Guard::None, |st| {
                 let n = st.drain_cpu(TaskId(cpu as u8));
                 ((), Effect::Int(n as i64))
             })
@@ -130,5 +130,85 @@ impl Kernel {
             ((), st.put_page(page))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    #[test]
+    fn drain_isolate_and_putback_arithmetic() {
+        let (k, m) = kernel_with_mapping();
+        let got = std::cell::Cell::new((None, 0, 0));
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            let p = k.find_or_create_page(m, 0).await.unwrap();
+            k.unlock_page(p).await;
+            let busy = k.isolate_lru_page(p).await;
+            k.lru_add_drain().await;
+            let ok = k.isolate_lru_page(p).await;
+            got.set((Some(p), busy, ok));
+        });
+        let (p, busy, ok) = got.get();
+        let p = p.unwrap();
+        assert_eq!(busy, EBUSY, "not on the LRU while in the pagevec");
+        assert_eq!(ok, 0);
+        assert_eq!(counts(&k, &[p]), [3], "caller + cache + isolation");
+        k.inspect(|st| {
+            let pg = &st.pages[p.index()];
+            assert!(!pg.test(PageFlag::Lru) && pg.isolated);
+        });
+
+        let k2 = k;
+        run_one(&k2, async {
+            let _f = k2.enter(TEST_FUNC);
+            k2.putback_lru_page(p).await;
+        });
+        assert_eq!(counts(&k2, &[p]), [3], "pagevec +1, isolation -1");
+        k2.finish();
+        assert_eq!(counts(&k2, &[p]), [2]);
+        assert!(k2.inspect(|st| st.pages[p.index()].test(PageFlag::Lru)));
+    }
+
+    #[test]
+    fn the_fifteenth_add_drains_the_first_fourteen_first() {
+        let (k, m) = kernel_with_mapping();
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            for i in 0..15 {
+                let p = k.find_or_create_page(m, i).await.unwrap();
+                k.unlock_page(p).await;
+            }
+        });
+        k.inspect(|st| {
+            let pvec = &st.tasks[0].lru_add_pvec;
+            assert_eq!(pvec.len(), 1);
+            assert_eq!(pvec[0].idx, 14);
+            for p in &st.pages[..14] {
+                assert_eq!(p.count, 2);
+                assert!(p.test(PageFlag::Lru));
+            }
+            assert_eq!(st.pages[14].count, 3);
+        });
+    }
+
+    #[test]
+    fn a_page_whose_last_reference_is_the_pagevec_is_freed_by_the_drain() {
+        let (k, m) = kernel_with_mapping();
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            let p = k.find_or_create_page(m, 0).await.unwrap();
+            k.delete_from_page_cache(p, m).await;
+            k.unlock_page(p).await;
+            k.put_page(p).await;
+            k.lru_add_drain().await;
+        });
+        k.inspect(|st| {
+            assert!(st.pages[0].freed);
+            assert!(!st.pages[0].test(PageFlag::Lru));
+        });
+        assert!(k.violations().is_empty());
     }
 }

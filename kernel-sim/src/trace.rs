@@ -5,7 +5,7 @@ use std::fmt;
 use crate::exec::TaskId;
 use crate::label::Label;
 use crate::mm::PageId;
-use crate::objects::CtxId;
+use crate::objects::{CtxId, InodeId};
 
 /// What an action did, as far as a reader of the trace needs to know.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -18,6 +18,8 @@ pub enum Effect {
     Page(Option<PageId>),
     /// A kioctx pointer was read or stored.
     Ctx(Option<CtxId>),
+    /// An address_space pointer (`page->mapping`) was read or stored.
+    Mapping(Option<InodeId>),
     /// An integer was read, stored or returned.
     Int(i64),
     /// A test or trylock gave this answer.
@@ -47,7 +49,8 @@ impl fmt::Display for Effect {
             Effect::None => Ok(()),
             Effect::Count(p, c) => write!(f, "{p}._count={c}"),
             Effect::Page(Some(p)) => write!(f, "= {p}"),
-            Effect::Page(None) | Effect::Ctx(None) => write!(f, "= NULL"),
+            Effect::Page(None) | Effect::Ctx(None) | Effect::Mapping(None) => write!(f, "= NULL"),
+            Effect::Mapping(Some(m)) => write!(f, "= mapping{}", m.0),
             Effect::Ctx(Some(c)) => write!(f, "= {c}"),
             Effect::Int(v) => write!(f, "= {v}"),
             Effect::Bool(b) => write!(f, "= {b}"),

@@ -34,9 +34,9 @@ impl Kernel {
 
     /// `pagevec_lookup`: up to 14 pages from `index`, with references.
     async fn pagevec_lookup(&self, mapping: InodeId, index: u32) -> Vec<PageId> {
-        let arg = Arg::Field(Field::NrPagesMapping, None);
+        let arg = Arg::Field(Field::PageTree, None);
         self.act(
-            OpKind::TreeLookup,
+            OpKind::PagevecLookup,
             arg,
             Guard::TreeUnfrozen(mapping),
             |st| {
@@ -141,7 +141,7 @@ impl Kernel {
     /// The livelock check at a rescan: whether a page stranded in the tree
     /// (O4) means pass 2 can never finish. Reports it and ends the task.
     async fn stranded(&self, mapping: InodeId) -> bool {
-        let arg = Arg::Field(Field::NrPagesMapping, None);
+        let arg = Arg::Field(Field::PageTree, None);
         self.act(OpKind::TreeLookup, arg, Guard::None, |st| {
             let stranded = st.stranded_page(mapping);
             if stranded.is_some() {
@@ -164,5 +164,111 @@ impl Kernel {
         self.clear_page_flag(page, PageFlag::Dirty).await;
         self.delete_from_page_cache(page, mapping).await;
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{TaskFuture, TaskId};
+    use crate::kernel::Status;
+    use crate::segments::{LabelPattern, Segment, Segments};
+    use crate::testing::*;
+
+    /// Three unlocked pages on the LRU, each held by the cache and a caller
+    /// reference.
+    fn three_pages(k: &Kernel, m: InodeId) -> Vec<PageId> {
+        let pages = std::cell::RefCell::new(Vec::new());
+        run_one(k, async {
+            let _f = k.enter(TEST_FUNC);
+            for i in 0..3 {
+                let p = k.find_or_create_page(m, i).await.unwrap();
+                k.unlock_page(p).await;
+                pages.borrow_mut().push(p);
+            }
+            k.lru_add_drain().await;
+        });
+        pages.into_inner()
+    }
+
+    #[test]
+    fn truncate_removes_every_page_and_drops_only_the_cache_refs() {
+        let (k, m) = kernel_with_mapping();
+        let pages = three_pages(&k, m);
+        assert_eq!(counts(&k, &pages), [2, 2, 2]);
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            k.truncate_setsize(m, 0).await;
+        });
+        assert_eq!(counts(&k, &pages), [1, 1, 1]);
+        k.inspect(|st| {
+            assert_eq!(st.inodes[0].mapping.nrpages, 0);
+            assert_eq!(st.inodes[0].i_size, 0);
+            assert!(pages.iter().all(|p| st.pages[p.index()].mapping.is_none()));
+            assert!(pages
+                .iter()
+                .all(|p| !st.pages[p.index()].test(PageFlag::Dirty)));
+        });
+        assert!(k.violations().is_empty());
+    }
+
+    #[test]
+    fn pass_one_skips_a_locked_page_and_pass_two_sleeps_on_it() {
+        let (k, m) = kernel_with_mapping();
+        let pages = three_pages(&k, m);
+        let p1 = pages[1];
+        let holder = async {
+            let _f = k.enter(TEST_FUNC);
+            k.lock_page(p1).await;
+            k.smp_wmb().await;
+            k.unlock_page(p1).await;
+        };
+        let truncater = async {
+            let _f = k.enter(TEST_FUNC);
+            k.truncate_inode_pages_range(m, 0).await;
+        };
+        let tasks: Vec<TaskFuture> = vec![Box::pin(holder), Box::pin(truncater)];
+        // A locks page 1; B truncates until it sleeps; then A unlocks.
+        let wmb = LabelPattern::parse("io_setup:smp_wmb").unwrap();
+        let mut sched = Segments::new(vec![
+            Segment {
+                task: TaskId(0),
+                until: Some((wmb, 1)),
+            },
+            Segment {
+                task: TaskId(1),
+                until: None,
+            },
+        ]);
+        run_many(&k, tasks, &mut sched);
+        let trace = lines(&k);
+        let at = |line: &str| {
+            trace
+                .iter()
+                .rposition(|l| l == line)
+                .unwrap_or_else(|| panic!("no `{line}` in {trace:#?}"))
+        };
+        let skipped = at("B truncate_inode_pages_range:trylock_page(ring[1]) = false");
+        let released = at("A io_setup:unlock_page(ring[1])");
+        let slept = at("B truncate_inode_pages_range:lock_page(ring[1])");
+        assert!(skipped < released && released < slept, "{trace:#?}");
+        assert_eq!(k.inspect(|st| st.inodes[0].mapping.nrpages), 0);
+        assert!(k.violations().is_empty());
+    }
+
+    #[test]
+    fn a_stranded_page_is_reported_as_a_livelock_and_the_task_hangs() {
+        let (k, m) = kernel_with_mapping();
+        let pages = three_pages(&k, m);
+        k.st.borrow_mut().pages[pages[2].index()].mapping = None;
+        run_one(&k, async {
+            let _f = k.enter(TEST_FUNC);
+            k.truncate_inode_pages_range(m, 0).await;
+        });
+        let v = k.violations();
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert_eq!(v[0].kind, ViolationKind::TruncateLivelock);
+        assert_eq!(k.inspect(|st| st.tasks[0].status), Status::Hung);
+        assert_eq!(k.inspect(|st| st.inodes[0].mapping.nrpages), 1);
     }
 }

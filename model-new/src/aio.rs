@@ -302,6 +302,7 @@ pub async fn ioctx_add_table(k: &Kernel, ctx: CtxId) -> i32 {
 
 /// `aio_nr_sub(nr)`.
 pub async fn aio_nr_sub(k: &Kernel, nr: u64) {
+    let _f = k.enter(Func::AioNrSub);
     let aio_nr_lock = k.aio_nr_lock();
     k.spin_lock(LockName::AioNrLock, aio_nr_lock).await;
     let aio_nr = k.read_aio_nr().await;
