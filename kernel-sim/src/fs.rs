@@ -150,17 +150,7 @@ impl Kernel {
         {
             let _e = self.enter(Func::Evict);
             self.truncate_inode_pages_range(inode, 0).await;
-            let nrpages = self
-                .act(
-                    OpKind::Read,
-                    Arg::Field(Field::NrPagesMapping, None),
-                    Guard::None,
-                    |st| {
-                        let n = st.mapping(inode).nrpages;
-                        (n, Effect::Int(n.into()))
-                    },
-                )
-                .await;
+            let nrpages = self.mapping_nrpages(inode).await;
             self.bug_on(nrpages != 0, Arg::Field(Field::NrPagesMapping, None))
                 .await;
             self.act(OpKind::KmemCacheFree, Arg::None, Guard::None, |st| {

@@ -369,34 +369,21 @@ impl Kernel {
 
     /// `kmap_atomic(p)`, fill in the whole `struct aio_ring` header,
     /// `kunmap_atomic`: one action, as nothing else can run on this CPU
-    /// inside the atomic kmap.
-    /// A NULL page is a fatal dereference.
+    /// inside the atomic kmap. A NULL page is a fatal dereference.
     pub async fn kmap_write_header(&self, p: Option<PageId>, header: [u32; 8]) {
-        self.act(
-            OpKind::KmapWrite,
-            Arg::Field(Field::RingHeader, None),
-            Guard::None,
-            |st| {
-                let Some(p) = p else {
-                    st.violation(ViolationKind::NullDeref);
-                    return ((), Effect::None);
-                };
-                let page = st.page(p);
-                page.data[..8].copy_from_slice(&header);
-                if page.copied_to.is_some() {
-                    st.violation(ViolationKind::LostWrite);
-                }
-                ((), Effect::Page(Some(p)))
-            },
-        )
-        .await
+        self.kmap_store(p, Field::RingHeader, 0, &header).await
     }
 
     /// `kmap_atomic(p)`, store `value` at word `word`, `kunmap_atomic`.
-    ///
-    /// A store into a page whose contents were already copied to a migration
-    /// target is lost (oracle O7). A NULL page is a fatal dereference.
+    /// A NULL page is a fatal dereference.
     pub async fn kmap_write(&self, p: Option<PageId>, field: Field, word: usize, value: u32) {
+        self.kmap_store(p, field, word, &[value]).await
+    }
+
+    /// Stores `words` from word `at` of the page's frame. A store into a
+    /// page whose contents were already copied to a migration target is
+    /// lost (oracle O7).
+    async fn kmap_store(&self, p: Option<PageId>, field: Field, at: usize, words: &[u32]) {
         self.act(
             OpKind::KmapWrite,
             Arg::Field(field, None),
@@ -407,11 +394,11 @@ impl Kernel {
                     return ((), Effect::None);
                 };
                 let page = st.page(p);
-                page.data[word] = value;
+                page.data[at..at + words.len()].copy_from_slice(words);
                 if page.copied_to.is_some() {
                     st.violation(ViolationKind::LostWrite);
                 }
-                ((), Effect::Int(value.into()))
+                ((), Effect::Int(words[0].into()))
             },
         )
         .await

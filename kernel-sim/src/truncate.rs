@@ -32,6 +32,16 @@ impl Kernel {
             .await;
     }
 
+    /// Loads `mapping->nrpages`.
+    pub async fn mapping_nrpages(&self, mapping: InodeId) -> u32 {
+        let arg = Arg::Field(Field::NrPagesMapping, None);
+        self.act(OpKind::Read, arg, Guard::None, |st| {
+            let n = st.mapping(mapping).nrpages;
+            (n, Effect::Int(n.into()))
+        })
+        .await
+    }
+
     /// `pagevec_lookup`: up to 14 pages from `index`, with references.
     async fn pagevec_lookup(&self, mapping: InodeId, index: u32) -> Vec<PageId> {
         let arg = Arg::Field(Field::PageTree, None);
@@ -72,17 +82,7 @@ impl Kernel {
     /// and stops the task, instead of spinning out the step budget.
     pub async fn truncate_inode_pages_range(&self, mapping: InodeId, start: u32) {
         let _f = self.enter(Func::TruncateInodePagesRange);
-        let nrpages = self
-            .act(
-                OpKind::Read,
-                Arg::Field(Field::NrPagesMapping, None),
-                Guard::None,
-                |st| {
-                    let n = st.mapping(mapping).nrpages;
-                    (n, Effect::Int(n.into()))
-                },
-            )
-            .await;
+        let nrpages = self.mapping_nrpages(mapping).await;
         if nrpages == 0 {
             return;
         }
