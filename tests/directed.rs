@@ -458,3 +458,34 @@ fn refcount_walkthrough_of_a_successful_migration() {
         );
     }
 }
+
+/// The migration target cannot be allocated: migrate_pages gives up with
+/// -ENOMEM before touching the page, which is put back unchanged.
+#[test]
+fn no_target_page_leaves_the_ring_alone() {
+    let scenario = Scenario {
+        tasks: vec![
+            vec![Op::Setup { pages: 1 }, Op::Destroy],
+            vec![Op::Migrate {
+                index: 0,
+                mode: MigrateMode::SyncLight,
+                faults: MigrateFaults {
+                    extra_ref: false,
+                    no_target: true,
+                },
+            }],
+        ],
+        faults: Faults::default(),
+    };
+    let schedule = [until(A, "lookup_ioctx:read(ring->id)", 1), run(B)];
+    let (old, new) = run_both(&scenario, &schedule);
+    for o in [&old, &new] {
+        assert_clean(o);
+        assert!(o.notes.is_empty());
+        assert_eq!(
+            o.results[1][0],
+            OpResult::Migrate(MigrateResult::Migrated(kernel_sim::errno::ENOMEM))
+        );
+        assert_eq!(o.results[0][1], OpResult::Destroy(0));
+    }
+}

@@ -155,3 +155,94 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::label::PageRole;
+    use crate::objects::RingPagesPtr;
+    use crate::testing::*;
+    use crate::Func;
+
+    fn kinds(v: &[Violation]) -> Vec<ViolationKind> {
+        v.iter().map(|v| v.kind).collect()
+    }
+
+    /// A published kioctx with a one-page ring, built by one task.
+    fn live_ring(k: &Kernel) -> (CtxId, crate::mm::PageId) {
+        let got = std::cell::Cell::new(None);
+        run_one(k, async {
+            let _f = k.enter(Func::AioSetupRing);
+            let ctx = k.kmem_cache_zalloc_kioctx().await;
+            let inode = k.alloc_anon_inode().await;
+            let file = k.alloc_file(inode).await;
+            k.write_aio_ring_file(Some(ctx), Some(file)).await;
+            k.write_ring_pages_ptr(Some(ctx), RingPagesPtr::Internal)
+                .await;
+            let p = k.find_or_create_page(inode, 0).await.unwrap();
+            k.unlock_page(p).await;
+            k.write_ring_page(Some(ctx), 0, Some(p)).await;
+            k.write_nr_pages(Some(ctx), 1).await;
+            k.put_user_ctx_id(ctx).await;
+            k.lru_add_drain().await;
+            got.set(Some((ctx, p)));
+        });
+        got.get().unwrap()
+    }
+
+    #[test]
+    fn a_consistent_live_ring_passes_every_audit() {
+        let (k, _) = kernel_with_mapping();
+        live_ring(&k);
+        assert_eq!(kinds(&k.finish()), []);
+    }
+
+    #[test]
+    fn o1_reports_ring_pages_that_disagree_with_the_page_cache() {
+        let (k, _) = kernel_with_mapping();
+        let (ctx, _) = live_ring(&k);
+        let stray = k.st.borrow_mut().alloc_page(PageRole::New, 0);
+        k.st.borrow_mut().ctxs[ctx.0 as usize].internal_pages[0] = Some(stray);
+        let v = kinds(&k.finish());
+        assert!(v.contains(&ViolationKind::RingMismatch), "{v:?}");
+    }
+
+    #[test]
+    fn o5_reports_an_extra_reference_and_an_unreferenced_page() {
+        let (k, _) = kernel_with_mapping();
+        let (_, p) = live_ring(&k);
+        k.st.borrow_mut().pages[p.index()].count += 1;
+        let orphan = k.st.borrow_mut().alloc_page(PageRole::New, 0);
+        let v = k.finish();
+        assert_eq!(
+            kinds(&v),
+            [
+                ViolationKind::RefcountMismatch,
+                ViolationKind::Leak(Object::Page)
+            ]
+        );
+        assert_eq!(k.inspect(|st| st.pages[orphan.index()].count), 1);
+    }
+
+    #[test]
+    fn o5_reports_a_kioctx_freed_with_pages_in_its_ring_mapping() {
+        let (k, _) = kernel_with_mapping();
+        let (ctx, _) = live_ring(&k);
+        run_one(&k, async {
+            let _f = k.enter(Func::FreeIoctx);
+            k.kmem_cache_free_kioctx(ctx).await;
+        });
+        let v = kinds(&k.finish());
+        assert!(v.contains(&ViolationKind::NrpagesAtFree), "{v:?}");
+    }
+
+    #[test]
+    fn a_kioctx_that_never_reached_user_space_must_be_freed() {
+        let (k, _) = kernel_with_mapping();
+        run_one(&k, async {
+            let _f = k.enter(Func::IoctxAlloc);
+            k.kmem_cache_zalloc_kioctx().await;
+        });
+        assert_eq!(kinds(&k.finish()), [ViolationKind::Leak(Object::Kioctx)]);
+    }
+}

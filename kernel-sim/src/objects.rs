@@ -789,3 +789,82 @@ impl Kernel {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use crate::Func;
+
+    fn kinds(k: &Kernel) -> Vec<ViolationKind> {
+        k.violations().iter().map(|v| v.kind).collect()
+    }
+
+    #[test]
+    fn a_null_ctx_dereference_oopses() {
+        let (k, _) = kernel_with_mapping();
+        run_one(&k, async {
+            let _f = k.enter(Func::AioMigratepage);
+            k.read_nr_pages(None).await;
+            unreachable!("the oops ends the task");
+        });
+        assert_eq!(kinds(&k), [ViolationKind::NullDeref]);
+    }
+
+    #[test]
+    fn the_kioctx_and_its_locks_are_checked_after_kmem_cache_free() {
+        let (k, _) = kernel_with_mapping();
+        run_one(&k, async {
+            let _f = k.enter(Func::IoctxAlloc);
+            let ctx = k.kmem_cache_zalloc_kioctx().await;
+            k.kmem_cache_free_kioctx(ctx).await;
+            let lock = k.completion_lock(ctx);
+            k.spin_lock_irqsave(crate::LockName::CompletionLock, lock)
+                .await;
+            k.write_nr_pages(Some(ctx), 3).await;
+        });
+        assert_eq!(
+            kinds(&k),
+            [
+                ViolationKind::UseAfterFree(Object::Kioctx),
+                ViolationKind::UseAfterFree(Object::Kioctx)
+            ]
+        );
+    }
+
+    #[test]
+    fn ring_pages_arrays_are_bounds_and_lifetime_checked() {
+        let (k, _) = kernel_with_mapping();
+        run_one(&k, async {
+            let _f = k.enter(Func::AioSetupRing);
+            let ctx = Some(k.kmem_cache_zalloc_kioctx().await);
+            k.write_ring_pages_ptr(ctx, RingPagesPtr::Internal).await;
+            k.write_ring_page(ctx, AIO_RING_PAGES, None).await;
+            let heap = k.kcalloc_ring_pages(10).await;
+            k.write_ring_pages_ptr(ctx, heap).await;
+            k.write_ring_page(ctx, 9, None).await;
+            k.kfree_ring_pages(heap).await;
+            k.read_ring_page(ctx, 9).await;
+        });
+        assert_eq!(
+            kinds(&k),
+            [
+                ViolationKind::OutOfBounds,
+                ViolationKind::UseAfterFree(Object::RingPages)
+            ]
+        );
+    }
+
+    #[test]
+    fn kcalloc_fails_under_the_fault() {
+        let (k, _) = kernel_with_mapping();
+        k.st.borrow_mut().config.faults.kcalloc_fails = true;
+        let got = std::cell::Cell::new(RingPagesPtr::Internal);
+        run_one(&k, async {
+            let _f = k.enter(Func::AioSetupRing);
+            got.set(k.kcalloc_ring_pages(10).await);
+        });
+        assert_eq!(got.get(), RingPagesPtr::Null);
+        assert!(k.inspect(|st| st.arrays.is_empty()));
+    }
+}
