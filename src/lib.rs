@@ -3,8 +3,12 @@
 //! after (`model-new`) the patch on one deterministic kernel simulation
 //! (`kernel-sim`) and compares what they do.
 
+pub mod case;
 pub mod runner;
+pub mod scenario;
+pub mod text;
 
 pub use model_new::New;
 pub use model_old::Old;
-pub use runner::{run_model, MigrateFaults, Op, OpResult, Outcome, Scenario};
+pub use runner::{run_model, OpResult, Outcome};
+pub use scenario::{MigrateFaults, Op, Scenario};

@@ -3,59 +3,28 @@
 use std::cell::RefCell;
 
 use kernel_sim::{
-    AioModel, Config, CtxId, Event, Faults, Kernel, MigrateMode, MigrateResult, Note, PageRole,
-    RunEnd, Scheduler, TaskFuture, TaskId, Violation,
+    AioModel, Config, CtxId, Event, Kernel, MigrateResult, Note, PageRole, RunEnd, Scheduler,
+    TaskFuture, TaskId, Violation,
 };
 
-/// Faults of one migration.
-#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
-pub struct MigrateFaults {
-    /// Another holder takes a transient reference on the page: an extra
-    /// task that runs `find_get_page` and `put_page` on the ring index.
-    pub extra_ref: bool,
-    /// The target allocation fails.
-    pub no_target: bool,
-}
-
-/// One operation of a task's program.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Op {
-    /// `io_setup` of a ring of `pages` pages (1 to 10).
-    Setup {
-        /// Ring size in pages.
-        pages: u8,
-    },
-    /// Migrate the ring page at `index`, as memory hot-remove does.
-    Migrate {
-        /// Ring index.
-        index: u8,
-        /// Migration mode.
-        mode: MigrateMode,
-        /// Faults.
-        faults: MigrateFaults,
-    },
-    /// `put_aio_ring_file` on its own, by the owner.
-    Truncate,
-    /// `io_destroy`: kill, then `free_ioctx`.
-    Destroy,
-}
-
-/// What a scenario runs: the tasks' programs and the setup faults.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct Scenario {
-    /// One program per task, task `A` first.
-    pub tasks: Vec<Vec<Op>>,
-    /// Faults injected into setup.
-    pub faults: Faults,
-}
+use crate::scenario::{Op, Scenario};
 
 /// The result of one operation.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum OpResult {
     /// `io_setup` returned the context handle, or an errno.
     Setup(Result<u64, i32>),
-    /// How the migration request ended.
-    Migrate(MigrateResult),
+    /// How the migration request ended, with the return code of each
+    /// `aio_migratepage` call and of each pass that took the generic path,
+    /// in order.
+    Migrate {
+        /// What `migrate_ring_page` returned.
+        result: MigrateResult,
+        /// `aio_migratepage` return codes.
+        aio: Vec<i32>,
+        /// Generic-path codes (0 for "freed under us").
+        generic: Vec<i32>,
+    },
     /// `put_aio_ring_file` returned.
     Truncate,
     /// `io_destroy` returned this.
@@ -122,7 +91,14 @@ pub fn run_model<M: AioModel>(
     let results: RefCell<Vec<Vec<OpResult>>> = RefCell::new(vec![Vec::new(); scenario.tasks.len()]);
     let mut tasks: Vec<TaskFuture<'_>> = Vec::new();
     for (t, program) in scenario.tasks.iter().enumerate() {
-        tasks.push(Box::pin(run_program(model, &k, program, &results, t)));
+        tasks.push(Box::pin(run_program(
+            model,
+            &k,
+            scenario.ring_pages,
+            program,
+            &results,
+            t,
+        )));
     }
     for program in &scenario.tasks {
         for op in program {
@@ -169,6 +145,7 @@ pub fn run_model<M: AioModel>(
 async fn run_program<M: AioModel>(
     model: &M,
     k: &Kernel,
+    ring_pages: u8,
     program: &[Op],
     results: &RefCell<Vec<Vec<OpResult>>>,
     task: usize,
@@ -176,8 +153,8 @@ async fn run_program<M: AioModel>(
     let mut ctx_id = None;
     for op in program {
         let result = match *op {
-            Op::Setup { pages } => {
-                let r = model.io_setup(k, nr_events_for_pages(pages)).await;
+            Op::Setup => {
+                let r = model.io_setup(k, nr_events_for_pages(ring_pages)).await;
                 ctx_id = r.ok();
                 OpResult::Setup(r)
             }
@@ -189,8 +166,27 @@ async fn run_program<M: AioModel>(
                 let faults = kernel_sim::MigrateFaults {
                     no_target: faults.no_target,
                 };
-                let r = k.migrate_ring_page(model, index.into(), mode, faults).await;
-                OpResult::Migrate(r)
+                let before = k.inspect(|st| st.notes.len());
+                let result = k.migrate_ring_page(model, index.into(), mode, faults).await;
+                let (mut aio, mut generic) = (Vec::new(), Vec::new());
+                k.inspect(|st| {
+                    for note in &st.notes[before..] {
+                        match *note {
+                            Note::Migratepage { task: t, rc, .. } if t.index() == task => {
+                                aio.push(rc)
+                            }
+                            Note::GenericMigrate { task: t, rc, .. } if t.index() == task => {
+                                generic.push(rc)
+                            }
+                            _ => {}
+                        }
+                    }
+                });
+                OpResult::Migrate {
+                    result,
+                    aio,
+                    generic,
+                }
             }
             Op::Truncate => match ctx_id.and_then(|id| ctx_of(k, id)) {
                 Some(ctx) => {

@@ -76,6 +76,13 @@ fn generic_rcs(o: &Outcome) -> Vec<i32> {
         .collect()
 }
 
+fn migrated(r: &OpResult) -> MigrateResult {
+    match r {
+        OpResult::Migrate { result, .. } => *result,
+        other => panic!("not a migration: {other:?}"),
+    }
+}
+
 fn kinds(o: &Outcome) -> Vec<ViolationKind> {
     o.violations.iter().map(|v| v.kind).collect()
 }
@@ -94,7 +101,8 @@ fn assert_clean(o: &Outcome) {
 fn setup_then_destroy_is_clean_for_every_ring_size() {
     for pages in 1..=10 {
         let scenario = Scenario {
-            tasks: vec![vec![Op::Setup { pages }, Op::Destroy]],
+            ring_pages: pages,
+            tasks: vec![vec![Op::Setup, Op::Destroy]],
             faults: Faults::default(),
         };
         let (old, new) = run_both(&scenario, &[]);
@@ -112,7 +120,8 @@ fn setup_then_destroy_is_clean_for_every_ring_size() {
 #[test]
 fn a_live_ring_keeps_its_header_and_id() {
     let scenario = Scenario {
-        tasks: vec![vec![Op::Setup { pages: 2 }]],
+        ring_pages: 2,
+        tasks: vec![vec![Op::Setup]],
         faults: Faults::default(),
     };
     let (old, new) = run_both(&scenario, &[]);
@@ -135,7 +144,8 @@ fn a_live_ring_keeps_its_header_and_id() {
 #[test]
 fn a1_migration_during_the_setup_loop() {
     let scenario = Scenario {
-        tasks: vec![vec![Op::Setup { pages: 2 }], vec![migrate(0)]],
+        ring_pages: 2,
+        tasks: vec![vec![Op::Setup], vec![migrate(0)]],
         faults: Faults::default(),
     };
     let schedule = [
@@ -146,18 +156,12 @@ fn a1_migration_during_the_setup_loop() {
 
     assert_clean(&old);
     assert_eq!(migratepage_rcs(&old), [EINVAL]);
-    assert_eq!(
-        old.results[1][0],
-        OpResult::Migrate(MigrateResult::Migrated(1))
-    );
+    assert_eq!(migrated(&old.results[1][0]), MigrateResult::Migrated(1));
     assert_eq!(old.ctxs[0].ring[0].unwrap().0, PageRole::Ring);
 
     assert_clean(&new);
     assert_eq!(migratepage_rcs(&new), [0]);
-    assert_eq!(
-        new.results[1][0],
-        OpResult::Migrate(MigrateResult::Migrated(0))
-    );
+    assert_eq!(migrated(&new.results[1][0]), MigrateResult::Migrated(0));
     assert_eq!(new.ctxs[0].ring[0].unwrap().0, PageRole::New);
     // The contents agree: the header was written after the migration.
     assert_eq!(
@@ -174,7 +178,8 @@ fn a1_migration_during_the_setup_loop() {
 #[test]
 fn a2_migration_racing_aio_free_ring() {
     let scenario = Scenario {
-        tasks: vec![vec![Op::Setup { pages: 1 }, Op::Destroy], vec![migrate(0)]],
+        ring_pages: 1,
+        tasks: vec![vec![Op::Setup, Op::Destroy], vec![migrate(0)]],
         faults: Faults::default(),
     };
     let schedule = [
@@ -188,18 +193,12 @@ fn a2_migration_racing_aio_free_ring() {
     assert_clean(&old);
     assert_eq!(migratepage_rcs(&old), [EAGAIN; 10]);
     assert!(generic_rcs(&old).is_empty());
-    assert_eq!(
-        old.results[1][0],
-        OpResult::Migrate(MigrateResult::Migrated(1))
-    );
+    assert_eq!(migrated(&old.results[1][0]), MigrateResult::Migrated(1));
 
     assert_clean(&new);
     assert!(migratepage_rcs(&new).is_empty());
     assert_eq!(generic_rcs(&new), [EAGAIN; 10]);
-    assert_eq!(
-        new.results[1][0],
-        OpResult::Migrate(MigrateResult::Migrated(1))
-    );
+    assert_eq!(migrated(&new.results[1][0]), MigrateResult::Migrated(1));
 
     for o in [&old, &new] {
         assert_eq!(o.results[0][1], OpResult::Destroy(0));
@@ -213,7 +212,8 @@ fn a2_migration_racing_aio_free_ring() {
 #[test]
 fn d2_page_freed_under_the_migrator() {
     let scenario = Scenario {
-        tasks: vec![vec![Op::Setup { pages: 1 }, Op::Destroy], vec![migrate(0)]],
+        ring_pages: 1,
+        tasks: vec![vec![Op::Setup, Op::Destroy], vec![migrate(0)]],
         faults: Faults::default(),
     };
     let schedule = [
@@ -227,10 +227,7 @@ fn d2_page_freed_under_the_migrator() {
         assert_clean(o);
         assert!(migratepage_rcs(o).is_empty());
         assert_eq!(generic_rcs(o), [0]);
-        assert_eq!(
-            o.results[1][0],
-            OpResult::Migrate(MigrateResult::Migrated(0))
-        );
+        assert_eq!(migrated(&o.results[1][0]), MigrateResult::Migrated(0));
     }
 }
 
@@ -240,7 +237,8 @@ fn d2_page_freed_under_the_migrator() {
 #[test]
 fn a3_move_mapping_refuses_while_truncate_holds_a_lookup_reference() {
     let scenario = Scenario {
-        tasks: vec![vec![Op::Setup { pages: 1 }, Op::Truncate], vec![migrate(0)]],
+        ring_pages: 1,
+        tasks: vec![vec![Op::Setup, Op::Truncate], vec![migrate(0)]],
         faults: Faults::default(),
     };
     let schedule = [
@@ -253,10 +251,7 @@ fn a3_move_mapping_refuses_while_truncate_holds_a_lookup_reference() {
     for o in [&old, &new] {
         assert_clean(o);
         assert_eq!(migratepage_rcs(o), [EAGAIN; 10], "{}", o.model);
-        assert_eq!(
-            o.results[1][0],
-            OpResult::Migrate(MigrateResult::Migrated(1))
-        );
+        assert_eq!(migrated(&o.results[1][0]), MigrateResult::Migrated(1));
         assert_eq!(o.results[0][1], OpResult::Truncate);
     }
 }
@@ -266,8 +261,9 @@ fn a3_move_mapping_refuses_while_truncate_holds_a_lookup_reference() {
 #[test]
 fn a3_transient_reference_makes_move_mapping_refuse() {
     let scenario = Scenario {
+        ring_pages: 1,
         tasks: vec![
-            vec![Op::Setup { pages: 1 }],
+            vec![Op::Setup],
             vec![Op::Migrate {
                 index: 0,
                 mode: MigrateMode::Async,
@@ -294,10 +290,7 @@ fn a3_transient_reference_makes_move_mapping_refuse() {
         // Refused while the holder's reference is there, then migrated on
         // the next pass once it is dropped.
         assert_eq!(migratepage_rcs(o), [EAGAIN, 0], "{}", o.model);
-        assert_eq!(
-            o.results[1][0],
-            OpResult::Migrate(MigrateResult::Migrated(0))
-        );
+        assert_eq!(migrated(&o.results[1][0]), MigrateResult::Migrated(0));
     }
 }
 
@@ -310,7 +303,8 @@ fn a3_transient_reference_makes_move_mapping_refuse() {
 #[test]
 fn b1_half_migrated_page() {
     let scenario = Scenario {
-        tasks: vec![vec![Op::Setup { pages: 1 }, Op::Destroy], vec![migrate(0)]],
+        ring_pages: 1,
+        tasks: vec![vec![Op::Setup, Op::Destroy], vec![migrate(0)]],
         faults: Faults::default(),
     };
     let schedule = [
@@ -356,7 +350,8 @@ fn b1_half_migrated_page() {
 #[test]
 fn setup_failure_at_k_with_a_concurrent_migration() {
     let scenario = Scenario {
-        tasks: vec![vec![Op::Setup { pages: 3 }], vec![migrate(0)]],
+        ring_pages: 3,
+        tasks: vec![vec![Op::Setup], vec![migrate(0)]],
         faults: Faults {
             page_alloc_fails_at: Some(1),
             ..Faults::default()
@@ -401,7 +396,8 @@ fn kcalloc_and_mmap_failures_unwind_cleanly() {
         ),
     ] {
         let scenario = Scenario {
-            tasks: vec![vec![Op::Setup { pages }]],
+            ring_pages: pages,
+            tasks: vec![vec![Op::Setup]],
             faults,
         };
         let (old, new) = run_both(&scenario, &[]);
@@ -421,7 +417,8 @@ fn kcalloc_and_mmap_failures_unwind_cleanly() {
 #[test]
 fn refcount_walkthrough_of_a_successful_migration() {
     let scenario = Scenario {
-        tasks: vec![vec![Op::Setup { pages: 1 }], vec![migrate(0)]],
+        ring_pages: 1,
+        tasks: vec![vec![Op::Setup], vec![migrate(0)]],
         faults: Faults::default(),
     };
     let (old, new) = run_both(&scenario, &[run(A), run(B)]);
@@ -464,8 +461,9 @@ fn refcount_walkthrough_of_a_successful_migration() {
 #[test]
 fn no_target_page_leaves_the_ring_alone() {
     let scenario = Scenario {
+        ring_pages: 1,
         tasks: vec![
-            vec![Op::Setup { pages: 1 }, Op::Destroy],
+            vec![Op::Setup, Op::Destroy],
             vec![Op::Migrate {
                 index: 0,
                 mode: MigrateMode::SyncLight,
@@ -483,8 +481,8 @@ fn no_target_page_leaves_the_ring_alone() {
         assert_clean(o);
         assert!(o.notes.is_empty());
         assert_eq!(
-            o.results[1][0],
-            OpResult::Migrate(MigrateResult::Migrated(kernel_sim::errno::ENOMEM))
+            migrated(&o.results[1][0]),
+            MigrateResult::Migrated(kernel_sim::errno::ENOMEM)
         );
         assert_eq!(o.results[0][1], OpResult::Destroy(0));
     }

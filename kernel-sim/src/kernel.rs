@@ -17,7 +17,7 @@ use crate::trace::{Effect, Event};
 use crate::violation::{Violation, ViolationKind};
 
 /// Faults injected into one run.
-#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug, Hash)]
 pub struct Faults {
     /// `find_or_create_page` fails to allocate the page for this ring index.
     pub page_alloc_fails_at: Option<u8>,
