@@ -163,7 +163,7 @@ async fn run_program<M: AioModel>(
                 mode,
                 faults,
             } => {
-                let faults = kernel_sim::MigrateFaults {
+                let faults = kernel_sim::migrate::MigrateFaults {
                     no_target: faults.no_target,
                 };
                 let before = k.inspect(|st| st.notes.len());

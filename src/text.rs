@@ -249,12 +249,14 @@ pub fn parse(file: &str, text: &str) -> Result<Case, ParseError> {
                         *flag = true;
                         p.end(&toks, 2)?;
                     }
-                    other => return Err(p.err(
-                        kind.col,
-                        format!(
+                    other => {
+                        return Err(p.err(
+                            kind.col,
+                            format!(
                             "unknown setup fault `{other}`: expected page-alloc K, kcalloc or mmap"
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
             "task" => {

@@ -17,6 +17,7 @@
 
 use crate::exec::TaskId;
 use crate::kernel::{Kernel, State};
+use crate::label::{Arg, Func, Label, OpKind};
 use crate::objects::CtxId;
 use crate::violation::{Object, Violation, ViolationKind};
 
@@ -29,10 +30,15 @@ impl Kernel {
     pub fn finish(&self) -> Vec<Violation> {
         let mut st = self.st.borrow_mut();
         st.current = None;
-        st.cur_label = None;
+        st.cur_label = Some(Label {
+            func: Func::LruAddDrainAll,
+            op: OpKind::PagevecLruAdd,
+            arg: Arg::None,
+        });
         for cpu in 0..st.tasks.len() {
             st.drain_cpu(TaskId(cpu as u8));
         }
+        st.cur_label = None;
         st.check_stranded();
         st.check_ring_pages();
         if st.all_finished() {
@@ -162,7 +168,6 @@ mod tests {
     use crate::label::PageRole;
     use crate::objects::RingPagesPtr;
     use crate::testing::*;
-    use crate::Func;
 
     fn kinds(v: &[Violation]) -> Vec<ViolationKind> {
         v.iter().map(|v| v.kind).collect()

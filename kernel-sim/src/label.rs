@@ -347,6 +347,27 @@ named_enum! {
     }
 }
 
+impl Field {
+    /// Whether the field is an array that labels index (`ctx->ring_pages[1]`,
+    /// `mm->ioctx_table[0]`).
+    pub fn indexed(self) -> bool {
+        matches!(self, Field::RingPages | Field::IoctxTable)
+    }
+
+    /// Whether the field is a member of `struct page`.
+    pub fn of_page(self) -> bool {
+        self.name().starts_with("page->")
+    }
+}
+
+impl OpKind {
+    /// Whether the operation sets, clears or tests a page flag, which its
+    /// label names after the operation (`SetPageDirty`).
+    pub fn on_flag(self) -> bool {
+        matches!(self, OpKind::SetFlag | OpKind::ClearFlag | OpKind::TestFlag)
+    }
+}
+
 /// What a page is, for naming it in labels: a page of the ring at an index,
 /// or a migration target standing in for one.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -447,15 +468,22 @@ impl Label {
     }
 }
 
-fn parse_op(text: &str) -> Result<(OpKind, Option<PageFlag>), String> {
+/// Parses an operation name; a flag operation names its flag
+/// (`SetPageDirty`), or `*` for any flag in a pattern (`SetPage*`).
+pub(crate) fn parse_op(text: &str) -> Result<(OpKind, Option<PageFlag>), String> {
     if let Some(op) = OpKind::from_name(text) {
-        if !matches!(op, OpKind::SetFlag | OpKind::ClearFlag | OpKind::TestFlag) {
+        if !op.on_flag() {
             return Ok((op, None));
         }
     }
     for op in [OpKind::SetFlag, OpKind::ClearFlag, OpKind::TestFlag] {
-        if let Some(flag) = text.strip_prefix(op.name()).and_then(PageFlag::from_name) {
-            return Ok((op, Some(flag)));
+        if let Some(rest) = text.strip_prefix(op.name()) {
+            if rest == "*" {
+                return Ok((op, None));
+            }
+            if let Some(flag) = PageFlag::from_name(rest) {
+                return Ok((op, Some(flag)));
+            }
         }
     }
     Err(format!("unknown operation `{text}`"))
@@ -507,7 +535,9 @@ fn parse_arg(op: OpKind, flag: Option<PageFlag>, text: &str) -> Result<Arg, Stri
         return Ok(Arg::Page(role, i));
     }
     if let Some((name, tail)) = text.split_once('[') {
-        let field = Field::from_name(&format!("{name}[]")).ok_or_else(bad)?;
+        let field = Field::from_name(&format!("{name}[]"))
+            .or_else(|| Field::from_name(name).filter(|f| f.indexed()))
+            .ok_or_else(bad)?;
         let i = tail
             .strip_suffix(']')
             .and_then(|n| n.parse().ok())

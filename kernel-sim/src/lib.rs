@@ -35,7 +35,7 @@ pub mod violation;
 pub use exec::{Replay, RunEnd, RunToBlock, SchedView, Scheduler, TaskFuture, TaskId, TaskSet};
 pub use kernel::{Config, Faults, Kernel, Note, State, Status};
 pub use label::{Arg, Field, Func, Label, LockName, OpKind, PageFlag, PageRole};
-pub use migrate::{AddressSpaceOps, MigrateFaults, MigrateMode, MigrateResult};
+pub use migrate::{AddressSpaceOps, MigrateMode, MigrateResult};
 pub use mm::PageId;
 pub use model::AioModel;
 pub use objects::{CtxId, FileId, InodeId, RingPagesPtr};

@@ -30,7 +30,8 @@ impl LabelPattern {
         self.func == label.func && self.op == label.op && self.arg.is_none_or(|a| a == label.arg)
     }
 
-    /// Parses `func:op` or `func:op(object)`.
+    /// Parses `func:op` or `func:op(object)`; a flag operation with any
+    /// flag is written `func:SetPage*`.
     pub fn parse(s: &str) -> Result<LabelPattern, String> {
         if s.contains('(') {
             let l = Label::parse(s)?;
@@ -58,6 +59,7 @@ impl fmt::Display for LabelPattern {
                 arg,
             }
             .fmt(f),
+            None if self.op.on_flag() => write!(f, "{}:{}*", self.func, self.op),
             None => {
                 let text = Label {
                     func: self.func,
@@ -157,7 +159,12 @@ mod tests {
 
     #[test]
     fn patterns_print_and_parse() {
-        for text in ["aio_free_ring:put_page(ring[1])", "aio_free_ring:put_page"] {
+        for text in [
+            "aio_free_ring:put_page(ring[1])",
+            "aio_free_ring:put_page",
+            "aio_setup_ring:SetPage*",
+            "kill_ioctx:write(mm->ioctx_table[0])",
+        ] {
             let p = LabelPattern::parse(text).unwrap();
             assert_eq!(p.to_string(), text);
         }

@@ -1,0 +1,431 @@
+//! The versioned byte format that fuzzers speak.
+//!
+//! A hand-written interpreter reads the bytes through
+//! [`arbitrary::Unstructured`], one byte per choice (an exhausted input reads
+//! as zeros), so every byte string, the empty one included, decodes to a
+//! valid case, and the meaning of a stored input never changes within a
+//! version. Choices that would break a kernel rule are mapped to the
+//! nearest valid one. [`encode`] writes bytes that decode back to any valid
+//! case. docs/FORMAT.md describes the layout.
+
+use arbitrary::Unstructured;
+use kernel_sim::{
+    Arg, Faults, Field, Func, LabelPattern, LockName, MigrateMode, OpKind, PageFlag, PageRole,
+    Segment, TaskId,
+};
+
+use crate::case::Case;
+use crate::scenario::{MigrateFaults, Op, Scenario, MAX_OPS, MAX_RING_PAGES, MAX_TASKS};
+
+/// The byte format version [`encode`] writes. Every first byte decodes as
+/// this version for now; later versions will claim other values.
+pub const VERSION: u8 = 1;
+
+/// Most segments in a byte-encoded schedule.
+pub const MAX_SEGMENTS: usize = 8;
+
+/// Largest occurrence count (`label#n`) the byte format carries.
+pub const MAX_OCCURRENCE: u32 = 64;
+
+/// Labels the ports and the substrate perform, as `func:op` patterns: a
+/// segment picks one with a single byte. Part of format version 1.
+pub const LABELS: [(Func, OpKind); LABEL_COUNT] = [
+    (Func::FindOrCreatePage, OpKind::SetPageLocked),
+    (Func::FindOrCreatePage, OpKind::ClearFlag),
+    (Func::FindOrCreatePage, OpKind::AllocPage),
+    (Func::FindGetPage, OpKind::GetSpeculative),
+    (Func::FindGetPage, OpKind::TreeLookup),
+    (Func::AddToPageCacheLocked, OpKind::SpinLockIrq),
+    (Func::AddToPageCacheLocked, OpKind::SpinUnlockIrq),
+    (Func::AddToPageCacheLocked, OpKind::GetPage),
+    (Func::AddToPageCacheLocked, OpKind::Write),
+    (Func::AddToPageCacheLocked, OpKind::TreeInsert),
+    (Func::DeleteFromPageCache, OpKind::SpinLockIrq),
+    (Func::DeleteFromPageCache, OpKind::SpinUnlockIrq),
+    (Func::DeleteFromPageCache, OpKind::PutPage),
+    (Func::DeleteFromPageCache, OpKind::TestFlag),
+    (Func::DeleteFromPageCache, OpKind::Read),
+    (Func::DeleteFromPageCache, OpKind::Write),
+    (Func::DeleteFromPageCache, OpKind::TreeDelete),
+    (Func::DeleteFromPageCache, OpKind::BugOn),
+    (Func::LruCacheAdd, OpKind::PagevecAdd),
+    (Func::LruAddDrainAll, OpKind::PagevecLruAdd),
+    (Func::IsolateLruPage, OpKind::ClearFlag),
+    (Func::TruncateSetsize, OpKind::Write),
+    (Func::TruncateInodePagesRange, OpKind::TrylockPage),
+    (Func::TruncateInodePagesRange, OpKind::UnlockPage),
+    (Func::TruncateInodePagesRange, OpKind::PutPage),
+    (Func::TruncateInodePagesRange, OpKind::TestFlag),
+    (Func::TruncateInodePagesRange, OpKind::Read),
+    (Func::TruncateInodePagesRange, OpKind::PagevecLookup),
+    (Func::TruncateInodePagesRange, OpKind::PagevecLruAdd),
+    (Func::TruncateInodePage, OpKind::ClearFlag),
+    (Func::TruncateInodePage, OpKind::Read),
+    (Func::IsolateMigratepagesRange, OpKind::TreeLookup),
+    (Func::AllocAnonInode, OpKind::KmemCacheZalloc),
+    (Func::Fput, OpKind::Write),
+    (Func::FputFinal, OpKind::KmemCacheFree),
+    (Func::Evict, OpKind::Read),
+    (Func::Evict, OpKind::KmemCacheFree),
+    (Func::Evict, OpKind::BugOn),
+    (Func::DoMmapPgoff, OpKind::Write),
+    (Func::VmMunmap, OpKind::Write),
+    (Func::AioPrivateFile, OpKind::Write),
+    (Func::AioPrivateFile, OpKind::KmemCacheZalloc),
+    (Func::AioSetupRing, OpKind::DownWrite),
+    (Func::AioSetupRing, OpKind::UpWrite),
+    (Func::AioSetupRing, OpKind::UnlockPage),
+    (Func::AioSetupRing, OpKind::SetFlag),
+    (Func::AioSetupRing, OpKind::Read),
+    (Func::AioSetupRing, OpKind::Write),
+    (Func::AioSetupRing, OpKind::Kcalloc),
+    (Func::AioSetupRing, OpKind::KmapWrite),
+    (Func::IoctxAddTable, OpKind::SpinLock),
+    (Func::IoctxAddTable, OpKind::SpinUnlock),
+    (Func::IoctxAddTable, OpKind::Read),
+    (Func::IoctxAddTable, OpKind::Write),
+    (Func::IoctxAddTable, OpKind::KmapWrite),
+    (Func::IoctxAlloc, OpKind::SpinLock),
+    (Func::IoctxAlloc, OpKind::SpinUnlock),
+    (Func::IoctxAlloc, OpKind::Read),
+    (Func::IoctxAlloc, OpKind::Write),
+    (Func::IoctxAlloc, OpKind::KmemCacheZalloc),
+    (Func::IoctxAlloc, OpKind::KmemCacheFree),
+    (Func::PutAioRingFile, OpKind::SpinLock),
+    (Func::PutAioRingFile, OpKind::SpinUnlock),
+    (Func::PutAioRingFile, OpKind::Read),
+    (Func::PutAioRingFile, OpKind::Write),
+    (Func::AioFreeRing, OpKind::PutPage),
+    (Func::AioFreeRing, OpKind::Read),
+    (Func::AioFreeRing, OpKind::Write),
+    (Func::AioFreeRing, OpKind::Kfree),
+    (Func::KillIoctx, OpKind::SpinLock),
+    (Func::KillIoctx, OpKind::SpinUnlock),
+    (Func::KillIoctx, OpKind::Read),
+    (Func::KillIoctx, OpKind::Write),
+    (Func::FreeIoctxUsers, OpKind::Write),
+    (Func::FreeIoctx, OpKind::KmemCacheFree),
+    (Func::AioNrSub, OpKind::SpinLock),
+    (Func::AioNrSub, OpKind::SpinUnlock),
+    (Func::AioNrSub, OpKind::Read),
+    (Func::AioNrSub, OpKind::Write),
+    (Func::IoSetup, OpKind::Read),
+    (Func::IoSetup, OpKind::Write),
+    (Func::IoDestroy, OpKind::Write),
+    (Func::LookupIoctx, OpKind::Read),
+    (Func::LookupIoctx, OpKind::Write),
+];
+
+/// Entries in [`LABELS`].
+pub const LABEL_COUNT: usize = 84;
+
+const MODES: [MigrateMode; 3] = [
+    MigrateMode::Async,
+    MigrateMode::SyncLight,
+    MigrateMode::Sync,
+];
+
+struct Reader<'a> {
+    u: Unstructured<'a>,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> u8 {
+        self.u.arbitrary::<u8>().unwrap_or(0)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.byte() as usize % n
+    }
+}
+
+/// Decodes any byte string into a valid case.
+pub fn decode(data: &[u8]) -> Case {
+    let mut r = Reader {
+        u: Unstructured::new(data),
+    };
+    let _version = r.byte();
+    let ring_pages = 1 + r.below(MAX_RING_PAGES as usize) as u8;
+    let mut faults = Faults::default();
+    let f = r.byte();
+    if f < 8 {
+        if f & 1 != 0 {
+            faults.page_alloc_fails_at = Some(r.below(ring_pages as usize) as u8);
+        }
+        faults.kcalloc_fails = f & 2 != 0;
+        faults.mmap_fails = f & 4 != 0;
+    }
+    let ntasks = 1 + r.below(MAX_TASKS);
+    let mut tasks: Vec<Vec<Op>> = Vec::with_capacity(ntasks);
+    let mut owner: Option<usize> = None;
+    let mut holders = 0;
+    for t in 0..ntasks {
+        let nops = 1 + r.below(MAX_OPS);
+        let mut program = Vec::with_capacity(nops);
+        let (mut truncated, mut destroyed) = (false, false);
+        for i in 0..nops {
+            let mine = owner == Some(t);
+            let op = match r.below(4) {
+                0 if owner.is_none() && i == 0 => {
+                    owner = Some(t);
+                    Some(Op::Setup)
+                }
+                2 if mine && !truncated && !destroyed => {
+                    truncated = true;
+                    Some(Op::Truncate)
+                }
+                3 if mine && !destroyed => {
+                    destroyed = true;
+                    Some(Op::Destroy)
+                }
+                _ => None,
+            };
+            let op = op.unwrap_or_else(|| {
+                let index = r.below(ring_pages as usize) as u8;
+                let m = r.below(12);
+                let mut extra_ref = (m / 3) % 2 == 1;
+                if extra_ref && ntasks + holders >= kernel_sim::exec::MAX_TASKS {
+                    extra_ref = false;
+                }
+                holders += usize::from(extra_ref);
+                Op::Migrate {
+                    index,
+                    mode: MODES[m % 3],
+                    faults: MigrateFaults {
+                        extra_ref,
+                        no_target: m / 6 == 1,
+                    },
+                }
+            });
+            program.push(op);
+        }
+        tasks.push(program);
+    }
+    let scenario = Scenario {
+        ring_pages,
+        faults,
+        tasks,
+    };
+    debug_assert_eq!(scenario.validate(), Ok(()));
+    let total = scenario.total_tasks();
+    let nsegs = r.below(MAX_SEGMENTS + 1);
+    let mut schedule = Vec::with_capacity(nsegs);
+    for _ in 0..nsegs {
+        let task = TaskId(r.below(total) as u8);
+        let until = match r.below(3) {
+            0 => None,
+            1 => {
+                let (func, op) = LABELS[r.below(LABEL_COUNT)];
+                Some(LabelPattern {
+                    func,
+                    op,
+                    arg: None,
+                })
+            }
+            _ => Some(explicit_pattern(&mut r)),
+        };
+        let until = until.map(|pat| (pat, occurrence(&mut r)));
+        schedule.push(Segment { task, until });
+    }
+    Case {
+        scenario,
+        schedule,
+        expect: None,
+    }
+}
+
+fn occurrence(r: &mut Reader<'_>) -> u32 {
+    match r.byte() {
+        b @ 0..=191 => 1 + u32::from(b % 4),
+        b => u32::from(b - 191),
+    }
+}
+
+fn pick<T: Copy>(r: &mut Reader<'_>, all: &[T]) -> T {
+    all[r.below(all.len())]
+}
+
+fn role(r: &mut Reader<'_>) -> PageRole {
+    if r.byte() % 2 == 0 {
+        PageRole::Ring
+    } else {
+        PageRole::New
+    }
+}
+
+/// A pattern built field by field. Objects that cannot be written in text
+/// for the chosen operation (an index on a field that is not an array, a
+/// page member that is not one, a flag operation on something other than a
+/// flag) read as "any object".
+fn explicit_pattern(r: &mut Reader<'_>) -> LabelPattern {
+    let func = pick(r, Func::ALL);
+    let op = pick(r, OpKind::ALL);
+    let arg = match r.below(7) {
+        0 => None,
+        1 => Some(Arg::None),
+        2 => Some(Arg::Lock(pick(r, LockName::ALL))),
+        3 => {
+            let flag = pick(r, PageFlag::ALL);
+            let role = role(r);
+            Some(Arg::Flag(flag, role, r.byte()))
+        }
+        4 => {
+            let role = role(r);
+            Some(Arg::Page(role, r.byte()))
+        }
+        5 => {
+            let field = pick(r, Field::ALL);
+            let index = (r.byte() % 2 == 1).then(|| r.byte());
+            Some(Arg::Field(field, index)).filter(|_| index.is_none() || field.indexed())
+        }
+        _ => {
+            let field = pick(r, Field::ALL);
+            let role = role(r);
+            Some(Arg::PageField(field, role, r.byte())).filter(|_| field.of_page())
+        }
+    };
+    let arg = arg.filter(|a| op.on_flag() == matches!(a, Arg::Flag(..)));
+    LabelPattern { func, op, arg }
+}
+
+fn index_of<T: PartialEq>(all: &[T], x: &T) -> u8 {
+    all.iter().position(|y| y == x).expect("a listed value") as u8
+}
+
+fn role_byte(role: PageRole) -> u8 {
+    match role {
+        PageRole::Ring => 0,
+        PageRole::New => 1,
+    }
+}
+
+/// Encodes a valid case (`case.scenario.validate()` holds, occurrence
+/// counts are at most [`MAX_OCCURRENCE`], at most [`MAX_SEGMENTS`]
+/// segments) as bytes that [`decode`] turns back into the same case, less
+/// its `expect:` line.
+pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
+    let s = &case.scenario;
+    s.validate().map_err(|e| e.to_string())?;
+    if case.schedule.len() > MAX_SEGMENTS {
+        return Err(format!(
+            "the byte format carries at most {MAX_SEGMENTS} segments, not {}",
+            case.schedule.len()
+        ));
+    }
+    let mut out = vec![VERSION, s.ring_pages - 1];
+    let f = &s.faults;
+    let bits = u8::from(f.page_alloc_fails_at.is_some())
+        | u8::from(f.kcalloc_fails) << 1
+        | u8::from(f.mmap_fails) << 2;
+    out.push(if bits == 0 { 8 } else { bits });
+    if let Some(k) = f.page_alloc_fails_at {
+        out.push(k);
+    }
+    out.push(s.tasks.len() as u8 - 1);
+    for program in &s.tasks {
+        out.push(program.len() as u8 - 1);
+        for op in program {
+            match *op {
+                Op::Setup => out.push(0),
+                Op::Truncate => out.push(2),
+                Op::Destroy => out.push(3),
+                Op::Migrate {
+                    index,
+                    mode,
+                    faults,
+                } => {
+                    out.push(1);
+                    out.push(index);
+                    let m = index_of(&MODES, &mode)
+                        + 3 * u8::from(faults.extra_ref)
+                        + 6 * u8::from(faults.no_target);
+                    out.push(m);
+                }
+            }
+        }
+    }
+    out.push(case.schedule.len() as u8);
+    for seg in &case.schedule {
+        out.push(seg.task.0);
+        let Some((pat, n)) = seg.until else {
+            out.push(0);
+            continue;
+        };
+        if !(1..=MAX_OCCURRENCE).contains(&n) {
+            return Err(format!(
+                "the byte format carries occurrence counts 1 to {MAX_OCCURRENCE}, not {n}"
+            ));
+        }
+        match (
+            pat.arg,
+            LABELS.iter().position(|&l| l == (pat.func, pat.op)),
+        ) {
+            (None, Some(i)) => {
+                out.push(1);
+                out.push(i as u8);
+            }
+            _ => {
+                out.push(2);
+                out.push(index_of(Func::ALL, &pat.func));
+                out.push(index_of(OpKind::ALL, &pat.op));
+                encode_arg(&mut out, pat.arg);
+            }
+        }
+        out.push(if n <= 4 { n as u8 - 1 } else { 191 + n as u8 });
+    }
+    Ok(out)
+}
+
+fn encode_arg(out: &mut Vec<u8>, arg: Option<Arg>) {
+    match arg {
+        None => out.push(0),
+        Some(Arg::None) => out.push(1),
+        Some(Arg::Lock(l)) => out.extend([2, index_of(LockName::ALL, &l)]),
+        Some(Arg::Flag(f, role, i)) => {
+            out.extend([3, index_of(PageFlag::ALL, &f), role_byte(role), i])
+        }
+        Some(Arg::Page(role, i)) => out.extend([4, role_byte(role), i]),
+        Some(Arg::Field(f, None)) => out.extend([5, index_of(Field::ALL, &f), 0]),
+        Some(Arg::Field(f, Some(i))) => out.extend([5, index_of(Field::ALL, &f), 1, i]),
+        Some(Arg::PageField(f, role, i)) => {
+            out.extend([6, index_of(Field::ALL, &f), role_byte(role), i])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_empty_input_is_a_valid_case() {
+        let case = decode(&[]);
+        assert_eq!(case.scenario.validate(), Ok(()));
+        assert_eq!(case.scenario.tasks, vec![vec![Op::Setup]]);
+        assert!(case.schedule.is_empty());
+    }
+
+    #[test]
+    fn a_text_case_round_trips_through_bytes() {
+        let case = text::parse(
+            "t",
+            "ring 10\nfault page-alloc 3\nfault mmap\ntask A: setup, truncate, destroy\ntask B: migrate 9 async extra-ref no-target\n\
+             run B until migrate_page_move_mapping:page_freeze_refs#7\nrun C until aio_free_ring:put_page(new[3])#64\nrun A\n",
+        )
+        .unwrap();
+        assert_eq!(decode(&encode(&case).unwrap()), case);
+    }
+
+    proptest! {
+        #[test]
+        fn every_byte_string_decodes_to_a_valid_case_that_round_trips(data in proptest::collection::vec(any::<u8>(), 0..160)) {
+            let case = decode(&data);
+            prop_assert_eq!(case.scenario.validate(), Ok(()));
+            let printed = text::print(&case);
+            prop_assert_eq!(&text::parse("p", &printed).unwrap(), &case);
+            prop_assert_eq!(&decode(&encode(&case).unwrap()), &case);
+        }
+    }
+}

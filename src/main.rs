@@ -1,0 +1,382 @@
+//! The `aiodiff` command line.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use aiodiff::case::Case;
+use aiodiff::oracle::RefusalTable;
+use aiodiff::report::{RowReport, RunReport};
+use aiodiff::{bytes, check_case, minimize, swimlane, text, Checked};
+
+/// Differential checking of the fs/aio.c ring-page migration cleanup: runs
+/// the code from before and after the patch under the same schedule and
+/// says whether they agree.
+#[derive(Parser)]
+#[command(name = "aiodiff", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run `.sched` files: the verdict, then both models' traces as
+    /// swimlanes with the first difference marked.
+    Run {
+        /// The `.sched` files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+    /// Replay regression entries: check each file's `expect:` line and print
+    /// a summary; the exit status is 1 on any mismatch.
+    Replay {
+        /// `.sched` files, or directories searched for them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Run each case twice and check that the traces are identical.
+        #[arg(long)]
+        twice: bool,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+    /// Turn a fuzzer input (bytes) into `.sched` text on standard output.
+    Decode {
+        /// The byte file, e.g. a libFuzzer or AFL crash.
+        file: PathBuf,
+    },
+    /// Turn a `.sched` file into fuzzer bytes.
+    Encode {
+        /// The `.sched` file.
+        file: PathBuf,
+        /// Where to write the bytes (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Shrink a case while its verdict's signature stays the same: drop
+    /// tasks, operations, segments and faults, and shorten segments.
+    Minimize {
+        /// The `.sched` file.
+        file: PathBuf,
+        /// Where to write the result (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+}
+
+/// Changes to the allowed-refusal table.
+#[derive(Args)]
+struct TableArgs {
+    /// Also allow the old code to refuse with this errno where the new code
+    /// migrates (e.g. EINVAL). Repeatable.
+    #[arg(long = "allow", value_name = "ERRNO", value_parser = parse_errno)]
+    allow: Vec<i32>,
+    /// Remove this errno from the table (e.g. EBUSY). Repeatable.
+    #[arg(long = "disallow", value_name = "ERRNO", value_parser = parse_errno)]
+    disallow: Vec<i32>,
+}
+
+impl TableArgs {
+    fn table(&self) -> RefusalTable {
+        let mut t = RefusalTable::default();
+        for &e in &self.allow {
+            t.allow(e);
+        }
+        for &e in &self.disallow {
+            t.disallow(e);
+        }
+        t
+    }
+}
+
+fn parse_errno(s: &str) -> Result<i32, String> {
+    let name = s.trim_start_matches('-').to_uppercase();
+    let known = [
+        ("EIO", kernel_sim::errno::EIO),
+        ("EAGAIN", kernel_sim::errno::EAGAIN),
+        ("ENOMEM", kernel_sim::errno::ENOMEM),
+        ("EFAULT", kernel_sim::errno::EFAULT),
+        ("EBUSY", kernel_sim::errno::EBUSY),
+        ("EEXIST", kernel_sim::errno::EEXIST),
+        ("EINVAL", kernel_sim::errno::EINVAL),
+    ];
+    if let Some(&(_, e)) = known.iter().find(|(n, _)| *n == name) {
+        return Ok(e);
+    }
+    match name.parse::<i32>() {
+        Ok(n) if n != 0 => Ok(-n.abs()),
+        _ => Err(format!(
+            "`{s}` is not an errno: use a name such as EAGAIN, EBUSY or EINVAL, or a number"
+        )),
+    }
+}
+
+/// An error for the user: printed as `aiodiff: ...`, exit status 2.
+struct Fail(String);
+
+fn read_text(path: &Path) -> Result<String, Fail> {
+    fs::read_to_string(path).map_err(|e| Fail(format!("cannot read {}: {e}", path.display())))
+}
+
+fn load(path: &Path) -> Result<Case, Fail> {
+    let text = read_text(path)?;
+    text::parse(&path.display().to_string(), &text).map_err(|e| Fail(e.to_string()))
+}
+
+fn write_out(output: Option<&Path>, data: &[u8]) -> Result<(), Fail> {
+    match output {
+        Some(p) => {
+            fs::write(p, data).map_err(|e| Fail(format!("cannot write {}: {e}", p.display())))
+        }
+        None => std::io::stdout()
+            .write_all(data)
+            .map_err(|e| Fail(format!("cannot write to standard output: {e}"))),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(code) => code,
+        Err(Fail(msg)) => {
+            eprintln!("aiodiff: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<ExitCode, Fail> {
+    match command {
+        Command::Run { files, json, table } => run(&files, json, &table.table()),
+        Command::Replay {
+            paths,
+            twice,
+            table,
+        } => replay(&paths, twice, &table.table()),
+        Command::Decode { file } => {
+            let data = fs::read(&file)
+                .map_err(|e| Fail(format!("cannot read {}: {e}", file.display())))?;
+            let case = bytes::decode(&data);
+            let mut out = format!("# decoded from {} ({} bytes)\n", file.display(), data.len());
+            out.push_str(&text::print(&case));
+            write_out(None, out.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Encode { file, output } => {
+            let case = load(&file)?;
+            let data =
+                bytes::encode(&case).map_err(|e| Fail(format!("{}: {e}", file.display())))?;
+            write_out(output.as_deref(), &data)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Minimize {
+            file,
+            output,
+            table,
+        } => {
+            let case = load(&file)?;
+            let table = table.table();
+            let m = minimize::minimize(&case, &table);
+            let mut out = format!(
+                "# minimised from {} ({} candidates tried); verdict {}\n",
+                file.display(),
+                m.tries,
+                m.verdict
+            );
+            out.push_str(&text::print(&m.case));
+            write_out(output.as_deref(), out.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, Fail> {
+    let mut reports = Vec::new();
+    let mut checked_all = Vec::new();
+    for file in files {
+        let case = load(file)?;
+        checked_all.push((file, check_case(&case, table, true), case));
+    }
+    let mut hits = vec![0; table.rows.len()];
+    for (_, c, _) in &checked_all {
+        for &r in &c.verdict.rows_hit {
+            hits[r] += 1;
+        }
+    }
+    if json {
+        for (file, checked, case) in &checked_all {
+            reports.push(RunReport::of(
+                &file.display().to_string(),
+                checked,
+                case.expect.as_ref(),
+            ));
+        }
+        #[derive(serde::Serialize)]
+        struct All<'a> {
+            cases: Vec<RunReport<'a>>,
+            refusal_table: Vec<RowReport>,
+        }
+        let all = All {
+            cases: reports,
+            refusal_table: RowReport::table(table, &hits),
+        };
+        let text = serde_json::to_string_pretty(&all).map_err(|e| Fail(e.to_string()))?;
+        println!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (file, checked, case) in &checked_all {
+        print!("{}", human(file, checked, case, table));
+    }
+    println!("allowed-refusal table:");
+    for (row, n) in table.rows.iter().zip(&hits) {
+        println!(
+            "  {:<8} {:<8} {:>3} hit(s)  {}",
+            row.name,
+            kernel_sim::errno::name(row.errno),
+            n,
+            row.why
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn human(file: &Path, checked: &Checked, case: &Case, _table: &RefusalTable) -> String {
+    let v = &checked.verdict;
+    let mut out = format!("== {}\nverdict: {v}\n  {}\n", file.display(), v.explanation);
+    if let Some(e) = &case.expect {
+        let met = e.matches(v.class, &v.signature);
+        out.push_str(&format!(
+            "expect: {e} ({})\n",
+            if met { "met" } else { "NOT MET" }
+        ));
+    }
+    let tasks = case.scenario.total_tasks();
+    let (old_marks, new_marks) = swimlane::align(&checked.old.trace, &checked.new.trace);
+    for (name, o, marks, sign) in [
+        ("old: before the patch", &checked.old, &old_marks, '-'),
+        ("new: after the patch", &checked.new, &new_marks, '+'),
+    ] {
+        out.push_str(&format!(
+            "\n-- {name}\nresults:\n{}",
+            swimlane::results(&case.scenario, o)
+        ));
+        out.push_str(&format!("violations:\n{}", swimlane::violations(o)));
+        out.push_str(&swimlane::lanes(o, tasks, marks, sign));
+    }
+    match swimlane::first_difference(&checked.old.trace, &checked.new.trace) {
+        (None, None) => out.push_str("\nthe traces are identical\n\n"),
+        (a, b) => {
+            let at = |x: Option<usize>| x.map_or("-".to_string(), |i| (i + 1).to_string());
+            out.push_str(&format!(
+                "\nfirst difference: old step {}, new step {} (>>); - only before the patch, \
+                 + only after it, ~ same action with another effect, !! a violation\n\n",
+                at(a),
+                at(b)
+            ));
+        }
+    }
+    out
+}
+
+/// `.sched` files under `paths`, directories searched recursively, in
+/// sorted order.
+fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Fail> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(dir) = stack.pop() {
+                let entries = fs::read_dir(&dir)
+                    .map_err(|e| Fail(format!("cannot read {}: {e}", dir.display())))?;
+                for entry in entries {
+                    let path = entry.map_err(|e| Fail(e.to_string()))?.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|x| x == "sched") {
+                        files.push(path);
+                    }
+                }
+            }
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            return Err(Fail(format!("{} does not exist", p.display())));
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(Fail("no .sched files found".into()));
+    }
+    Ok(files)
+}
+
+fn replay(paths: &[PathBuf], twice: bool, table: &RefusalTable) -> Result<ExitCode, Fail> {
+    let files = collect(paths)?;
+    let mut failed = 0;
+    let mut hits = vec![0; table.rows.len()];
+    let width = files
+        .iter()
+        .map(|f| f.display().to_string().len())
+        .max()
+        .unwrap_or(4);
+    println!("{:<width$}  {:<6}  verdict", "file", "status");
+    for file in &files {
+        let case = load(file)?;
+        let checked = check_case(&case, table, twice);
+        for &r in &checked.verdict.rows_hit {
+            hits[r] += 1;
+        }
+        let mut problems = Vec::new();
+        match &case.expect {
+            None => problems.push("no expect: line".to_string()),
+            Some(e) if !e.matches(checked.verdict.class, &checked.verdict.signature) => {
+                problems.push(format!("expected {e}"))
+            }
+            Some(_) => {}
+        }
+        if twice {
+            let again = check_case(&case, table, true);
+            if again.old.trace != checked.old.trace || again.new.trace != checked.new.trace {
+                problems.push("traces differ between two runs".into());
+            }
+            if again.verdict != checked.verdict {
+                problems.push("verdicts differ between two runs".into());
+            }
+        }
+        let status = if problems.is_empty() { "ok" } else { "FAIL" };
+        println!(
+            "{:<width$}  {status:<6}  {}",
+            file.display(),
+            checked.verdict
+        );
+        for p in &problems {
+            println!("{:<width$}          {p}", "");
+        }
+        failed += usize::from(!problems.is_empty());
+    }
+    println!("\nallowed-refusal table:");
+    for (row, n) in table.rows.iter().zip(&hits) {
+        println!(
+            "  {:<8} {:<8} {:>3} hit(s)",
+            row.name,
+            kernel_sim::errno::name(row.errno),
+            n
+        );
+    }
+    println!("\n{} passed, {} failed", files.len() - failed, failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,528 @@
+//! The differential oracle: compares the two models' outcomes and gives a
+//! verdict with a stable signature.
+//!
+//! Violations decide first: one only the new code has is a regression, one
+//! only the old code has is a bug the patch fixes, the same ones in both are
+//! shared. Without violations the outcomes are compared operation by
+//! operation, then the final state of each kioctx. A difference is an
+//! allowed refusal only when every difference is a migration the old code
+//! refused, with errnos that the [`RefusalTable`] lists, where the new code
+//! migrated. Anything else is a divergence. A divergence between two safe
+//! outcomes stays *unconfirmed* until a [`SkewCheck`] (the explorer) shows
+//! the old code reaching the new outcome under another schedule, which
+//! makes it skew.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use kernel_sim::errno;
+use kernel_sim::{MigrateResult, TaskId};
+
+use crate::case::Class;
+use crate::runner::{CtxState, OpResult, Outcome};
+
+/// One row of the allowed-refusal table: the old code may refuse a
+/// migration with `errno` where the new code migrates.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
+pub struct RefusalRow {
+    /// The row's name, used in signatures.
+    pub name: String,
+    /// The errno `aio_migratepage` returned in the old code.
+    pub errno: i32,
+    /// Why this difference is benign.
+    pub why: String,
+}
+
+/// The allowed-refusal table, with a hit count per row.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
+pub struct RefusalTable {
+    /// The rows.
+    pub rows: Vec<RefusalRow>,
+}
+
+impl Default for RefusalTable {
+    /// The default table: `-EAGAIN` and `-EBUSY`.
+    fn default() -> RefusalTable {
+        RefusalTable {
+            rows: vec![
+                RefusalRow {
+                    name: "eagain".into(),
+                    errno: errno::EAGAIN,
+                    why: "the old aio_migratepage refuses a page whose ring_pages entry \
+                          changed (first or second check); the migration core retries or \
+                          gives up, and the page stays where it was"
+                        .into(),
+                },
+                RefusalRow {
+                    name: "ebusy".into(),
+                    errno: errno::EBUSY,
+                    why: "the old aio_migratepage refuses when teardown cleared \
+                          private_data after the move; the new code cannot get there"
+                        .into(),
+                },
+            ],
+        }
+    }
+}
+
+impl RefusalTable {
+    /// Adds a row allowing `errno` (from the command line).
+    pub fn allow(&mut self, errno: i32) {
+        if self.rows.iter().all(|r| r.errno != errno) {
+            self.rows.push(RefusalRow {
+                name: errno::name(errno).trim_start_matches('-').to_lowercase(),
+                errno,
+                why: "allowed on the command line".into(),
+            });
+        }
+    }
+
+    /// Removes the row for `errno`.
+    pub fn disallow(&mut self, errno: i32) {
+        self.rows.retain(|r| r.errno != errno);
+    }
+
+    fn row_of(&self, errno: i32) -> Option<usize> {
+        self.rows.iter().position(|r| r.errno == errno)
+    }
+}
+
+/// Answers, for a divergence between two safe outcomes, whether the old
+/// code reaches the new outcome under another schedule. The explorer
+/// implements it; until one is given, such divergences are unconfirmed.
+pub trait SkewCheck {
+    /// Whether `old` can reach the outcome `new` shows.
+    fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> bool;
+}
+
+/// The verdict on one case.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
+pub struct Verdict {
+    /// The class.
+    pub class: Class,
+    /// A stable signature, `class` or `class:detail`, with no spaces or
+    /// commas.
+    pub signature: String,
+    /// For a divergence between safe outcomes: no skew check confirmed or
+    /// ruled out that the old code reaches the new outcome.
+    pub unconfirmed: bool,
+    /// Rows of the refusal table this case used.
+    pub rows_hit: Vec<usize>,
+    /// A sentence for people.
+    pub explanation: String,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.signature)?;
+        if self.unconfirmed {
+            write!(f, " (unconfirmed)")?;
+        }
+        Ok(())
+    }
+}
+
+/// How a migration request ended, as the oracle compares it: whether the
+/// page moved, and the distinct codes each path returned.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct MigrationEnd {
+    /// What `migrate_pages` and the isolation step returned.
+    pub result: MigrateResult,
+    /// Distinct `aio_migratepage` codes.
+    pub aio: BTreeSet<i32>,
+    /// Distinct generic-path codes.
+    pub generic: BTreeSet<i32>,
+}
+
+impl MigrationEnd {
+    pub(crate) fn of(r: &OpResult) -> Option<MigrationEnd> {
+        match r {
+            OpResult::Migrate {
+                result,
+                aio,
+                generic,
+            } => Some(MigrationEnd {
+                result: *result,
+                aio: aio.iter().copied().collect(),
+                generic: generic.iter().copied().collect(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn migrated(&self) -> bool {
+        self.result == MigrateResult::Migrated(0)
+    }
+}
+
+impl fmt::Display for MigrationEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.result {
+            MigrateResult::NoPage => return f.write_str("no-page"),
+            MigrateResult::NotIsolated => return f.write_str("not-isolated"),
+            MigrateResult::Migrated(errno::ENOMEM) => return f.write_str("no-target"),
+            MigrateResult::Migrated(0) => f.write_str("migrated")?,
+            MigrateResult::Migrated(_) => f.write_str("refused")?,
+        }
+        let codes: Vec<String> = self
+            .aio
+            .iter()
+            .map(|&c| format!("aio{}", errno::name(c)))
+            .chain(
+                self.generic
+                    .iter()
+                    .map(|&c| format!("generic{}", errno::name(c))),
+            )
+            .collect();
+        write!(f, "({})", codes.join("+"))
+    }
+}
+
+/// Prints an operation result compactly, for signatures.
+fn short(r: &OpResult) -> String {
+    match r {
+        OpResult::Setup(Ok(_)) => "ok".into(),
+        OpResult::Setup(Err(e)) | OpResult::Destroy(e) => errno::name(*e),
+        OpResult::Migrate { .. } => MigrationEnd::of(r).expect("a migration").to_string(),
+        OpResult::Truncate => "done".into(),
+        OpResult::NoContext => "no-context".into(),
+    }
+}
+
+fn op_name(r: &OpResult) -> &'static str {
+    match r {
+        OpResult::Setup(_) => "setup",
+        OpResult::Migrate { .. } => "migrate",
+        OpResult::Truncate => "truncate",
+        OpResult::Destroy(_) => "destroy",
+        OpResult::NoContext => "no-context",
+    }
+}
+
+/// A kioctx's final state without page identities: freed, `nr_pages`, and
+/// each slot's contents.
+type Contents = (bool, i64, Vec<Option<[u32; kernel_sim::mm::PAGE_WORDS]>>);
+
+/// The final states compared by contents: which page a slot holds (the
+/// original or a migration target) is the migration's business, already
+/// compared operation by operation.
+fn contents(ctxs: &[CtxState]) -> Vec<Contents> {
+    ctxs.iter()
+        .map(|c| {
+            (
+                c.freed,
+                c.nr_pages,
+                c.ring.iter().map(|s| s.map(|(_, d)| d)).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Classifies one case from the two models' outcomes.
+pub fn classify(
+    old: &Outcome,
+    new: &Outcome,
+    table: &RefusalTable,
+    skew: Option<&mut dyn SkewCheck>,
+) -> Verdict {
+    let sigs =
+        |o: &Outcome| -> Vec<String> { o.violations.iter().map(|v| v.signature()).collect() };
+    let (old_sigs, new_sigs) = (sigs(old), sigs(new));
+    if let Some(s) = new_sigs.iter().find(|s| !old_sigs.contains(s)) {
+        return Verdict {
+            class: Class::NewOnly,
+            signature: format!("new-only:{s}"),
+            unconfirmed: false,
+            rows_hit: Vec::new(),
+            explanation: format!("the new code hits {s}, which the old code does not under this schedule: a regression"),
+        };
+    }
+    if let Some(s) = old_sigs.iter().find(|s| !new_sigs.contains(s)) {
+        return Verdict {
+            class: Class::OldOnly,
+            signature: format!("old-only:{s}"),
+            unconfirmed: false,
+            rows_hit: Vec::new(),
+            explanation: format!(
+                "the old code hits {s} and the new code does not: a bug the patch fixes"
+            ),
+        };
+    }
+    if let Some(s) = old_sigs.first() {
+        return Verdict {
+            class: Class::Shared,
+            signature: format!("shared:{s}"),
+            unconfirmed: false,
+            rows_hit: Vec::new(),
+            explanation: format!("both versions hit {s}: a bug the patch leaves in place"),
+        };
+    }
+
+    let mut rows_hit = BTreeSet::new();
+    let mut difference: Option<(String, String)> = None;
+    'tasks: for (t, (a, b)) in old.results.iter().zip(&new.results).enumerate() {
+        for (i, (ra, rb)) in a.iter().zip(b).enumerate() {
+            let (ea, eb) = (MigrationEnd::of(ra), MigrationEnd::of(rb));
+            match (ea, eb) {
+                (Some(ea), Some(eb)) if ea == eb => continue,
+                (Some(ea), Some(eb))
+                    if !ea.migrated()
+                        && eb.migrated()
+                        && ea.generic.is_empty()
+                        && !ea.aio.is_empty() =>
+                {
+                    let rows: Option<Vec<usize>> =
+                        ea.aio.iter().map(|&e| table.row_of(e)).collect();
+                    if let Some(rows) = rows {
+                        rows_hit.extend(rows);
+                        continue;
+                    }
+                    difference = Some((
+                        format!("migrate:{ea}->{eb}"),
+                        format!(
+                            "task {}'s migration {} ended {ea} in the old code and {eb} in the new",
+                            TaskId(t as u8),
+                            i + 1
+                        ),
+                    ));
+                    break 'tasks;
+                }
+                _ if ra == rb => continue,
+                _ => {
+                    difference = Some((
+                        format!("{}:{}->{}", op_name(ra), short(ra), short(rb)),
+                        format!(
+                            "task {}'s operation {} ({}) returned {} in the old code and {} in the new",
+                            TaskId(t as u8),
+                            i + 1,
+                            op_name(ra),
+                            short(ra),
+                            short(rb)
+                        ),
+                    ));
+                    break 'tasks;
+                }
+            }
+        }
+    }
+    if difference.is_none() && contents(&old.ctxs) != contents(&new.ctxs) {
+        difference = Some((
+            "final-state".into(),
+            "every operation returned the same, but the final kioctx state differs".into(),
+        ));
+    }
+    match difference {
+        None if rows_hit.is_empty() => Verdict {
+            class: Class::Agree,
+            signature: "agree".into(),
+            unconfirmed: false,
+            rows_hit: Vec::new(),
+            explanation: "both versions did the same".into(),
+        },
+        None => {
+            let rows: Vec<usize> = rows_hit.into_iter().collect();
+            let names: Vec<&str> = rows.iter().map(|&r| table.rows[r].name.as_str()).collect();
+            Verdict {
+                class: Class::AllowedRefusal,
+                signature: format!("allowed-refusal:{}", names.join("+")),
+                unconfirmed: false,
+                explanation: format!(
+                    "the old code refused a migration the new code made ({}); all else is equal",
+                    names.join(", ")
+                ),
+                rows_hit: rows,
+            }
+        }
+        Some((detail, explanation)) => {
+            let confirmed = skew.map(|s| s.old_reaches(old, new));
+            match confirmed {
+                Some(true) => Verdict {
+                    class: Class::Skew,
+                    signature: format!("skew:{detail}"),
+                    unconfirmed: false,
+                    rows_hit: Vec::new(),
+                    explanation: format!("{explanation}; the old code reaches the new outcome under another schedule"),
+                },
+                Some(false) | None => Verdict {
+                    class: Class::Divergence,
+                    signature: format!("divergence:{detail}"),
+                    unconfirmed: confirmed.is_none(),
+                    rows_hit: Vec::new(),
+                    explanation,
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernel_sim::violation::{Violation, ViolationKind};
+    use kernel_sim::{Func, Label, OpKind, RunEnd};
+
+    fn outcome(model: &'static str, migrate: OpResult) -> Outcome {
+        Outcome {
+            model,
+            results: vec![vec![OpResult::Setup(Ok(0x1000))], vec![migrate]],
+            notes: Vec::new(),
+            violations: Vec::new(),
+            end: RunEnd::Done,
+            ctxs: Vec::new(),
+            trace: Vec::new(),
+            decisions: Vec::new(),
+        }
+    }
+
+    fn migrated() -> OpResult {
+        OpResult::Migrate {
+            result: MigrateResult::Migrated(0),
+            aio: vec![0],
+            generic: vec![],
+        }
+    }
+
+    fn refused(codes: &[i32]) -> OpResult {
+        OpResult::Migrate {
+            result: MigrateResult::Migrated(1),
+            aio: codes.to_vec(),
+            generic: vec![],
+        }
+    }
+
+    fn violation(kind: ViolationKind, func: Func) -> Violation {
+        Violation {
+            kind,
+            task: Some(TaskId(1)),
+            label: Some(Label {
+                func,
+                op: OpKind::BugOn,
+                arg: kernel_sim::Arg::None,
+            }),
+            step: 7,
+        }
+    }
+
+    #[test]
+    fn refusals_in_the_table_are_allowed_and_counted_per_row() {
+        let table = RefusalTable::default();
+        let old = outcome(
+            "old",
+            refused(&[errno::EAGAIN, errno::EBUSY, errno::EAGAIN]),
+        );
+        let new = outcome("new", migrated());
+        let v = classify(&old, &new, &table, None);
+        assert_eq!(v.class, Class::AllowedRefusal);
+        assert_eq!(v.signature, "allowed-refusal:eagain+ebusy");
+        assert_eq!(v.rows_hit, [0, 1]);
+
+        let mut narrow = RefusalTable::default();
+        narrow.disallow(errno::EBUSY);
+        let v = classify(&old, &new, &narrow, None);
+        assert_eq!(v.class, Class::Divergence);
+        assert_eq!(
+            v.signature,
+            "divergence:migrate:refused(aio-EBUSY+aio-EAGAIN)->migrated(aio0)"
+        );
+        assert!(v.unconfirmed);
+    }
+
+    #[test]
+    fn a_refusal_the_new_code_also_makes_is_agreement_and_the_reverse_is_a_divergence() {
+        let table = RefusalTable::default();
+        let v = classify(
+            &outcome("old", refused(&[errno::EAGAIN])),
+            &outcome("new", refused(&[errno::EAGAIN])),
+            &table,
+            None,
+        );
+        assert_eq!(v.class, Class::Agree);
+        let v = classify(
+            &outcome("old", migrated()),
+            &outcome("new", refused(&[errno::EAGAIN])),
+            &table,
+            None,
+        );
+        assert_eq!(v.class, Class::Divergence);
+        assert_eq!(
+            v.signature,
+            "divergence:migrate:migrated(aio0)->refused(aio-EAGAIN)"
+        );
+    }
+
+    #[test]
+    fn violations_decide_first() {
+        let table = RefusalTable::default();
+        let bug = violation(ViolationKind::BugOn, Func::AioMigratepage);
+        let livelock = violation(
+            ViolationKind::TruncateLivelock,
+            Func::TruncateInodePagesRange,
+        );
+        let mut old = outcome("old", migrated());
+        let mut new = outcome("new", refused(&[errno::EAGAIN]));
+        new.violations.push(bug);
+        let v = classify(&old, &new, &table, None);
+        assert_eq!(
+            (v.class, v.signature.as_str()),
+            (Class::NewOnly, "new-only:BUG_ON@aio_migratepage")
+        );
+        old.violations.push(livelock);
+        let v = classify(&old, &new, &table, None);
+        assert_eq!(v.class, Class::NewOnly, "a regression outranks a fix");
+        new.violations.push(livelock);
+        old.violations.push(bug);
+        let v = classify(&old, &new, &table, None);
+        assert_eq!(
+            (v.class, v.signature.as_str()),
+            (
+                Class::Shared,
+                "shared:truncate-livelock@truncate_inode_pages_range"
+            )
+        );
+    }
+
+    struct Always(bool);
+
+    impl SkewCheck for Always {
+        fn old_reaches(&mut self, _: &Outcome, _: &Outcome) -> bool {
+            self.0
+        }
+    }
+
+    #[test]
+    fn a_skew_check_confirms_or_rules_out_skew() {
+        let table = RefusalTable::default();
+        let old = outcome("old", refused(&[errno::EINVAL]));
+        let new = outcome("new", migrated());
+        let v = classify(&old, &new, &table, Some(&mut Always(true)));
+        assert_eq!((v.class, v.unconfirmed), (Class::Skew, false));
+        assert_eq!(
+            v.signature,
+            "skew:migrate:refused(aio-EINVAL)->migrated(aio0)"
+        );
+        let v = classify(&old, &new, &table, Some(&mut Always(false)));
+        assert_eq!((v.class, v.unconfirmed), (Class::Divergence, false));
+    }
+
+    #[test]
+    fn other_operations_and_the_final_state_are_compared_too() {
+        let table = RefusalTable::default();
+        let old = outcome("old", migrated());
+        let mut new = outcome("new", migrated());
+        new.results[0][0] = OpResult::Setup(Err(errno::ENOMEM));
+        assert_eq!(
+            classify(&old, &new, &table, None).signature,
+            "divergence:setup:ok->-ENOMEM"
+        );
+        let mut new = outcome("new", migrated());
+        new.ctxs.push(CtxState {
+            freed: true,
+            nr_pages: 1,
+            ring: vec![None],
+        });
+        assert_eq!(
+            classify(&old, &new, &table, None).signature,
+            "divergence:final-state"
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Machine-readable output (`--json`).
+
+use serde::Serialize;
+
+use crate::oracle::RefusalTable;
+use crate::runner::Outcome;
+use crate::swimlane::result;
+use crate::{Checked, Verdict};
+
+/// One row of the refusal table and how often cases used it.
+#[derive(Serialize)]
+pub struct RowReport {
+    /// Row name.
+    pub name: String,
+    /// The errno it allows, e.g. `-EAGAIN`.
+    pub errno: String,
+    /// Why it is benign.
+    pub why: String,
+    /// Cases whose verdict used it.
+    pub hits: usize,
+}
+
+impl RowReport {
+    /// The table's rows with their hit counts.
+    pub fn table(table: &RefusalTable, hits: &[usize]) -> Vec<RowReport> {
+        table
+            .rows
+            .iter()
+            .zip(hits)
+            .map(|(r, &hits)| RowReport {
+                name: r.name.clone(),
+                errno: kernel_sim::errno::name(r.errno),
+                why: r.why.clone(),
+                hits,
+            })
+            .collect()
+    }
+}
+
+/// One violation.
+#[derive(Serialize)]
+pub struct ViolationReport {
+    /// Kind, e.g. `truncate-livelock`.
+    pub kind: String,
+    /// Stable signature, e.g. `truncate-livelock@truncate_inode_pages_range`.
+    pub signature: String,
+    /// The task, if one revealed it.
+    pub task: Option<String>,
+    /// The label of that action.
+    pub label: Option<String>,
+    /// The step.
+    pub step: u32,
+}
+
+/// One ring slot at the end.
+#[derive(Serialize)]
+pub struct SlotReport {
+    /// `ring` (the page setup created) or `new` (a migration target).
+    pub page: String,
+    /// Header words and event word.
+    pub data: Vec<u32>,
+}
+
+/// One kioctx at the end.
+#[derive(Serialize)]
+pub struct CtxReport {
+    /// Whether it was freed.
+    pub freed: bool,
+    /// `nr_pages`.
+    pub nr_pages: i64,
+    /// `ring_pages[0..nr_pages]`.
+    pub ring: Vec<Option<SlotReport>>,
+}
+
+/// One model's outcome.
+#[derive(Serialize)]
+pub struct ModelReport {
+    /// `old` or `new`.
+    pub model: String,
+    /// How the run ended.
+    pub end: String,
+    /// Per task, each operation's result.
+    pub results: Vec<Vec<String>>,
+    /// Every violation.
+    pub violations: Vec<ViolationReport>,
+    /// Final kioctx states.
+    pub ctxs: Vec<CtxReport>,
+    /// The trace, one event per entry.
+    pub trace: Vec<String>,
+}
+
+impl ModelReport {
+    /// Builds the report of one outcome.
+    pub fn of(o: &Outcome) -> ModelReport {
+        ModelReport {
+            model: o.model.to_string(),
+            end: format!("{:?}", o.end).to_lowercase(),
+            results: o
+                .results
+                .iter()
+                .map(|t| t.iter().map(result).collect())
+                .collect(),
+            violations: o
+                .violations
+                .iter()
+                .map(|v| ViolationReport {
+                    kind: v.kind.name(),
+                    signature: v.signature(),
+                    task: v.task.map(|t| t.to_string()),
+                    label: v.label.map(|l| l.to_string()),
+                    step: v.step,
+                })
+                .collect(),
+            ctxs: o
+                .ctxs
+                .iter()
+                .map(|c| CtxReport {
+                    freed: c.freed,
+                    nr_pages: c.nr_pages,
+                    ring: c
+                        .ring
+                        .iter()
+                        .map(|s| {
+                            s.map(|(role, data)| SlotReport {
+                                page: role.to_string(),
+                                data: data.to_vec(),
+                            })
+                        })
+                        .collect(),
+                })
+                .collect(),
+            trace: o.trace.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+}
+
+/// The result of `aiodiff run` on one file.
+#[derive(Serialize)]
+pub struct RunReport<'a> {
+    /// The file.
+    pub file: String,
+    /// The verdict.
+    pub verdict: &'a Verdict,
+    /// The file's `expect:` line, if any.
+    pub expect: Option<String>,
+    /// Whether the verdict meets it.
+    pub expect_met: Option<bool>,
+    /// The first event index (0-based) of the old trace that the new one
+    /// does not match exactly, and the same for the new trace.
+    pub first_difference: (Option<usize>, Option<usize>),
+    /// The pre-patch model.
+    pub old: ModelReport,
+    /// The post-patch model.
+    pub new: ModelReport,
+}
+
+impl<'a> RunReport<'a> {
+    /// Builds the report of one checked case.
+    pub fn of(file: &str, checked: &'a Checked, expect: Option<&crate::Expect>) -> RunReport<'a> {
+        RunReport {
+            file: file.to_string(),
+            verdict: &checked.verdict,
+            expect: expect.map(|e| e.to_string()),
+            expect_met: expect
+                .map(|e| e.matches(checked.verdict.class, &checked.verdict.signature)),
+            first_difference: crate::swimlane::first_difference(
+                &checked.old.trace,
+                &checked.new.trace,
+            ),
+            old: ModelReport::of(&checked.old),
+            new: ModelReport::of(&checked.new),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The `aiodiff` command as its users run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn aiodiff(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aiodiff"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("aiodiff runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn run_shows_the_old_models_violation_beside_the_new_models_clean_run() {
+    let o = aiodiff(&["run", "corpus/b1-half-migrated-page.sched"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("verdict: old-only:truncate-livelock@truncate_inode_pages_range"));
+    assert!(out.contains("expect: old-only truncate-livelock@truncate_inode_pages_range (met)"));
+    let old = &out[out.find("-- old").unwrap()..out.find("-- new").unwrap()];
+    let new = &out[out.find("-- new").unwrap()..];
+    assert!(old.contains("truncate-livelock by A"));
+    assert!(old.contains("bad-page-state(mapping)"));
+    assert!(new.contains("violations:\n  none"));
+    assert!(
+        out.contains("│ A") && out.contains("│ B"),
+        "swimlanes per task"
+    );
+    assert!(out.contains("first difference"));
+}
+
+#[test]
+fn run_json_is_machine_readable() {
+    let o = aiodiff(&["run", "--json", "corpus/a1-migrate-during-setup.sched"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let case = &v["cases"][0];
+    assert_eq!(case["verdict"]["class"], "divergence");
+    assert_eq!(case["verdict"]["unconfirmed"], true);
+    assert_eq!(case["expect_met"], true);
+    assert_eq!(case["old"]["results"][1][0], "refused(aio-EINVAL)");
+    assert_eq!(case["new"]["results"][1][0], "migrated(aio0)");
+    assert_eq!(v["refusal_table"][0]["name"], "eagain");
+}
+
+#[test]
+fn allow_adds_a_counted_row_to_the_refusal_table() {
+    let o = aiodiff(&[
+        "run",
+        "--allow",
+        "EINVAL",
+        "corpus/a1-migrate-during-setup.sched",
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains("verdict: allowed-refusal:einval"), "{out}");
+    assert!(out.contains("einval   -EINVAL    1 hit(s)"), "{out}");
+}
+
+#[test]
+fn replay_checks_expectations_and_determinism() {
+    let o = aiodiff(&["replay", "--twice", "corpus"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains(" 0 failed"), "{out}");
+
+    let wrong = scratch("wrong.sched");
+    std::fs::write(&wrong, "ring 1\ntask A: setup\nexpect: old-only\n").unwrap();
+    let o = aiodiff(&["replay", wrong.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("expected old-only"), "{}", stdout(&o));
+}
+
+#[test]
+fn encode_and_decode_round_trip_a_corpus_entry() {
+    let bytes = scratch("b1.bin");
+    let o = aiodiff(&[
+        "encode",
+        "corpus/b1-half-migrated-page.sched",
+        "-o",
+        bytes.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = aiodiff(&["decode", bytes.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = scratch("b1-decoded.sched");
+    std::fs::write(&text, stdout(&o)).unwrap();
+    let o = aiodiff(&["run", text.to_str().unwrap()]);
+    assert!(stdout(&o).contains("verdict: old-only:truncate-livelock@truncate_inode_pages_range"));
+}
+
+#[test]
+fn minimize_keeps_the_signature_and_drops_what_does_not_matter() {
+    let padded = scratch("padded.sched");
+    std::fs::write(
+        &padded,
+        "ring 3\ntask A: setup, destroy\ntask B: migrate 0 sync\ntask C: migrate 2 async\n\
+         run A until lookup_ioctx:read(ring->id)\nrun C\n\
+         run B until aio_migratepage:spin_lock(private_lock)#2\n\
+         run A until put_aio_ring_file:read(ctx->aio_ring_file)\nrun B\n",
+    )
+    .unwrap();
+    let o = aiodiff(&["minimize", padded.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("verdict old-only:truncate-livelock@truncate_inode_pages_range"),
+        "{out}"
+    );
+    assert!(!out.contains("task C"), "{out}");
+    assert!(out.contains("ring 1"), "{out}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_no_panic() {
+    let bad = scratch("bad.sched");
+    std::fs::write(
+        &bad,
+        "ring 2\ntask A: setup\nrun A until aio_free_ring:frob\n",
+    )
+    .unwrap();
+    let o = aiodiff(&["run", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.sched:3:13: unknown operation `frob`"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+
+    let o = aiodiff(&["run", "no/such/file.sched"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("aiodiff: cannot read no/such/file.sched"));
+
+    let o = aiodiff(&[
+        "run",
+        "--allow",
+        "EWHAT",
+        "corpus/a1-migrate-during-setup.sched",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not an errno"));
+
+    let o = aiodiff(&["replay", "no-such-dir"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no-such-dir does not exist"));
+}

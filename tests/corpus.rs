@@ -1,0 +1,45 @@
+//! Replays every entry of corpus/ twice: each must meet its `expect:` line,
+//! and the two runs must give identical traces and verdicts.
+
+use std::fs;
+use std::path::Path;
+
+use aiodiff::{check_case, text, RefusalTable};
+
+#[test]
+fn every_corpus_entry_meets_its_expectation_deterministically() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .expect("corpus/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sched"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "corpus/ holds the reference's cases");
+    let table = RefusalTable::default();
+    let mut failures = Vec::new();
+    for file in &files {
+        let name = file.display().to_string();
+        let case = text::parse(&name, &fs::read_to_string(file).unwrap())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let expect = case
+            .expect
+            .clone()
+            .unwrap_or_else(|| panic!("{name} has no expect: line"));
+        let first = check_case(&case, &table, true);
+        let second = check_case(&case, &table, true);
+        if !expect.matches(first.verdict.class, &first.verdict.signature) {
+            failures.push(format!(
+                "{name}: expected {expect}, got {}",
+                first.verdict.signature
+            ));
+        }
+        if first.old.trace != second.old.trace || first.new.trace != second.new.trace {
+            failures.push(format!("{name}: traces differ between two runs"));
+        }
+        if first.verdict != second.verdict {
+            failures.push(format!("{name}: verdicts differ between two runs"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
