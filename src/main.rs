@@ -261,25 +261,25 @@ fn human(file: &Path, checked: &Checked, case: &Case, _table: &RefusalTable) -> 
         ));
     }
     let tasks = case.scenario.total_tasks();
-    let (old_marks, new_marks) = swimlane::align(&checked.old.trace, &checked.new.trace);
-    for (name, o, marks, sign) in [
-        ("old: before the patch", &checked.old, &old_marks, '-'),
-        ("new: after the patch", &checked.new, &new_marks, '+'),
+    for (name, o) in [
+        ("old: before the patch", &checked.old),
+        ("new: after the patch", &checked.new),
     ] {
         out.push_str(&format!(
             "\n-- {name}\nresults:\n{}",
             swimlane::results(&case.scenario, o)
         ));
         out.push_str(&format!("violations:\n{}", swimlane::violations(o)));
-        out.push_str(&swimlane::lanes(o, tasks, marks, sign));
     }
+    out.push_str("\n-- traces, old and new merged\n");
+    out.push_str(&swimlane::lanes(&checked.old, &checked.new, tasks));
     match swimlane::first_difference(&checked.old.trace, &checked.new.trace) {
-        (None, None) => out.push_str("\nthe traces are identical\n\n"),
-        (a, b) => {
+        None => out.push_str("\nthe traces are identical\n\n"),
+        Some((a, b)) => {
             let at = |x: Option<usize>| x.map_or("-".to_string(), |i| (i + 1).to_string());
             out.push_str(&format!(
-                "\nfirst difference: old step {}, new step {} (>>); - only before the patch, \
-                 + only after it, ~ same action with another effect, !! a violation\n\n",
+                "\nfirst difference (>>): old step {}, new step {}. - only before the patch, \
+                 + only after it, ~ same action with another effect (old | new), !! a violation\n\n",
                 at(a),
                 at(b)
             ));

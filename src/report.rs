@@ -145,9 +145,9 @@ pub struct RunReport<'a> {
     pub expect: Option<String>,
     /// Whether the verdict meets it.
     pub expect_met: Option<bool>,
-    /// The first event index (0-based) of the old trace that the new one
-    /// does not match exactly, and the same for the new trace.
-    pub first_difference: (Option<usize>, Option<usize>),
+    /// Where the aligned traces first differ: 0-based event indices in the
+    /// old and the new trace (either missing when only one has the event).
+    pub first_difference: Option<(Option<usize>, Option<usize>)>,
     /// The pre-patch model.
     pub old: ModelReport,
     /// The post-patch model.

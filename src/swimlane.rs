@@ -37,20 +37,20 @@ fn fit(s: &str, width: usize) -> String {
     }
 }
 
-/// How an event of one trace relates to the other trace.
+/// One row of two aligned traces.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Mark {
-    /// The other trace has the same action with the same effect.
-    Same,
-    /// The other trace has the same action with another effect.
-    Effect,
-    /// Only this trace has the action.
-    Only,
+pub enum Row {
+    /// The same action in both: event indices in the old and new trace.
+    Both(usize, usize),
+    /// An action only the old trace has.
+    Old(usize),
+    /// An action only the new trace has.
+    New(usize),
 }
 
 /// Aligns two traces on their actions (task and label) with a longest
-/// common subsequence, and marks each event of each.
-pub fn align(a: &[Event], b: &[Event]) -> (Vec<Mark>, Vec<Mark>) {
+/// common subsequence, in trace order.
+pub fn align(a: &[Event], b: &[Event]) -> Vec<Row> {
     let key = |e: &Event| (e.task, e.label);
     let (n, m) = (a.len(), b.len());
     let mut lcs = vec![0u32; (n + 1) * (m + 1)];
@@ -64,80 +64,93 @@ pub fn align(a: &[Event], b: &[Event]) -> (Vec<Mark>, Vec<Mark>) {
             };
         }
     }
-    let (mut ma, mut mb) = (vec![Mark::Only; n], vec![Mark::Only; m]);
+    let mut rows = Vec::with_capacity(n.max(m));
     let (mut i, mut j) = (0, 0);
-    while i < n && j < m {
-        if key(&a[i]) == key(&b[j]) {
-            let mark = if a[i].effect.to_string() == b[j].effect.to_string() {
-                Mark::Same
-            } else {
-                Mark::Effect
-            };
-            (ma[i], mb[j]) = (mark, mark);
+    while i < n || j < m {
+        if i < n && j < m && key(&a[i]) == key(&b[j]) {
+            rows.push(Row::Both(i, j));
             (i, j) = (i + 1, j + 1);
-        } else if lcs[at(i + 1, j)] >= lcs[at(i, j + 1)] {
+        } else if j == m || (i < n && lcs[at(i + 1, j)] >= lcs[at(i, j + 1)]) {
+            rows.push(Row::Old(i));
             i += 1;
         } else {
+            rows.push(Row::New(j));
             j += 1;
         }
     }
-    (ma, mb)
+    rows
 }
 
-/// The first event of each trace that the other does not match exactly.
-pub fn first_difference(a: &[Event], b: &[Event]) -> (Option<usize>, Option<usize>) {
-    let (ma, mb) = align(a, b);
-    let first = |m: &[Mark]| m.iter().position(|&m| m != Mark::Same);
-    (first(&ma), first(&mb))
+fn same(a: &Event, b: &Event) -> bool {
+    a.effect.to_string() == b.effect.to_string()
 }
 
-/// Renders a trace as swimlanes: a step column, then one column per task.
-/// `marks` (from [`align`]) flag each event: `-`/`+` for actions only this
-/// trace has (`sign`), `~` for the same action with another effect. The
-/// first difference is flagged `>>`; a step where a violation was recorded
-/// is flagged `!!`.
-pub fn lanes(outcome: &Outcome, tasks: usize, marks: &[Mark], sign: char) -> String {
-    let first = marks.iter().position(|&m| m != Mark::Same);
-    let mut rows: Vec<(String, usize, String)> = Vec::new();
+/// The first row where the traces differ, as event indices in the old and
+/// the new trace (either may be missing).
+pub fn first_difference(a: &[Event], b: &[Event]) -> Option<(Option<usize>, Option<usize>)> {
+    align(a, b).into_iter().find_map(|r| match r {
+        Row::Both(i, j) if same(&a[i], &b[j]) => None,
+        Row::Both(i, j) => Some((Some(i), Some(j))),
+        Row::Old(i) => Some((Some(i), None)),
+        Row::New(j) => Some((None, Some(j))),
+    })
+}
+
+/// Renders both traces merged as swimlanes: the old and new step numbers,
+/// a flag, then one column per task. Flags: `-` an action only the old code
+/// performs, `+` one only the new code performs, `~` the same action with
+/// another effect (shown `old | new`), `>>` the first difference, `!!` a
+/// step where a violation was recorded.
+pub fn lanes(old: &Outcome, new: &Outcome, tasks: usize) -> String {
+    let (a, b) = (&old.trace, &new.trace);
+    let bad = |o: &Outcome, i: usize| o.violations.iter().any(|v| v.step as usize == i + 1);
     let mut funcs: Vec<Option<kernel_sim::Func>> = vec![None; tasks];
-    let bad_steps: Vec<u32> = outcome.violations.iter().map(|v| v.step).collect();
-    for (i, e) in outcome.trace.iter().enumerate() {
+    let mut first = true;
+    let mut rows: Vec<(String, usize, String)> = Vec::new();
+    let step = |i: Option<usize>| i.map_or(String::new(), |i| (i + 1).to_string());
+    for row in align(a, b) {
+        let (i, j, e) = match row {
+            Row::Both(i, j) => (Some(i), Some(j), &a[i]),
+            Row::Old(i) => (Some(i), None, &a[i]),
+            Row::New(j) => (None, Some(j), &b[j]),
+        };
         let t = e.task.index();
         if funcs[t] != Some(e.label.func) {
             funcs[t] = Some(e.label.func);
             rows.push((String::new(), t, format!("▸ {}", e.label.func)));
         }
-        let step = i as u32 + 1;
-        let flag = if bad_steps.contains(&step) {
+        let (mark, text) = match row {
+            Row::Both(i, j) if same(&a[i], &b[j]) => (' ', cell(e)),
+            Row::Both(_, j) => ('~', format!("{} | {}", cell(e), b[j].effect)),
+            Row::Old(_) => ('-', cell(e)),
+            Row::New(_) => ('+', cell(e)),
+        };
+        let flag = if i.is_some_and(|i| bad(old, i)) || j.is_some_and(|j| bad(new, j)) {
             "!!".to_string()
-        } else if first == Some(i) {
+        } else if mark != ' ' && std::mem::take(&mut first) {
             ">>".to_string()
         } else {
-            match marks.get(i) {
-                Some(Mark::Only) => format!(" {sign}"),
-                Some(Mark::Effect) => " ~".to_string(),
-                _ => "  ".to_string(),
-            }
+            format!(" {mark}")
         };
-        rows.push((format!("{flag}{step:>5}"), t, cell(e)));
+        rows.push((format!("{:>5} {:>5} {flag}", step(i), step(j)), t, text));
     }
     let mut width = vec![4usize; tasks];
     for (_, t, c) in &rows {
         width[*t] = width[*t].max(c.chars().count().min(MAX_CELL));
     }
     let mut out = String::new();
-    let _ = write!(out, "{:>7} ", "step");
+    let _ = write!(out, "{:>5} {:>5}    ", "old", "new");
     for (t, w) in width.iter().enumerate() {
         let _ = write!(out, "│ {} ", fit(&TaskId(t as u8).to_string(), *w));
     }
     out.push('\n');
-    let _ = write!(out, "{:─>8}", "");
+    let _ = write!(out, "{:─>15}", "");
     for w in &width {
         let _ = write!(out, "┼{:─>1$}", "", w + 2);
     }
     out.push('\n');
-    for (step, t, c) in rows {
-        let _ = write!(out, "{step:>7} ");
+    for (steps, t, c) in rows {
+        let _ = write!(out, "{steps:>14} ");
         for (col, w) in width.iter().enumerate() {
             let text = if col == t { c.as_str() } else { "" };
             let _ = write!(out, "│ {} ", fit(text, *w));
