@@ -25,7 +25,7 @@ pub use case::{Case, Class, Expect};
 pub use model_new::New;
 pub use model_old::Old;
 pub use oracle::{classify, RefusalTable, Verdict};
-pub use runner::{run_model, OpResult, Outcome};
+pub use runner::{run_model, OpResult, Outcome, RunOptions};
 pub use scenario::{MigrateFaults, Op, Scenario};
 
 /// Both models' outcomes on one case, and the verdict.
@@ -42,17 +42,22 @@ pub struct Checked {
 /// Runs both models on `case` under its schedule and classifies the
 /// outcomes with `table`. `tracing` keeps the full traces.
 pub fn check_case(case: &Case, table: &RefusalTable, tracing: bool) -> Checked {
+    let opts = if tracing {
+        RunOptions::TRACED
+    } else {
+        RunOptions::QUIET
+    };
     let old = run_model(
         &Old,
         &case.scenario,
         &mut Segments::new(case.schedule.clone()),
-        tracing,
+        opts,
     );
     let new = run_model(
         &New,
         &case.scenario,
         &mut Segments::new(case.schedule.clone()),
-        tracing,
+        opts,
     );
     let verdict = classify(&old, &new, table, None);
     Checked { verdict, old, new }

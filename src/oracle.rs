@@ -371,6 +371,9 @@ mod tests {
             ctxs: Vec::new(),
             trace: Vec::new(),
             decisions: Vec::new(),
+            steps: Vec::new(),
+            footprints: Vec::new(),
+            blocked: Vec::new(),
         }
     }
 

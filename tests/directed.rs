@@ -2,7 +2,7 @@
 //! reference (§5): each runs both ports under one label-aligned schedule and
 //! asserts what each must do.
 
-use aiodiff::{run_model, MigrateFaults, New, Old, Op, OpResult, Outcome, Scenario};
+use aiodiff::{run_model, MigrateFaults, New, Old, Op, OpResult, Outcome, RunOptions, Scenario};
 use kernel_sim::errno::{EAGAIN, EINVAL};
 use kernel_sim::violation::BadPage;
 use kernel_sim::{
@@ -35,13 +35,33 @@ fn migrate(index: u8) -> Op {
 /// Runs both models twice each and checks that the two runs of a model give
 /// the same trace, byte for byte.
 fn run_both(scenario: &Scenario, segments: &[Segment]) -> (Outcome, Outcome) {
-    let old = run_model(&Old, scenario, &mut Segments::new(segments.to_vec()), true);
-    let new = run_model(&New, scenario, &mut Segments::new(segments.to_vec()), true);
+    let old = run_model(
+        &Old,
+        scenario,
+        &mut Segments::new(segments.to_vec()),
+        RunOptions::TRACED,
+    );
+    let new = run_model(
+        &New,
+        scenario,
+        &mut Segments::new(segments.to_vec()),
+        RunOptions::TRACED,
+    );
     for first in [&old, &new] {
         let again = if first.model == "old" {
-            run_model(&Old, scenario, &mut Segments::new(segments.to_vec()), true)
+            run_model(
+                &Old,
+                scenario,
+                &mut Segments::new(segments.to_vec()),
+                RunOptions::TRACED,
+            )
         } else {
-            run_model(&New, scenario, &mut Segments::new(segments.to_vec()), true)
+            run_model(
+                &New,
+                scenario,
+                &mut Segments::new(segments.to_vec()),
+                RunOptions::TRACED,
+            )
         };
         let text = |o: &Outcome| o.trace.iter().map(|e| format!("{e}\n")).collect::<String>();
         assert_eq!(

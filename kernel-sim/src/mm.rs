@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::kernel::{Guard, Kernel, State};
+use crate::kernel::{Guard, Kernel, Obj, State};
 use crate::label::{Arg, Field, OpKind, PageFlag, PageRole};
 use crate::objects::InodeId;
 use crate::trace::Effect;
@@ -141,6 +141,7 @@ impl State {
 
     /// The page, reporting a use after free if it was freed.
     pub fn page(&mut self, p: PageId) -> &mut Page {
+        self.touch(Obj::Page(p.id));
         if self.pages[p.index()].freed {
             self.violation(ViolationKind::UseAfterFree(Object::Page));
         }
