@@ -61,7 +61,9 @@ pub const LABELS: [(Func, OpKind); LABEL_COUNT] = [
     (Func::TruncateInodePagesRange, OpKind::PagevecLruAdd),
     (Func::TruncateInodePage, OpKind::ClearFlag),
     (Func::TruncateInodePage, OpKind::Read),
-    (Func::IsolateMigratepagesRange, OpKind::TreeLookup),
+    (Func::DoMigrateRange, OpKind::TreeLookup),
+    (Func::DoMigrateRange, OpKind::GetUnlessZero),
+    (Func::DoMigrateRange, OpKind::PutPage),
     (Func::AllocAnonInode, OpKind::KmemCacheZalloc),
     (Func::Fput, OpKind::Write),
     (Func::FputFinal, OpKind::KmemCacheFree),
@@ -117,7 +119,7 @@ pub const LABELS: [(Func, OpKind); LABEL_COUNT] = [
 ];
 
 /// Entries in [`LABELS`].
-pub const LABEL_COUNT: usize = 84;
+pub const LABEL_COUNT: usize = 86;
 
 const MODES: [MigrateMode; 3] = [
     MigrateMode::Async,

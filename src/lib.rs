@@ -9,6 +9,7 @@
 
 pub mod bytes;
 pub mod case;
+pub mod explore;
 pub mod minimize;
 pub mod oracle;
 pub mod report;

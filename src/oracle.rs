@@ -201,12 +201,12 @@ fn op_name(r: &OpResult) -> &'static str {
 
 /// A kioctx's final state without page identities: freed, `nr_pages`, and
 /// each slot's contents.
-type Contents = (bool, i64, Vec<Option<[u32; kernel_sim::mm::PAGE_WORDS]>>);
+pub type Contents = (bool, i64, Vec<Option<[u32; kernel_sim::mm::PAGE_WORDS]>>);
 
 /// The final states compared by contents: which page a slot holds (the
 /// original or a migration target) is the migration's business, already
 /// compared operation by operation.
-fn contents(ctxs: &[CtxState]) -> Vec<Contents> {
+pub fn contents(ctxs: &[CtxState]) -> Vec<Contents> {
     ctxs.iter()
         .map(|c| {
             (

@@ -149,6 +149,7 @@ pub fn run_model<M: AioModel>(
                 if faults.extra_ref {
                     let k = &k;
                     tasks.push(Box::pin(async move {
+                        k.begin_op();
                         k.transient_reference(index.into()).await
                     }));
                 }
@@ -209,6 +210,7 @@ async fn run_program<M: AioModel>(
 ) {
     let mut ctx_id = None;
     for op in program {
+        k.begin_op();
         let result = match *op {
             Op::Setup => {
                 let r = model.io_setup(k, nr_events_for_pages(ring_pages)).await;

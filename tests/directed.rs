@@ -457,9 +457,10 @@ fn refcount_walkthrough_of_a_successful_migration() {
         assert_eq!(
             counts,
             [
-                // migrate_prep drained setup's pagevec reference; then
-                // isolate_lru_page: cache + aio + iso.
-                "ring0=3", // aio_migratepage: get_page(new).
+                // lru_add_drain_all dropped setup's pagevec reference; then
+                // do_migrate_range: get_page_unless_zero, isolate_lru_page
+                // (cache + aio + pfn walk + iso), put_page: cache + aio + iso.
+                "ring0=3", "ring0=4", "ring0=3", // aio_migratepage: get_page(new).
                 "new0=2",  // migrate_page_move_mapping: 3 == 3, freeze.
                 "ring0=0", // get_page(new) for the cache; slot = N; unfreeze to 2.
                 "new0=3", "ring0=2",

@@ -82,6 +82,9 @@ pub struct SchedView {
     pub step: u32,
     /// Each live task's next action.
     pub pending: [Option<Label>; MAX_TASKS],
+    /// Tasks whose next action is the first of an operation: switching
+    /// away from them does not preempt anything.
+    pub op_start: TaskSet,
 }
 
 /// Chooses which runnable task performs the next action.
@@ -193,12 +196,16 @@ impl Kernel {
                     current,
                     step: st.step,
                     pending: [None; MAX_TASKS],
+                    op_start: TaskSet::default(),
                 };
                 let mut alive = false;
                 for (i, t) in st.tasks.iter().enumerate() {
                     if let (Status::Running, Some(p)) = (t.status, t.pending) {
                         alive = true;
                         view.pending[i] = Some(p.label);
+                        if t.op_start {
+                            view.op_start.insert(TaskId(i as u8));
+                        }
                         if st.enabled(p.guard) {
                             view.runnable.insert(TaskId(i as u8));
                         }

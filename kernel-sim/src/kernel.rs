@@ -103,6 +103,9 @@ pub struct TaskSlot {
     depth: usize,
     /// This task's CPU's LRU-add pagevec (each task runs on its own CPU).
     pub lru_add_pvec: Vec<PageId>,
+    /// Whether the next action begins an operation (see
+    /// [`Kernel::begin_op`]).
+    pub op_start: bool,
 }
 
 impl TaskSlot {
@@ -113,6 +116,7 @@ impl TaskSlot {
             frames: [Func::IoSetup; MAX_DEPTH],
             depth: 0,
             lru_add_pvec: Vec::with_capacity(crate::mm::PAGEVEC_SIZE),
+            op_start: false,
         }
     }
 
@@ -441,6 +445,15 @@ impl Kernel {
         self.st.borrow().notes.clone()
     }
 
+    /// Marks the current task's next action as the first of an operation (a
+    /// system call or another top-level request). Schedulers that bound
+    /// preemptions treat switching away from such a task as free.
+    pub fn begin_op(&self) {
+        let mut st = self.st.borrow_mut();
+        let task = st.current.expect("begin_op() outside a task");
+        st.tasks[task.index()].op_start = true;
+    }
+
     /// Enters simulated function `func`: scheduling points until the frame is
     /// dropped carry its name.
     pub fn enter(&self, func: Func) -> Frame<'_> {
@@ -479,6 +492,8 @@ impl Kernel {
         Yield::new().await;
         let (value, ended) = {
             let mut st = self.st.borrow_mut();
+            let task = st.current.expect("action outside a task");
+            st.tasks[task.index()].op_start = false;
             let (value, effect) = f(&mut st);
             if st.config.tracing {
                 let event = Event {

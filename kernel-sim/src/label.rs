@@ -95,9 +95,9 @@ named_enum! {
         MigratePageCopy = "migrate_page_copy",
         /// the migration target allocator passed to `migrate_pages`
         AllocMigrateTarget = "alloc_migrate_target",
-        // compaction's pfn scan
-        /// `isolate_migratepages_range`
-        IsolateMigratepagesRange = "isolate_migratepages_range",
+        // mm/memory_hotplug.c
+        /// `do_migrate_range`
+        DoMigrateRange = "do_migrate_range",
         // fs/ and mm/mmap.c
         /// `alloc_anon_inode`
         AllocAnonInode = "alloc_anon_inode",
@@ -288,6 +288,8 @@ named_enum! {
         PutPage = "put_page",
         /// `page_cache_get_speculative`
         GetSpeculative = "page_cache_get_speculative",
+        /// `get_page_unless_zero`
+        GetUnlessZero = "get_page_unless_zero",
         /// `page_freeze_refs`
         FreezeRefs = "page_freeze_refs",
         /// `page_unfreeze_refs`

@@ -82,9 +82,8 @@ pub enum MigrateResult {
 
 impl Kernel {
     /// A migration of the ring page at `index`, as memory hot-remove does
-    /// it: `migrate_prep` (drain every CPU's LRU-add pagevec), find the page
-    /// frame by pfn and isolate it, `migrate_pages`, and put back whatever
-    /// is left.
+    /// it: `lru_add_drain_all` (every CPU drains its LRU-add pagevec), then
+    /// `do_migrate_range` on the page frame.
     pub async fn migrate_ring_page<A: AddressSpaceOps>(
         &self,
         aops: &A,
@@ -96,7 +95,21 @@ impl Kernel {
             let _f = self.enter(Func::MigratePrep);
             self.lru_add_drain_all().await;
         }
-        let _f = self.enter(Func::IsolateMigratepagesRange);
+        self.do_migrate_range(aops, index, mode, faults).await
+    }
+
+    /// `do_migrate_range` for the frame of the ring page at `index`: the pfn
+    /// walk finds the frame, `get_page_unless_zero` skips a free one,
+    /// `isolate_lru_page`, `put_page`, then `migrate_pages` of the isolated
+    /// page and `putback_movable_pages` of what is left.
+    async fn do_migrate_range<A: AddressSpaceOps>(
+        &self,
+        aops: &A,
+        index: u32,
+        mode: MigrateMode,
+        faults: MigrateFaults,
+    ) -> MigrateResult {
+        let _f = self.enter(Func::DoMigrateRange);
         let page = self
             .act(
                 OpKind::TreeLookup,
@@ -111,12 +124,19 @@ impl Kernel {
         let Some(page) = page else {
             return MigrateResult::NoPage;
         };
-        if self.isolate_lru_page(page).await != 0 {
+        if !self.get_page_unless_zero(page).await {
+            return MigrateResult::NoPage;
+        }
+        let isolated = self.isolate_lru_page(page).await == 0;
+        self.put_page(page).await;
+        if !isolated {
             return MigrateResult::NotIsolated;
         }
         let mut list = vec![page];
         let rc = self.migrate_pages(aops, &mut list, mode, faults).await;
-        self.putback_movable_pages(&list).await;
+        if rc != 0 {
+            self.putback_movable_pages(&list).await;
+        }
         MigrateResult::Migrated(rc)
     }
 

@@ -229,6 +229,21 @@ impl Kernel {
         .await
     }
 
+    /// `get_page_unless_zero(p)` on a page frame found by a pfn walk: takes
+    /// a reference unless the count is 0. A free frame is legal to look at.
+    pub async fn get_page_unless_zero(&self, p: PageId) -> bool {
+        self.act(OpKind::GetUnlessZero, p.arg(), Guard::None, |st| {
+            st.touch(Obj::Page(p.id));
+            let page = &mut st.pages[p.index()];
+            let got = page.count > 0;
+            if got {
+                page.count += 1;
+            }
+            (got, Effect::Count(p, page.count))
+        })
+        .await
+    }
+
     /// `page_count(p)`.
     pub async fn page_count(&self, p: PageId) -> i32 {
         self.act(OpKind::PageCount, p.arg(), Guard::None, |st| {
