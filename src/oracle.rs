@@ -371,9 +371,6 @@ mod tests {
             ctxs: Vec::new(),
             trace: Vec::new(),
             decisions: Vec::new(),
-            steps: Vec::new(),
-            footprints: Vec::new(),
-            blocked: Vec::new(),
         }
     }
 

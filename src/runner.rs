@@ -2,10 +2,9 @@
 
 use std::cell::RefCell;
 
-use kernel_sim::kernel::{Obj, StepRecord};
 use kernel_sim::{
     AioModel, Config, CtxId, Event, Kernel, MigrateResult, Note, PageRole, RunEnd, Scheduler,
-    State, Status, TaskFuture, TaskId, Violation,
+    TaskFuture, TaskId, Violation,
 };
 
 use crate::scenario::{Op, Scenario};
@@ -66,25 +65,6 @@ pub struct Outcome {
     pub trace: Vec<Event>,
     /// The scheduler's decisions, for replay.
     pub decisions: Vec<TaskId>,
-    /// Each action's task and the tasks that could have acted, with
-    /// [`RunOptions::footprints`].
-    pub steps: Vec<StepRecord>,
-    /// The objects each action touched, back to back.
-    pub footprints: Vec<Obj>,
-    /// Tasks left waiting at the end, and the object each waits on.
-    pub blocked: Vec<(TaskId, Obj)>,
-}
-
-impl Outcome {
-    /// The footprint of step `i`.
-    pub fn footprint(&self, i: usize) -> &[Obj] {
-        let start = self.steps[i].start as usize;
-        let end = self
-            .steps
-            .get(i + 1)
-            .map_or(self.footprints.len(), |s| s.start as usize);
-        &self.footprints[start..end]
-    }
 }
 
 /// What a run records besides results and violations.
@@ -92,21 +72,13 @@ impl Outcome {
 pub struct RunOptions {
     /// Keep the full trace.
     pub tracing: bool,
-    /// Keep each action's footprint and enabled set, for the explorer.
-    pub footprints: bool,
 }
 
 impl RunOptions {
     /// Results and violations only: the fastest.
-    pub const QUIET: RunOptions = RunOptions {
-        tracing: false,
-        footprints: false,
-    };
+    pub const QUIET: RunOptions = RunOptions { tracing: false };
     /// With the trace, for people.
-    pub const TRACED: RunOptions = RunOptions {
-        tracing: true,
-        footprints: false,
-    };
+    pub const TRACED: RunOptions = RunOptions { tracing: true };
 }
 
 /// The `nr_events` for `io_setup` that gives a ring of `pages` pages with
@@ -128,7 +100,6 @@ pub fn run_model<M: AioModel>(
     let k = Kernel::new(Config {
         faults: scenario.faults,
         tracing: opts.tracing,
-        footprints: opts.footprints,
         ..Config::default()
     });
     let results: RefCell<Vec<Vec<OpResult>>> = RefCell::new(vec![Vec::new(); scenario.tasks.len()]);
@@ -157,17 +128,6 @@ pub fn run_model<M: AioModel>(
         }
     }
     let end = k.run(tasks, sched);
-    let blocked = k.inspect(|st| {
-        st.tasks
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.status == Status::Running)
-            .filter_map(|(i, t)| {
-                let guard = t.pending?.guard;
-                State::guard_object(guard).map(|o| (TaskId(i as u8), o))
-            })
-            .collect()
-    });
     let violations = k.finish();
     let ctxs = k.inspect(|st| {
         (0..st.ctxs.len())
@@ -194,9 +154,6 @@ pub fn run_model<M: AioModel>(
         ctxs,
         trace: k.trace(),
         decisions: k.decisions(),
-        steps: k.inspect(|st| st.steps.clone()),
-        footprints: k.inspect(|st| st.footprints.clone()),
-        blocked,
     }
 }
 

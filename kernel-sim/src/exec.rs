@@ -233,7 +233,7 @@ impl Kernel {
                 choice = view.runnable.first().expect("runnable is never empty");
             }
             current = Some(choice);
-            self.st.borrow_mut().begin_action(choice, view.runnable);
+            self.st.borrow_mut().begin_action(choice);
             self.poll_task(choice, &mut futs[choice.index()], &mut cx);
         }
     }

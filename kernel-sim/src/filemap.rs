@@ -2,7 +2,7 @@
 //! (mm/filemap.c of v3.14).
 
 use crate::errno::EEXIST;
-use crate::kernel::{Guard, Kernel, Obj, State};
+use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Func, LockName, OpKind, PageFlag, PageRole};
 use crate::mm::PageId;
 use crate::objects::InodeId;
@@ -49,23 +49,12 @@ impl State {
     }
 
     /// The first inode whose mapping uses `aio_ctx_aops`, if one is live: the
-    /// ring file a pfn scan can find pages of. Touches every inode it
-    /// looks at.
-    pub fn ring_inode(&mut self) -> Option<InodeId> {
-        for i in 0..self.inodes.len() {
-            self.touch(Obj::Inode(i as u8));
-            if self.inodes[i].mapping.aio_aops && !self.inodes[i].freed {
-                return Some(InodeId(i as u8));
-            }
-        }
-        None
-    }
-
-    /// [`State::tree_slot`] as an access of the mapping by the current
-    /// action.
-    pub fn lookup_slot(&mut self, mapping: InodeId, index: u32) -> Option<PageId> {
-        self.touch(Obj::Inode(mapping.0));
-        self.tree_slot(mapping, index)
+    /// ring file a pfn scan can find pages of.
+    pub fn ring_inode(&self) -> Option<InodeId> {
+        self.inodes
+            .iter()
+            .position(|i| i.mapping.aio_aops && !i.freed)
+            .map(|i| InodeId(i as u8))
     }
 }
 
@@ -80,7 +69,7 @@ impl Kernel {
             arg,
             Guard::TreeUnfrozen(mapping),
             |st| {
-                let p = st.lookup_slot(mapping, index);
+                let p = st.tree_slot(mapping, index);
                 let p = p.filter(|&p| st.get_speculative(p));
                 (p, Effect::Page(p))
             },

@@ -7,7 +7,7 @@
 //! same task, so the order of shared events is the same.
 
 use crate::errno::ENOMEM;
-use crate::kernel::{Guard, Kernel, Obj, State};
+use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, Func, OpKind};
 use crate::locks::LockOwner;
 use crate::objects::{AddressSpace, File, FileId, Inode, InodeId, Vma};
@@ -185,7 +185,6 @@ impl Kernel {
                     if st.config.faults.mmap_fails {
                         return (Err(ENOMEM), Effect::Fault);
                     }
-                    st.touch(Obj::Mm);
                     st.mm.next_base += 0x10_0000;
                     let start = st.mm.next_base;
                     st.mm.vmas.push(Vma { start, len, file });
@@ -207,7 +206,6 @@ impl Kernel {
                 Arg::Field(Field::Mmap, None),
                 Guard::None,
                 |st| {
-                    st.touch(Obj::Mm);
                     let pos = st
                         .mm
                         .vmas

@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use crate::exec::{TaskId, TaskSet, Yield, MAX_TASKS};
+use crate::exec::{TaskId, Yield, MAX_TASKS};
 use crate::label::{Arg, Func, Label, OpKind};
 use crate::locks::{Lock, LockId, LockOwner};
 use crate::mm::{Page, PageId};
@@ -36,9 +36,6 @@ pub struct Config {
     pub step_budget: u32,
     /// Whether to record the trace. Violations are always recorded.
     pub tracing: bool,
-    /// Whether to record each action's footprint, the shared objects it
-    /// touched, for the explorer.
-    pub footprints: bool,
 }
 
 impl Default for Config {
@@ -47,7 +44,6 @@ impl Default for Config {
             faults: Faults::default(),
             step_budget: 20_000,
             tracing: true,
-            footprints: false,
         }
     }
 }
@@ -131,42 +127,6 @@ impl TaskSlot {
     }
 }
 
-/// A shared object an action touched. Two actions are dependent when
-/// their footprints share an object; every access counts as a write.
-/// Allocating a fresh object touches nothing shared.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub enum Obj {
-    /// A `struct page` and its frame.
-    Page(u16),
-    /// An inode and its address_space.
-    Inode(u8),
-    /// A file.
-    File(u8),
-    /// A kioctx (including its inline `internal_pages`).
-    Ctx(u8),
-    /// A kcalloc'd `ring_pages` array.
-    Array(u16),
-    /// A lock.
-    Lock(u16),
-    /// The mm: its mappings and ioctx table.
-    Mm,
-    /// The global `aio_nr`.
-    AioNr,
-    /// A CPU's LRU-add pagevec.
-    Pvec(u8),
-}
-
-/// One performed action, as the explorer sees it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct StepRecord {
-    /// The task that acted.
-    pub task: TaskId,
-    /// The tasks that could have acted instead (including `task`).
-    pub enabled: TaskSet,
-    /// Where its footprint starts in [`State::footprints`].
-    pub start: u32,
-}
-
 /// A record that the harness collects besides the trace.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Note {
@@ -230,11 +190,6 @@ pub struct State {
     pub violations: Vec<Violation>,
     /// Return codes and other results the harness compares.
     pub notes: Vec<Note>,
-    /// Each performed action, when recording footprints.
-    pub steps: Vec<StepRecord>,
-    /// The objects each action touched, back to back (see
-    /// [`StepRecord::start`]).
-    pub footprints: Vec<Obj>,
 }
 
 impl State {
@@ -258,8 +213,6 @@ impl State {
             decisions: Vec::with_capacity(1024),
             violations: Vec::new(),
             notes: Vec::new(),
-            steps: Vec::new(),
-            footprints: Vec::new(),
         };
         st.aio_nr_lock = st.new_lock(LockOwner::Global);
         st.mm.mmap_sem = st.new_lock(LockOwner::Global);
@@ -278,46 +231,11 @@ impl State {
         self.tasks = (0..n).map(|_| TaskSlot::new()).collect();
     }
 
-    pub(crate) fn begin_action(&mut self, t: TaskId, enabled: TaskSet) {
+    pub(crate) fn begin_action(&mut self, t: TaskId) {
         let pending = self.tasks[t.index()].pending.take();
         self.cur_label = pending.map(|p| p.label);
         self.step += 1;
         self.decisions.push(t);
-        if self.config.footprints {
-            self.steps.push(StepRecord {
-                task: t,
-                enabled,
-                start: self.footprints.len() as u32,
-            });
-        }
-    }
-
-    /// Notes that the current action touches `o` (for the explorer).
-    pub fn touch(&mut self, o: Obj) {
-        if self.config.footprints {
-            self.footprints.push(o);
-        }
-    }
-
-    /// The footprint of step `i` (0-based).
-    pub fn footprint(&self, i: usize) -> &[Obj] {
-        let start = self.steps[i].start as usize;
-        let end = self
-            .steps
-            .get(i + 1)
-            .map_or(self.footprints.len(), |s| s.start as usize);
-        &self.footprints[start..end]
-    }
-
-    /// The object a guard waits on: what a blocked task's next action
-    /// touches.
-    pub fn guard_object(guard: Guard) -> Option<Obj> {
-        match guard {
-            Guard::None => None,
-            Guard::PageUnlocked(p) => Some(Obj::Page(p.id)),
-            Guard::LockFree(l) => Some(Obj::Lock(l.0)),
-            Guard::TreeUnfrozen(m) => Some(Obj::Inode(m.0)),
-        }
     }
 
     /// Whether an action with this guard can run now.

@@ -6,7 +6,7 @@
 //! releases it. A task that re-acquires a lock it holds waits forever,
 //! which the executor reports as a deadlock.
 
-use crate::kernel::{Guard, Kernel, Obj, State};
+use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, LockName, OpKind};
 use crate::objects::{CtxId, InodeId};
 use crate::trace::Effect;
@@ -61,14 +61,12 @@ impl State {
     }
 
     fn take_lock(&mut self, l: LockId) {
-        self.touch(Obj::Lock(l.0));
         self.check_owner(l);
         debug_assert!(self.locks[l.0 as usize].holder.is_none());
         self.locks[l.0 as usize].holder = self.current;
     }
 
     fn release_lock(&mut self, l: LockId) {
-        self.touch(Obj::Lock(l.0));
         self.check_owner(l);
         let lock = &mut self.locks[l.0 as usize];
         if lock.holder != self.current {

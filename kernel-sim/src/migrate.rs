@@ -116,7 +116,7 @@ impl Kernel {
                 Arg::Page(PageRole::Ring, index as u8),
                 Guard::None,
                 |st| {
-                    let p = st.ring_inode().and_then(|m| st.lookup_slot(m, index));
+                    let p = st.ring_inode().and_then(|m| st.tree_slot(m, index));
                     (p, Effect::Page(p))
                 },
             )
@@ -375,7 +375,7 @@ impl Kernel {
         expected_count += 1;
         let ok = self
             .act(OpKind::TreeLookup, page.arg(), Guard::None, |st| {
-                let slot = st.lookup_slot(mapping, index);
+                let slot = st.tree_slot(mapping, index);
                 let count = st.page(page).count;
                 let ok = count == expected_count && slot == Some(page);
                 (ok, Effect::Bool(ok))

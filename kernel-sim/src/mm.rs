@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::kernel::{Guard, Kernel, Obj, State};
+use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, OpKind, PageFlag, PageRole};
 use crate::objects::InodeId;
 use crate::trace::Effect;
@@ -141,7 +141,6 @@ impl State {
 
     /// The page, reporting a use after free if it was freed.
     pub fn page(&mut self, p: PageId) -> &mut Page {
-        self.touch(Obj::Page(p.id));
         if self.pages[p.index()].freed {
             self.violation(ViolationKind::UseAfterFree(Object::Page));
         }
@@ -233,7 +232,6 @@ impl Kernel {
     /// a reference unless the count is 0. A free frame is legal to look at.
     pub async fn get_page_unless_zero(&self, p: PageId) -> bool {
         self.act(OpKind::GetUnlessZero, p.arg(), Guard::None, |st| {
-            st.touch(Obj::Page(p.id));
             let page = &mut st.pages[p.index()];
             let got = page.count > 0;
             if got {

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::kernel::{Guard, Kernel, Obj, State};
+use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, OpKind};
 use crate::locks::{LockId, LockOwner};
 use crate::mm::PageId;
@@ -199,7 +199,6 @@ pub struct Mm {
 impl State {
     /// The inode, reporting a use after free.
     pub fn inode(&mut self, i: InodeId) -> &mut Inode {
-        self.touch(Obj::Inode(i.0));
         if self.inodes[i.0 as usize].freed {
             self.violation(ViolationKind::UseAfterFree(Object::Inode));
         }
@@ -213,7 +212,6 @@ impl State {
 
     /// The file, reporting a use after free.
     pub fn file(&mut self, f: FileId) -> &mut File {
-        self.touch(Obj::File(f.0));
         if self.files[f.0 as usize].freed {
             self.violation(ViolationKind::UseAfterFree(Object::File));
         }
@@ -228,7 +226,6 @@ impl State {
             self.violation(ViolationKind::NullDeref);
             return None;
         };
-        self.touch(Obj::Ctx(c.0));
         if self.ctxs[c.0 as usize].freed {
             self.violation(ViolationKind::UseAfterFree(Object::Kioctx));
         }
@@ -251,7 +248,6 @@ impl State {
                 Some(&mut self.ctxs[c.0 as usize].internal_pages[i])
             }
             RingPagesPtr::Heap(a) => {
-                self.touch(Obj::Array(a));
                 let a = a as usize;
                 if self.arrays[a].freed {
                     self.violation(ViolationKind::UseAfterFree(Object::RingPages));
@@ -436,7 +432,6 @@ impl Kernel {
             Arg::Field(Field::IoctxTable, None),
             Guard::None,
             |st| {
-                st.touch(Obj::Mm);
                 let nr = st.mm.ioctx_table.as_ref().map(Vec::len);
                 (nr, Effect::Int(nr.map_or(0, |n| n as i64)))
             },
@@ -469,7 +464,6 @@ impl Kernel {
             Arg::Field(Field::IoctxTable, Some(i as u8)),
             Guard::None,
             |st| {
-                st.touch(Obj::Mm);
                 match st.mm.ioctx_table.as_mut().and_then(|t| t.get_mut(i)) {
                     Some(slot) => *slot = ctx,
                     None => st.violation(ViolationKind::OutOfBounds),
@@ -490,7 +484,6 @@ impl Kernel {
             Arg::Field(Field::IoctxTable, None),
             Guard::None,
             |st| {
-                st.touch(Obj::Mm);
                 let table = st.mm.ioctx_table.get_or_insert_with(Vec::new);
                 if table.len() < new_nr {
                     table.resize(new_nr, None);
@@ -513,12 +506,10 @@ impl Kernel {
             Arg::Field(Field::RingId, None),
             Guard::None,
             |st| {
-                st.touch(Obj::Mm);
                 let vma = st.mm.vmas.iter().find(|v| v.start == addr).copied();
                 let id = vma.and_then(|v| {
                     let inode = st.files[v.file.0 as usize].inode;
-                    st.touch(Obj::Inode(inode.0));
-                    let page = st.lookup_slot(inode, 0)?;
+                    let page = st.tree_slot(inode, 0)?;
                     Some(st.page(page).data[0])
                 });
                 (id, Effect::Int(id.map_or(-14, i64::from)))
@@ -533,10 +524,7 @@ impl Kernel {
             OpKind::Read,
             Arg::Field(Field::AioNr, None),
             Guard::None,
-            |st| {
-                st.touch(Obj::AioNr);
-                (st.aio_nr, Effect::Int(st.aio_nr as i64))
-            },
+            |st| (st.aio_nr, Effect::Int(st.aio_nr as i64)),
         )
         .await
     }
@@ -548,7 +536,6 @@ impl Kernel {
             Arg::Field(Field::AioNr, None),
             Guard::None,
             |st| {
-                st.touch(Obj::AioNr);
                 st.aio_nr = v;
                 ((), Effect::Int(v as i64))
             },
@@ -744,7 +731,6 @@ impl Kernel {
     /// must be empty by now.
     pub async fn kmem_cache_free_kioctx(&self, ctx: CtxId) {
         self.act(OpKind::KmemCacheFree, Arg::None, Guard::None, |st| {
-            st.touch(Obj::Ctx(ctx.0));
             let c = &mut st.ctxs[ctx.0 as usize];
             if c.freed {
                 st.violation(ViolationKind::UseAfterFree(Object::Kioctx));
@@ -787,7 +773,6 @@ impl Kernel {
             |st| {
                 match p {
                     RingPagesPtr::Heap(a) => {
-                        st.touch(Obj::Array(a));
                         let arr = &mut st.arrays[a as usize];
                         if arr.freed {
                             st.violation(ViolationKind::UseAfterFree(Object::RingPages));

@@ -7,7 +7,7 @@
 
 use crate::errno::EBUSY;
 use crate::exec::TaskId;
-use crate::kernel::{Guard, Kernel, Obj, State};
+use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Func, OpKind, PageFlag};
 use crate::mm::{PageId, PAGEVEC_SIZE};
 use crate::trace::Effect;
@@ -17,7 +17,6 @@ impl State {
     /// `lru_lock` each page gets `PG_lru`, then `release_pages` drops the
     /// pagevec's references. Returns how many pages it drained.
     pub fn drain_cpu(&mut self, cpu: TaskId) -> usize {
-        self.touch(Obj::Pvec(cpu.0));
         let pvec = std::mem::take(&mut self.tasks[cpu.index()].lru_add_pvec);
         for &p in &pvec {
             if self.page(p).test(PageFlag::Lru) {
@@ -54,7 +53,6 @@ impl Kernel {
         self.act(OpKind::PagevecAdd, page.arg(), Guard::None, |st| {
             let effect = st.get_page(page);
             let cpu = st.current.expect("lru_cache_add outside a task");
-            st.touch(Obj::Pvec(cpu.0));
             if st.tasks[cpu.index()].lru_add_pvec.len() == PAGEVEC_SIZE {
                 st.drain_cpu(cpu);
             }
