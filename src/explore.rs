@@ -16,11 +16,13 @@
 //! teardown after dropping the page). An execution budget stops runaway
 //! explorations; a stopped one says it is incomplete.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use kernel_sim::{AioModel, SchedView, Scheduler, TaskId, TaskSet};
+use kernel_sim::{AioModel, LabelPattern, SchedView, Scheduler, Segment, Segments, TaskId, TaskSet};
 
-use crate::oracle::Contents;
+use crate::case::Class;
+use crate::oracle::{classify, Contents, RefusalTable, SkewCheck};
+use crate::{New, Old};
 use crate::runner::{run_model, OpResult, Outcome, RunOptions};
 use crate::scenario::Scenario;
 use crate::swimlane::result;
@@ -227,4 +229,278 @@ pub fn explore<M: AioModel>(
         }
     }
     result
+}
+
+/// Records what a replay needs to turn decisions into segments: who could
+/// run at each step, and each task's next action.
+struct Recorder {
+    inner: kernel_sim::Replay,
+    views: Vec<SchedView>,
+}
+
+impl Scheduler for Recorder {
+    fn next_task(&mut self, view: &SchedView) -> TaskId {
+        self.views.push(*view);
+        self.inner.next_task(view)
+    }
+}
+
+/// Turns one model's scheduling decisions into a label-aligned schedule
+/// that replays them: a segment per run of one task, ending before the
+/// task's next action when it was preempted, or when it blocked or ended.
+pub fn witness_schedule<M: AioModel>(
+    model: &M,
+    scenario: &Scenario,
+    decisions: &[TaskId],
+) -> Vec<Segment> {
+    let mut rec = Recorder {
+        inner: kernel_sim::Replay::new(decisions.to_vec()),
+        views: Vec::new(),
+    };
+    let outcome = run_model(model, scenario, &mut rec, RunOptions::TRACED);
+    let trace = &outcome.trace;
+    let n = trace.len();
+    let mut segments = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let t = trace[i].task;
+        let mut j = i;
+        while j < n && trace[j].task == t {
+            j += 1;
+        }
+        let until = rec.views.get(j).and_then(|v| {
+            if !v.runnable.contains(t) {
+                return None;
+            }
+            let label = v.pending[t.index()]?;
+            let seen = trace[i..j].iter().filter(|e| e.label == label).count() as u32;
+            let pattern = LabelPattern {
+                func: label.func,
+                op: label.op,
+                arg: Some(label.arg),
+            };
+            Some((pattern, seen + 1))
+        });
+        segments.push(Segment { task: t, until });
+        i = j;
+    }
+    segments
+}
+
+/// A finding of a comparison: a class, a signature, and the schedule that
+/// shows it.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The class.
+    pub class: Class,
+    /// The signature.
+    pub signature: String,
+    /// The model whose outcome shows it.
+    pub model: &'static str,
+    /// Distinct outcomes of that model that show it.
+    pub outcomes: usize,
+    /// The shortest schedule found, as that model's decisions.
+    pub decisions: Vec<TaskId>,
+}
+
+/// How each distinct new outcome compares with the old code under the same
+/// schedule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Same outcome.
+    pub agree: usize,
+    /// The old code refused, from the table, where the new code migrated.
+    pub allowed: usize,
+    /// Different, both safe, and the old code reaches the new outcome under
+    /// another schedule.
+    pub skew: usize,
+    /// Different, and the old code never reaches the new outcome.
+    pub divergence: usize,
+    /// One side or both broke an invariant under that schedule.
+    pub violation: usize,
+}
+
+/// Both models' explorations of one scenario and what they show.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    /// The pre-patch exploration.
+    pub old: Exploration,
+    /// The post-patch exploration.
+    pub new: Exploration,
+    /// The findings, in signature order.
+    pub findings: Vec<Finding>,
+    /// The distinct new outcomes, by how they compare.
+    pub tally: Tally,
+}
+
+/// Whether the old code reaches an outcome that the new one matches: the
+/// same, or one the table lets the old code refuse.
+struct OldSet<'a> {
+    old: &'a Exploration,
+    table: &'a RefusalTable,
+}
+
+impl OldSet<'_> {
+    fn matches(&self, new: &Outcome) -> Option<Class> {
+        let key = OutcomeKey::of(new);
+        if self.old.outcomes.contains_key(&key) {
+            return Some(Class::Agree);
+        }
+        self.old
+            .outcomes
+            .values()
+            .any(|r| classify(&r.outcome, new, self.table, None).class == Class::AllowedRefusal)
+            .then_some(Class::AllowedRefusal)
+    }
+}
+
+impl SkewCheck for OldSet<'_> {
+    fn old_reaches(&mut self, _old: &Outcome, new: &Outcome) -> bool {
+        self.matches(new).is_some()
+    }
+}
+
+fn summary(key: &OutcomeKey) -> String {
+    key.results
+        .iter()
+        .enumerate()
+        .map(|(t, r)| format!("{}={}", TaskId(t as u8), r.join("/")))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Explores both models and compares their sets of outcomes: every new
+/// outcome must match an old one (up to the allowed-refusal table), and
+/// every violation is a finding.
+pub fn compare(
+    scenario: &Scenario,
+    opts: ExploreOptions,
+    table: &RefusalTable,
+    mut progress: impl FnMut(usize, usize),
+) -> Comparison {
+    let old = explore(&Old, scenario, opts, &mut progress);
+    let new = explore(&New, scenario, opts, &mut progress);
+    let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
+    let mut note = |class: Class, detail: &str, model: &'static str, decisions: &[TaskId]| {
+        let signature = format!("{}:{detail}", class.name());
+        let f = findings.entry(signature.clone()).or_insert_with(|| Finding {
+            class,
+            signature,
+            model,
+            outcomes: 0,
+            decisions: decisions.to_vec(),
+        });
+        f.outcomes += 1;
+        if decisions.len() < f.decisions.len() {
+            f.decisions = decisions.to_vec();
+        }
+    };
+    let old_sigs: BTreeSet<&String> = old.outcomes.keys().flat_map(|k| &k.violations).collect();
+    let new_sigs: BTreeSet<&String> = new.outcomes.keys().flat_map(|k| &k.violations).collect();
+    for (key, r) in &new.outcomes {
+        for s in &key.violations {
+            let class = if old_sigs.contains(s) { Class::Shared } else { Class::NewOnly };
+            note(class, s, "new", &r.decisions);
+        }
+    }
+    for (key, r) in &old.outcomes {
+        for s in key.violations.iter().filter(|s| !new_sigs.contains(s)) {
+            note(Class::OldOnly, s, "old", &r.decisions);
+        }
+    }
+    let set = OldSet { old: &old, table };
+    let mut tally = Tally::default();
+    for (key, r) in &new.outcomes {
+        if key.violations.is_empty() && set.matches(&r.outcome).is_none() {
+            note(Class::Divergence, &format!("new-outcome:{}", summary(key)), "new", &r.decisions);
+        }
+        let schedule = witness_schedule(&New, scenario, &r.decisions);
+        let replayed = run_model(&Old, scenario, &mut Segments::new(schedule), RunOptions::QUIET);
+        let mut skew = OldSet { old: &old, table };
+        match classify(&replayed, &r.outcome, table, Some(&mut skew)).class {
+            Class::Agree => tally.agree += 1,
+            Class::AllowedRefusal => tally.allowed += 1,
+            Class::Skew => tally.skew += 1,
+            Class::Divergence => tally.divergence += 1,
+            Class::OldOnly | Class::NewOnly | Class::Shared => tally.violation += 1,
+        }
+    }
+    Comparison {
+        old,
+        new,
+        findings: findings.into_values().collect(),
+        tally,
+    }
+}
+
+/// The distinct `aio_migratepage` return codes a model reached.
+pub fn migratepage_codes(e: &Exploration) -> BTreeSet<i32> {
+    e.outcomes
+        .values()
+        .flat_map(|r| r.outcome.results.iter().flatten())
+        .filter_map(|r| match r {
+            OpResult::Migrate { aio, .. } => Some(aio.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{MigrateFaults, Op};
+    use kernel_sim::{Faults, MigrateMode};
+
+    fn scenario(ops: Vec<Op>) -> Scenario {
+        Scenario {
+            ring_pages: 1,
+            faults: Faults::default(),
+            tasks: vec![
+                ops,
+                vec![Op::Migrate {
+                    index: 0,
+                    mode: MigrateMode::Sync,
+                    faults: MigrateFaults::default(),
+                }],
+            ],
+        }
+    }
+
+    #[test]
+    fn every_witness_replays_its_outcome() {
+        let s = scenario(vec![Op::Setup, Op::Truncate]);
+        let opts = ExploreOptions {
+            preemptions: 1,
+            ..ExploreOptions::default()
+        };
+        for e in [explore(&Old, &s, opts, |_, _| {}), explore(&New, &s, opts, |_, _| {})] {
+            assert!(!e.incomplete);
+            assert!(e.outcomes.len() > 1, "{} found one outcome", e.model);
+            for (key, r) in &e.outcomes {
+                let schedule = if e.model == "old" {
+                    witness_schedule(&Old, &s, &r.decisions)
+                } else {
+                    witness_schedule(&New, &s, &r.decisions)
+                };
+                let replayed = if e.model == "old" {
+                    run_model(&Old, &s, &mut Segments::new(schedule), RunOptions::QUIET)
+                } else {
+                    run_model(&New, &s, &mut Segments::new(schedule), RunOptions::QUIET)
+                };
+                assert_eq!(&OutcomeKey::of(&replayed), key, "{} witness", e.model);
+            }
+        }
+    }
+
+    #[test]
+    fn comparing_setup_and_teardown_against_a_migration_finds_b1_and_no_regression() {
+        let s = scenario(vec![Op::Setup, Op::Destroy]);
+        let c = compare(&s, ExploreOptions::default(), &RefusalTable::default(), |_, _| {});
+        let sigs: Vec<&str> = c.findings.iter().map(|f| f.signature.as_str()).collect();
+        assert!(sigs.contains(&"old-only:truncate-livelock@truncate_inode_pages_range"), "{sigs:?}");
+        assert!(!sigs.iter().any(|s| s.starts_with("new-only:")), "{sigs:?}");
+        assert_eq!(migratepage_codes(&c.new), BTreeSet::from([kernel_sim::errno::EAGAIN, 0]));
+        assert!(migratepage_codes(&c.old).contains(&kernel_sim::errno::EINVAL));
+    }
 }
