@@ -18,14 +18,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kernel_sim::{AioModel, LabelPattern, SchedView, Scheduler, Segment, Segments, TaskId, TaskSet};
+use kernel_sim::{
+    AioModel, Label, LabelPattern, SchedView, Scheduler, Segment, Segments, TaskId, TaskSet,
+};
 
 use crate::case::Class;
 use crate::oracle::{classify, Contents, RefusalTable, SkewCheck};
-use crate::{New, Old};
 use crate::runner::{run_model, OpResult, Outcome, RunOptions};
 use crate::scenario::Scenario;
 use crate::swimlane::result;
+use crate::{New, Old};
 
 /// Limits of one exploration.
 #[derive(Clone, Copy, Debug)]
@@ -139,7 +141,7 @@ struct Dfs<'a> {
 }
 
 impl Scheduler for Dfs<'_> {
-    fn next_task(&mut self, view: &SchedView) -> TaskId {
+    fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
         let i = view.step as usize;
         let free = match view.current {
             Some(c) if view.runnable.contains(c) && !view.op_start.contains(c) => TaskSet(1 << c.0),
@@ -235,12 +237,12 @@ pub fn explore<M: AioModel>(
 /// run at each step, and each task's next action.
 struct Recorder {
     inner: kernel_sim::Replay,
-    views: Vec<SchedView>,
+    views: Vec<(TaskSet, [Option<Label>; kernel_sim::exec::MAX_TASKS])>,
 }
 
 impl Scheduler for Recorder {
-    fn next_task(&mut self, view: &SchedView) -> TaskId {
-        self.views.push(*view);
+    fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
+        self.views.push((view.runnable, *view.pending));
         self.inner.next_task(view)
     }
 }
@@ -268,11 +270,11 @@ pub fn witness_schedule<M: AioModel>(
         while j < n && trace[j].task == t {
             j += 1;
         }
-        let until = rec.views.get(j).and_then(|v| {
-            if !v.runnable.contains(t) {
+        let until = rec.views.get(j).and_then(|(runnable, pending)| {
+            if !runnable.contains(t) {
                 return None;
             }
-            let label = v.pending[t.index()]?;
+            let label = pending[t.index()]?;
             let seen = trace[i..j].iter().filter(|e| e.label == label).count() as u32;
             let pattern = LabelPattern {
                 func: label.func,
@@ -305,7 +307,7 @@ pub struct Finding {
 
 /// How each distinct new outcome compares with the old code under the same
 /// schedule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Same outcome.
     pub agree: usize,
@@ -318,6 +320,8 @@ pub struct Tally {
     pub divergence: usize,
     /// One side or both broke an invariant under that schedule.
     pub violation: usize,
+    /// Allowed refusals per row of the refusal table.
+    pub rows: Vec<usize>,
 }
 
 /// Both models' explorations of one scenario and what they show.
@@ -372,24 +376,31 @@ fn summary(key: &OutcomeKey) -> String {
 /// Explores both models and compares their sets of outcomes: every new
 /// outcome must match an old one (up to the allowed-refusal table), and
 /// every violation is a finding.
+///
+/// The old code may be explored with a larger bound than the new code
+/// (`old_opts`), so that a new outcome is not reported as unreachable only
+/// because the old code needs one more preemption to get there.
 pub fn compare(
     scenario: &Scenario,
-    opts: ExploreOptions,
+    old_opts: ExploreOptions,
+    new_opts: ExploreOptions,
     table: &RefusalTable,
     mut progress: impl FnMut(usize, usize),
 ) -> Comparison {
-    let old = explore(&Old, scenario, opts, &mut progress);
-    let new = explore(&New, scenario, opts, &mut progress);
+    let old = explore(&Old, scenario, old_opts, &mut progress);
+    let new = explore(&New, scenario, new_opts, &mut progress);
     let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
     let mut note = |class: Class, detail: &str, model: &'static str, decisions: &[TaskId]| {
         let signature = format!("{}:{detail}", class.name());
-        let f = findings.entry(signature.clone()).or_insert_with(|| Finding {
-            class,
-            signature,
-            model,
-            outcomes: 0,
-            decisions: decisions.to_vec(),
-        });
+        let f = findings
+            .entry(signature.clone())
+            .or_insert_with(|| Finding {
+                class,
+                signature,
+                model,
+                outcomes: 0,
+                decisions: decisions.to_vec(),
+            });
         f.outcomes += 1;
         if decisions.len() < f.decisions.len() {
             f.decisions = decisions.to_vec();
@@ -399,7 +410,11 @@ pub fn compare(
     let new_sigs: BTreeSet<&String> = new.outcomes.keys().flat_map(|k| &k.violations).collect();
     for (key, r) in &new.outcomes {
         for s in &key.violations {
-            let class = if old_sigs.contains(s) { Class::Shared } else { Class::NewOnly };
+            let class = if old_sigs.contains(s) {
+                Class::Shared
+            } else {
+                Class::NewOnly
+            };
             note(class, s, "new", &r.decisions);
         }
     }
@@ -412,12 +427,27 @@ pub fn compare(
     let mut tally = Tally::default();
     for (key, r) in &new.outcomes {
         if key.violations.is_empty() && set.matches(&r.outcome).is_none() {
-            note(Class::Divergence, &format!("new-outcome:{}", summary(key)), "new", &r.decisions);
+            note(
+                Class::Divergence,
+                &format!("new-outcome:{}", summary(key)),
+                "new",
+                &r.decisions,
+            );
         }
         let schedule = witness_schedule(&New, scenario, &r.decisions);
-        let replayed = run_model(&Old, scenario, &mut Segments::new(schedule), RunOptions::QUIET);
+        let replayed = run_model(
+            &Old,
+            scenario,
+            &mut Segments::new(schedule),
+            RunOptions::QUIET,
+        );
         let mut skew = OldSet { old: &old, table };
-        match classify(&replayed, &r.outcome, table, Some(&mut skew)).class {
+        let verdict = classify(&replayed, &r.outcome, table, Some(&mut skew));
+        tally.rows.resize(table.rows.len(), 0);
+        for &row in &verdict.rows_hit {
+            tally.rows[row] += 1;
+        }
+        match verdict.class {
             Class::Agree => tally.agree += 1,
             Class::AllowedRefusal => tally.allowed += 1,
             Class::Skew => tally.skew += 1,
@@ -474,7 +504,10 @@ mod tests {
             preemptions: 1,
             ..ExploreOptions::default()
         };
-        for e in [explore(&Old, &s, opts, |_, _| {}), explore(&New, &s, opts, |_, _| {})] {
+        for e in [
+            explore(&Old, &s, opts, |_, _| {}),
+            explore(&New, &s, opts, |_, _| {}),
+        ] {
             assert!(!e.incomplete);
             assert!(e.outcomes.len() > 1, "{} found one outcome", e.model);
             for (key, r) in &e.outcomes {
@@ -496,11 +529,18 @@ mod tests {
     #[test]
     fn comparing_setup_and_teardown_against_a_migration_finds_b1_and_no_regression() {
         let s = scenario(vec![Op::Setup, Op::Destroy]);
-        let c = compare(&s, ExploreOptions::default(), &RefusalTable::default(), |_, _| {});
+        let opts = ExploreOptions::default();
+        let c = compare(&s, opts, opts, &RefusalTable::default(), |_, _| {});
         let sigs: Vec<&str> = c.findings.iter().map(|f| f.signature.as_str()).collect();
-        assert!(sigs.contains(&"old-only:truncate-livelock@truncate_inode_pages_range"), "{sigs:?}");
+        assert!(
+            sigs.contains(&"old-only:truncate-livelock@truncate_inode_pages_range"),
+            "{sigs:?}"
+        );
         assert!(!sigs.iter().any(|s| s.starts_with("new-only:")), "{sigs:?}");
-        assert_eq!(migratepage_codes(&c.new), BTreeSet::from([kernel_sim::errno::EAGAIN, 0]));
+        assert_eq!(
+            migratepage_codes(&c.new),
+            BTreeSet::from([kernel_sim::errno::EAGAIN, 0])
+        );
         assert!(migratepage_codes(&c.old).contains(&kernel_sim::errno::EINVAL));
     }
 }

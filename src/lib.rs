@@ -9,6 +9,7 @@
 
 pub mod bytes;
 pub mod case;
+pub mod catalogue;
 pub mod explore;
 pub mod minimize;
 pub mod oracle;
@@ -17,6 +18,7 @@ pub mod runner;
 pub mod scenario;
 pub mod swimlane;
 pub mod text;
+pub mod verify;
 
 use std::sync::OnceLock;
 

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use aiodiff::case::Case;
+use aiodiff::explore::ExploreOptions;
 use aiodiff::oracle::RefusalTable;
 use aiodiff::report::{RowReport, RunReport};
 use aiodiff::{bytes, check_case, minimize, swimlane, text, Checked};
@@ -60,6 +62,42 @@ enum Command {
         /// Where to write the bytes (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Explore every schedule of a scenario (up to a preemption bound) in
+    /// both versions, compare their sets of outcomes, and write the
+    /// shortest witness of each finding.
+    Explore {
+        /// The `.sched` file; its schedule is ignored.
+        file: PathBuf,
+        /// Most preemptions per schedule.
+        #[arg(short = 'k', long, default_value_t = 2)]
+        preemptions: u32,
+        /// Where to write the witnesses.
+        #[arg(long, default_value = "witnesses")]
+        witnesses: PathBuf,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        table: TableArgs,
+    },
+    /// Explore the built-in catalogue of scenarios and state the verdict on
+    /// the patch; the exit status is 1 on a regression or a divergence.
+    Verify {
+        /// Also write the verdict, with each witness's swimlanes, here.
+        #[arg(long, value_name = "REPORT.md")]
+        report: Option<PathBuf>,
+        /// Where to write the witnesses.
+        #[arg(long, default_value = "witnesses")]
+        witnesses: PathBuf,
+        /// Threads (default: the available cores).
+        #[arg(short, long)]
+        jobs: Option<usize>,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        table: TableArgs,
     },
     /// Shrink a case while its verdict's signature stays the same: drop
     /// tasks, operations, segments and faults, and shorten segments.
@@ -179,6 +217,20 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
             write_out(output.as_deref(), &data)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Explore {
+            file,
+            preemptions,
+            witnesses,
+            json,
+            table,
+        } => explore(&file, preemptions, &witnesses, json, &table.table()),
+        Command::Verify {
+            report,
+            witnesses,
+            jobs,
+            json,
+            table,
+        } => verify(report.as_deref(), &witnesses, jobs, json, &table.table()),
         Command::Minimize {
             file,
             output,
@@ -378,5 +430,112 @@ fn replay(paths: &[PathBuf], twice: bool, table: &RefusalTable) -> Result<ExitCo
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{elapsed:>4}} [{{bar:30}}] {{pos}}/{{len}} {what} {{msg}}"
+        ))
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn explore(
+    path: &Path,
+    k: u32,
+    dir: &Path,
+    json: bool,
+    table: &RefusalTable,
+) -> Result<ExitCode, Fail> {
+    let case = load(path)?;
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(
+        ProgressStyle::with_template("{elapsed:>4} {spinner} {msg}").expect("a valid template"),
+    );
+    let opts = ExploreOptions {
+        preemptions: k,
+        ..ExploreOptions::default()
+    };
+    let c = aiodiff::explore::compare(&case.scenario, opts, opts, table, |n, outcomes| {
+        if n % 256 == 0 {
+            spinner.set_message(format!("{n} executions, {outcomes} distinct outcomes"));
+        }
+    });
+    spinner.finish_and_clear();
+    let entry = aiodiff::catalogue::Entry {
+        name: path.display().to_string(),
+        scenario: case.scenario.clone(),
+        preemptions: k,
+        old_preemptions: k,
+    };
+    let mut v = aiodiff::verify::from_comparisons(&[entry], vec![(c, std::time::Duration::ZERO)]);
+    aiodiff::verify::write_witnesses(&mut v, dir, table)
+        .map_err(|e| Fail(format!("cannot write witnesses to {}: {e}", dir.display())))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| Fail(e.to_string()))?
+        );
+    } else {
+        let s = &v.scenarios[0];
+        println!(
+            "{}: every schedule with at most {k} preemption(s){}\n  old: {} executions, {} distinct outcomes\n  new: {} executions, {} distinct outcomes\n",
+            path.display(),
+            if s.incomplete { " (INCOMPLETE: execution budget hit)" } else { "" },
+            s.executions.0,
+            s.outcomes.0,
+            s.executions.1,
+            s.outcomes.1
+        );
+        print!("{}", aiodiff::verify::summary(&v, table));
+    }
+    Ok(if v.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn verify(
+    report: Option<&Path>,
+    dir: &Path,
+    jobs: Option<usize>,
+    json: bool,
+    table: &RefusalTable,
+) -> Result<ExitCode, Fail> {
+    let entries = aiodiff::catalogue::catalogue();
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bar = bar(entries.len() as u64, "scenarios");
+    let mut v = aiodiff::verify::verify(&entries, table, jobs, &|name| {
+        bar.inc(1);
+        bar.set_message(name.to_string());
+    });
+    bar.finish_and_clear();
+    aiodiff::verify::write_witnesses(&mut v, dir, table)
+        .map_err(|e| Fail(format!("cannot write witnesses to {}: {e}", dir.display())))?;
+    if let Some(path) = report {
+        std::fs::write(path, aiodiff::verify::report(&v, table))
+            .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| Fail(e.to_string()))?
+        );
+    } else {
+        print!("{}", aiodiff::verify::summary(&v, table));
+        if let Some(path) = report {
+            println!("report written to {}", path.display());
+        }
+    }
+    Ok(if v.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     })
 }

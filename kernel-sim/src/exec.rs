@@ -73,7 +73,7 @@ impl TaskSet {
 
 /// What a scheduler sees when it must choose.
 #[derive(Clone, Copy, Debug)]
-pub struct SchedView {
+pub struct SchedView<'a> {
     /// Tasks whose next action can be performed now. Never empty.
     pub runnable: TaskSet,
     /// The task that performed the previous action, if any.
@@ -81,7 +81,7 @@ pub struct SchedView {
     /// Actions performed so far in this run.
     pub step: u32,
     /// Each live task's next action.
-    pub pending: [Option<Label>; MAX_TASKS],
+    pub pending: &'a [Option<Label>; MAX_TASKS],
     /// Tasks whose next action is the first of an operation: switching
     /// away from them does not preempt anything.
     pub op_start: TaskSet,
@@ -94,7 +94,7 @@ pub struct SchedView {
 /// scheduler bug and the executor falls back to the lowest runnable task.
 pub trait Scheduler {
     /// Picks the task that acts next.
-    fn next_task(&mut self, view: &SchedView) -> TaskId;
+    fn next_task(&mut self, view: &SchedView<'_>) -> TaskId;
 }
 
 /// The default policy: keep running the current task while it is runnable,
@@ -103,7 +103,7 @@ pub trait Scheduler {
 pub struct RunToBlock;
 
 impl Scheduler for RunToBlock {
-    fn next_task(&mut self, view: &SchedView) -> TaskId {
+    fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
         match view.current {
             Some(c) if view.runnable.contains(c) => c,
             _ => view.runnable.first().expect("runnable is never empty"),
@@ -126,7 +126,7 @@ impl Replay {
 }
 
 impl Scheduler for Replay {
-    fn next_task(&mut self, view: &SchedView) -> TaskId {
+    fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
         let d = self.decisions.get(self.next).copied();
         self.next += 1;
         match d {
@@ -187,34 +187,29 @@ impl Kernel {
         for (i, fut) in futs.iter_mut().enumerate() {
             self.poll_task(TaskId(i as u8), fut, &mut cx);
         }
+        let mut pending = [None; MAX_TASKS];
+        self.update_pending(&mut pending, 0..futs.len());
         let mut current = None;
         loop {
-            let view = {
+            let (runnable, op_start, step) = {
                 let st = self.st.borrow();
-                let mut view = SchedView {
-                    runnable: TaskSet::default(),
-                    current,
-                    step: st.step,
-                    pending: [None; MAX_TASKS],
-                    op_start: TaskSet::default(),
-                };
+                let (mut runnable, mut op_start) = (TaskSet::default(), TaskSet::default());
                 let mut alive = false;
                 for (i, t) in st.tasks.iter().enumerate() {
                     if let (Status::Running, Some(p)) = (t.status, t.pending) {
                         alive = true;
-                        view.pending[i] = Some(p.label);
                         if t.op_start {
-                            view.op_start.insert(TaskId(i as u8));
+                            op_start.insert(TaskId(i as u8));
                         }
                         if st.enabled(p.guard) {
-                            view.runnable.insert(TaskId(i as u8));
+                            runnable.insert(TaskId(i as u8));
                         }
                     }
                 }
                 if !alive {
                     return RunEnd::Done;
                 }
-                if view.runnable.is_empty() {
+                if runnable.is_empty() {
                     drop(st);
                     self.st.borrow_mut().report_deadlock();
                     return RunEnd::Deadlock;
@@ -226,15 +221,39 @@ impl Kernel {
                     st.violation(ViolationKind::StepBudget);
                     return RunEnd::StepBudget;
                 }
-                view
+                (runnable, op_start, st.step)
+            };
+            let view = SchedView {
+                runnable,
+                current,
+                step,
+                pending: &pending,
+                op_start,
             };
             let mut choice = sched.next_task(&view);
-            if !view.runnable.contains(choice) {
-                choice = view.runnable.first().expect("runnable is never empty");
+            if !runnable.contains(choice) {
+                choice = runnable.first().expect("runnable is never empty");
             }
             current = Some(choice);
             self.st.borrow_mut().begin_action(choice);
             self.poll_task(choice, &mut futs[choice.index()], &mut cx);
+            self.update_pending(&mut pending, choice.index()..choice.index() + 1);
+        }
+    }
+
+    /// Copies the next labels of `tasks` (`None` once a task stopped).
+    fn update_pending(
+        &self,
+        pending: &mut [Option<Label>; MAX_TASKS],
+        tasks: std::ops::Range<usize>,
+    ) {
+        let st = self.st.borrow();
+        for i in tasks {
+            let t = &st.tasks[i];
+            pending[i] = match t.status {
+                Status::Running => t.pending.map(|p| p.label),
+                _ => None,
+            };
         }
     }
 

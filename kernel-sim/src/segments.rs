@@ -122,7 +122,7 @@ impl Segments {
 }
 
 impl Scheduler for Segments {
-    fn next_task(&mut self, view: &SchedView) -> TaskId {
+    fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
         while let Some(seg) = self.segments.get(self.next) {
             let t = seg.task;
             let runnable = view.runnable.contains(t);

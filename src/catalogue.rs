@@ -1,0 +1,208 @@
+//! The built-in catalogue of scenarios that `aiodiff verify` explores.
+
+use kernel_sim::{Faults, MigrateMode};
+
+use crate::scenario::{MigrateFaults, Op, Scenario};
+use crate::text::print_op;
+
+/// One scenario of the catalogue and the preemption bound it is explored
+/// with.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// A short name, e.g. `ring2 [setup,destroy] | [migrate 1 async]`.
+    pub name: String,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The preemption bound of the new code.
+    pub preemptions: u32,
+    /// The preemption bound of the old code, at least `preemptions`.
+    pub old_preemptions: u32,
+}
+
+fn migrate(index: u8, mode: MigrateMode) -> Op {
+    Op::Migrate {
+        index,
+        mode,
+        faults: MigrateFaults::default(),
+    }
+}
+
+fn entry(ring_pages: u8, faults: Faults, tasks: Vec<Vec<Op>>, preemptions: u32) -> Entry {
+    let programs: Vec<String> = tasks
+        .iter()
+        .map(|p| {
+            let ops: Vec<String> = p.iter().map(print_op).collect();
+            format!("[{}]", ops.join(", "))
+        })
+        .collect();
+    let mut name = format!("ring {ring_pages}: {}", programs.join(" | "));
+    if let Some(k) = faults.page_alloc_fails_at {
+        name.push_str(&format!(" (page-alloc {k} fails)"));
+    }
+    if faults.kcalloc_fails {
+        name.push_str(" (kcalloc fails)");
+    }
+    if faults.mmap_fails {
+        name.push_str(" (mmap fails)");
+    }
+    Entry {
+        name,
+        scenario: Scenario {
+            ring_pages,
+            faults,
+            tasks,
+        },
+        preemptions,
+        old_preemptions: preemptions,
+    }
+}
+
+/// An entry whose old code is explored with one more preemption than its
+/// new code.
+fn entry_plus_one(ring_pages: u8, faults: Faults, tasks: Vec<Vec<Op>>, preemptions: u32) -> Entry {
+    Entry {
+        old_preemptions: preemptions + 1,
+        ..entry(ring_pages, faults, tasks, preemptions)
+    }
+}
+
+/// The catalogue:
+///
+/// - one task: the owner's programs alone, and the owner migrating its own
+///   ring;
+/// - two tasks, bound 2: each owner program (setup; setup, destroy; setup,
+///   truncate; setup, truncate, destroy) against one migration of each
+///   page of a 1- and a 2-page ring, synchronous and asynchronous;
+/// - the kcalloc'd ring: 9 pages, teardown against a migration of the last
+///   page (bound 2), and the kcalloc failure (bound 1);
+/// - every fault, bound 2: page allocation failing at each index, mmap
+///   failing, no target page, and a transient extra reference;
+/// - three tasks, bound 1 for the new code and 2 for the old: teardown
+///   against two migrations of the same page, and of both pages of a 2-page
+///   ring.
+pub fn catalogue() -> Vec<Entry> {
+    use MigrateMode::{Async, Sync};
+    let none = Faults::default();
+    let owners = [
+        vec![Op::Setup],
+        vec![Op::Setup, Op::Destroy],
+        vec![Op::Setup, Op::Truncate],
+        vec![Op::Setup, Op::Truncate, Op::Destroy],
+    ];
+    let mut out = vec![
+        entry(1, none, vec![owners[1].clone()], 2),
+        entry(2, none, vec![owners[3].clone()], 2),
+        entry(
+            1,
+            none,
+            vec![vec![Op::Setup, migrate(0, Sync), Op::Destroy]],
+            2,
+        ),
+    ];
+    for owner in &owners {
+        for ring in [1u8, 2] {
+            for index in 0..ring {
+                for mode in [Sync, Async] {
+                    out.push(entry(
+                        ring,
+                        none,
+                        vec![owner.clone(), vec![migrate(index, mode)]],
+                        2,
+                    ));
+                }
+            }
+        }
+    }
+    out.push(entry(
+        9,
+        none,
+        vec![owners[1].clone(), vec![migrate(8, Sync)]],
+        2,
+    ));
+    out.push(entry(
+        9,
+        Faults {
+            kcalloc_fails: true,
+            ..none
+        },
+        vec![owners[1].clone(), vec![migrate(8, Sync)]],
+        1,
+    ));
+    for (ring, k) in [(1u8, 0u8), (2, 0), (2, 1)] {
+        out.push(entry(
+            ring,
+            Faults {
+                page_alloc_fails_at: Some(k),
+                ..none
+            },
+            vec![owners[0].clone(), vec![migrate(0, Sync)]],
+            2,
+        ));
+    }
+    out.push(entry(
+        1,
+        Faults {
+            mmap_fails: true,
+            ..none
+        },
+        vec![owners[0].clone(), vec![migrate(0, Sync)]],
+        2,
+    ));
+    for faults in [
+        MigrateFaults {
+            extra_ref: false,
+            no_target: true,
+        },
+        MigrateFaults {
+            extra_ref: true,
+            no_target: false,
+        },
+    ] {
+        out.push(entry(
+            1,
+            none,
+            vec![
+                owners[1].clone(),
+                vec![Op::Migrate {
+                    index: 0,
+                    mode: Sync,
+                    faults,
+                }],
+            ],
+            2,
+        ));
+    }
+    for (ring, owner, second) in [(1u8, 1, 0u8), (2, 1, 1), (1, 3, 0)] {
+        out.push(entry_plus_one(
+            ring,
+            none,
+            vec![
+                owners[owner].clone(),
+                vec![migrate(0, Sync)],
+                vec![migrate(second, Async)],
+            ],
+            1,
+        ));
+    }
+    for e in &out {
+        debug_assert_eq!(e.scenario.validate(), Ok(()), "{}", e.name);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalogue_scenario_obeys_the_rules_and_names_are_unique() {
+        let c = catalogue();
+        let mut names: Vec<&str> = c.iter().map(|e| e.name.as_str()).collect();
+        for e in &c {
+            assert_eq!(e.scenario.validate(), Ok(()), "{}", e.name);
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), c.len());
+    }
+}

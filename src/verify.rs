@@ -1,0 +1,542 @@
+//! `aiodiff verify`: explore the catalogue, aggregate the findings, write
+//! their witnesses, and state the verdict on the patch.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kernel_sim::errno;
+
+use crate::case::{Case, Class, Expect};
+use crate::catalogue::Entry;
+use crate::explore::{
+    compare, migratepage_codes, witness_schedule, Comparison, ExploreOptions, Tally,
+};
+use crate::oracle::RefusalTable;
+use crate::{check_case, swimlane, text, New, Old};
+
+/// One finding over the whole catalogue.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Found {
+    /// The class.
+    pub class: Class,
+    /// The signature.
+    pub signature: String,
+    /// Catalogue scenarios that show it.
+    pub scenarios: usize,
+    /// The witness file, once written.
+    pub witness: Option<PathBuf>,
+    /// The catalogue scenario of the shortest witness.
+    pub scenario: String,
+    /// The model whose schedule the witness replays.
+    pub model: String,
+    #[serde(skip)]
+    case: Case,
+}
+
+/// What one catalogue scenario took.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ScenarioStats {
+    /// Its name.
+    pub name: String,
+    /// The preemption bounds used, old and new.
+    pub preemptions: (u32, u32),
+    /// Executions, old and new.
+    pub executions: (usize, usize),
+    /// Distinct outcomes, old and new.
+    pub outcomes: (usize, usize),
+    /// Whether a budget cut either exploration short.
+    pub incomplete: bool,
+    /// Wall time in milliseconds.
+    pub millis: u128,
+}
+
+/// The result of `verify`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Verification {
+    /// Findings, by class then signature.
+    pub findings: Vec<Found>,
+    /// Per-scenario statistics.
+    pub scenarios: Vec<ScenarioStats>,
+    /// `aio_migratepage` codes the old code returns somewhere.
+    pub old_codes: Vec<String>,
+    /// `aio_migratepage` codes the new code returns somewhere.
+    pub new_codes: Vec<String>,
+    /// Every distinct new outcome against the old code under the same
+    /// schedule, summed over the catalogue.
+    pub tally: TallyReport,
+    /// Total executions (both models).
+    pub executions: usize,
+    /// Total actions performed.
+    pub steps: u64,
+    /// Wall time in milliseconds.
+    pub millis: u128,
+    /// Whether the exit status says the patch is not safe: a new-only
+    /// violation or a divergence.
+    pub failed: bool,
+}
+
+/// [`Tally`] for JSON.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct TallyReport {
+    /// Same outcome.
+    pub agree: usize,
+    /// Allowed refusals.
+    pub allowed_refusal: usize,
+    /// Skew.
+    pub skew: usize,
+    /// Divergence.
+    pub divergence: usize,
+    /// With violations.
+    pub violation: usize,
+    /// Allowed refusals per row of the refusal table.
+    pub rows: Vec<usize>,
+}
+
+impl TallyReport {
+    fn add(&mut self, t: &Tally) {
+        self.agree += t.agree;
+        self.allowed_refusal += t.allowed;
+        self.skew += t.skew;
+        self.divergence += t.divergence;
+        self.violation += t.violation;
+        self.rows.resize(self.rows.len().max(t.rows.len()), 0);
+        for (a, b) in self.rows.iter_mut().zip(&t.rows) {
+            *a += b;
+        }
+    }
+}
+
+const CODES: [i32; 4] = [0, errno::EAGAIN, errno::EINVAL, errno::EBUSY];
+
+/// Explores every catalogue entry on `jobs` threads, calling `done` after
+/// each with its name.
+pub fn verify(
+    entries: &[Entry],
+    table: &RefusalTable,
+    jobs: usize,
+    done: &(dyn Fn(&str) + Sync),
+) -> Verification {
+    let start = Instant::now();
+    // Hand out the costliest explorations first, so that no core idles at
+    // the end: more tasks, a larger old bound and a larger ring cost more.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&i| {
+        let e = &entries[i];
+        std::cmp::Reverse((
+            e.scenario.total_tasks(),
+            e.old_preemptions,
+            e.scenario.ring_pages,
+        ))
+    });
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<(Comparison, Duration)>>> = Mutex::new(vec![None; entries.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let e = &entries[i];
+                let t = Instant::now();
+                let bound = |k| ExploreOptions {
+                    preemptions: k,
+                    ..ExploreOptions::default()
+                };
+                let c = compare(
+                    &e.scenario,
+                    bound(e.old_preemptions),
+                    bound(e.preemptions),
+                    table,
+                    |_, _| {},
+                );
+                results.lock().expect("no panics while holding it")[i] = Some((c, t.elapsed()));
+                done(&e.name);
+            });
+        }
+    });
+    let results: Vec<(Comparison, Duration)> = results
+        .into_inner()
+        .expect("threads ended")
+        .into_iter()
+        .map(|r| r.expect("every entry ran"))
+        .collect();
+    let mut v = from_comparisons(entries, results);
+    v.millis = start.elapsed().as_millis();
+    v
+}
+
+/// Aggregates the comparisons of `entries` (in the same order).
+pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>) -> Verification {
+    let mut found: BTreeMap<(Class, String), Found> = BTreeMap::new();
+    let mut scenarios = Vec::new();
+    let (mut old_codes, mut new_codes) = (BTreeSet::new(), BTreeSet::new());
+    let mut tally = TallyReport::default();
+    let (mut executions, mut steps) = (0, 0);
+    for (e, (c, took)) in entries.iter().zip(&results) {
+        old_codes.extend(migratepage_codes(&c.old));
+        new_codes.extend(migratepage_codes(&c.new));
+        tally.add(&c.tally);
+        executions += c.old.executions + c.new.executions;
+        steps += c.old.steps + c.new.steps;
+        scenarios.push(ScenarioStats {
+            name: e.name.clone(),
+            preemptions: (e.old_preemptions, e.preemptions),
+            executions: (c.old.executions, c.new.executions),
+            outcomes: (c.old.outcomes.len(), c.new.outcomes.len()),
+            incomplete: c.old.incomplete || c.new.incomplete,
+            millis: took.as_millis(),
+        });
+        for f in &c.findings {
+            let schedule = if f.model == "old" {
+                witness_schedule(&Old, &e.scenario, &f.decisions)
+            } else {
+                witness_schedule(&New, &e.scenario, &f.decisions)
+            };
+            let len = f.decisions.len();
+            let entry = found
+                .entry((f.class, f.signature.clone()))
+                .or_insert_with(|| Found {
+                    class: f.class,
+                    signature: f.signature.clone(),
+                    scenarios: 0,
+                    witness: None,
+                    scenario: e.name.clone(),
+                    model: f.model.to_string(),
+                    case: Case {
+                        scenario: e.scenario.clone(),
+                        schedule: schedule.clone(),
+                        expect: None,
+                    },
+                });
+            entry.scenarios += 1;
+            let shorter = len < witness_len(&entry.case, &entry.model);
+            if shorter {
+                entry.scenario = e.name.clone();
+                entry.model = f.model.to_string();
+                entry.case = Case {
+                    scenario: e.scenario.clone(),
+                    schedule,
+                    expect: None,
+                };
+            }
+        }
+    }
+    let findings: Vec<Found> = found.into_values().collect();
+    let failed = findings
+        .iter()
+        .any(|f| matches!(f.class, Class::NewOnly | Class::Divergence));
+    let names = |codes: &BTreeSet<i32>| codes.iter().map(|&c| errno::name(c)).collect();
+    Verification {
+        findings,
+        scenarios,
+        old_codes: names(&old_codes),
+        new_codes: names(&new_codes),
+        tally,
+        executions,
+        steps,
+        millis: results.iter().map(|(_, d)| d.as_millis()).sum(),
+        failed,
+    }
+}
+
+/// The number of actions a witness case runs in `model`.
+fn witness_len(case: &Case, model: &str) -> usize {
+    let mut sched = kernel_sim::Segments::new(case.schedule.clone());
+    let o = if model == "old" {
+        crate::run_model(&Old, &case.scenario, &mut sched, crate::RunOptions::QUIET)
+    } else {
+        crate::run_model(&New, &case.scenario, &mut sched, crate::RunOptions::QUIET)
+    };
+    o.decisions.len()
+}
+
+/// A file name for a signature.
+fn slug(signature: &str) -> String {
+    let mut s: String = signature
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while s.contains("--") {
+        s = s.replace("--", "-");
+    }
+    let s = s.trim_matches('-');
+    s.chars().take(80).collect()
+}
+
+/// Writes each finding's witness into `dir` as a commented `.sched` with
+/// the `expect:` line its replay gives, and records the paths.
+pub fn write_witnesses(
+    v: &mut Verification,
+    dir: &Path,
+    table: &RefusalTable,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for f in &mut v.findings {
+        let path = dir.join(format!("{}.sched", slug(&f.signature)));
+        let mut case = f.case.clone();
+        let replay = check_case(&case, table, false).verdict;
+        let detail = replay.signature.split_once(':').map(|(_, d)| d.to_string());
+        case.expect = Some(Expect {
+            class: replay.class,
+            detail,
+        });
+        let mut out = String::new();
+        let _ = writeln!(out, "# Finding of `aiodiff verify`: {}", f.signature);
+        let _ = writeln!(
+            out,
+            "# Seen in {} catalogue scenario(s). This is the shortest schedule found,",
+            f.scenarios
+        );
+        let _ = writeln!(out, "# a {} model schedule of: {}", f.model, f.scenario);
+        let _ = writeln!(
+            out,
+            "# Replayed under this label-aligned schedule, both versions give the verdict"
+        );
+        let _ = writeln!(out, "# below. Show it with: aiodiff run {}", path.display());
+        out.push_str(&text::print(&case));
+        std::fs::write(&path, out)?;
+        f.witness = Some(path);
+    }
+    Ok(())
+}
+
+fn codes_line(reached: &[String]) -> String {
+    let dead: Vec<String> = CODES
+        .iter()
+        .map(|&c| errno::name(c))
+        .filter(|c| !reached.contains(c))
+        .collect();
+    format!(
+        "reachable {}; never returned {}",
+        reached.join(", "),
+        if dead.is_empty() {
+            "-".to_string()
+        } else {
+            dead.join(", ")
+        }
+    )
+}
+
+fn never(v: &Verification, prefix: &str) -> String {
+    match v
+        .findings
+        .iter()
+        .find(|f| matches!(f.class, Class::NewOnly | Class::Shared) && f.signature.contains(prefix))
+    {
+        None => "never".into(),
+        Some(f) => format!(
+            "YES: {} ({})",
+            f.signature,
+            f.witness
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        ),
+    }
+}
+
+/// The verdict table for the terminal.
+pub fn summary(v: &Verification, table: &RefusalTable) -> String {
+    let hits = &v.tally.rows;
+    let mut out = String::new();
+    let _ = writeln!(out, "findings:");
+    if v.findings.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    let width = v
+        .findings
+        .iter()
+        .map(|f| f.signature.len())
+        .max()
+        .unwrap_or(9);
+    for class in Class::ALL {
+        let of: Vec<&Found> = v.findings.iter().filter(|f| f.class == class).collect();
+        if of.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  {class} ({} signature(s)):", of.len());
+        for f in of {
+            let _ = writeln!(
+                out,
+                "    {:<width$}  {:>2} scenario(s)  {}",
+                f.signature,
+                f.scenarios,
+                f.witness
+                    .as_ref()
+                    .map_or("-".into(), |p| p.display().to_string())
+            );
+        }
+    }
+    let _ = writeln!(out, "\naio_migratepage return codes:");
+    let _ = writeln!(out, "  old: {}", codes_line(&v.old_codes));
+    let _ = writeln!(out, "  new: {}", codes_line(&v.new_codes));
+    let _ = writeln!(out, "\nthe new code hits:");
+    let _ = writeln!(out, "  BUG_ON:    {}", never(v, "BUG_ON@"));
+    let _ = writeln!(out, "  VM_BUG_ON: {}", never(v, "VM_BUG_ON@"));
+    let _ = writeln!(out, "  NULL ctx:  {}", never(v, "NULL-deref"));
+    let t = &v.tally;
+    let _ = writeln!(
+        out,
+        "\ndistinct new outcomes against the old code under the same schedule:\n  \
+         agree {}, allowed refusal {}, skew {}, divergence {}, with violations {}",
+        t.agree, t.allowed_refusal, t.skew, t.divergence, t.violation
+    );
+    let _ = writeln!(out, "\nallowed-refusal table:");
+    for (i, row) in table.rows.iter().enumerate() {
+        let n = hits.get(i).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<8} {n:>4} hit(s)  {}",
+            row.name,
+            errno::name(row.errno),
+            row.why
+        );
+    }
+    let incomplete = v.scenarios.iter().filter(|s| s.incomplete).count();
+    let _ = writeln!(
+        out,
+        "\n{} scenarios, {} executions, {} actions, {:.1} s; {}",
+        v.scenarios.len(),
+        v.executions,
+        v.steps,
+        v.millis as f64 / 1000.0,
+        if incomplete == 0 {
+            "every exploration complete up to its preemption bound".to_string()
+        } else {
+            format!("{incomplete} exploration(s) stopped by the execution budget")
+        }
+    );
+    let _ = writeln!(out, "\nverdict: {}", verdict_sentence(v));
+    out
+}
+
+fn verdict_sentence(v: &Verification) -> String {
+    let count = |c: Class| v.findings.iter().filter(|f| f.class == c).count();
+    let (fixed, broken, shared, diverged) = (
+        count(Class::OldOnly),
+        count(Class::NewOnly),
+        count(Class::Shared),
+        count(Class::Divergence),
+    );
+    let mut s = format!(
+        "the patch fixes {fixed} kind(s) of invariant violation and introduces {broken}; \
+         {shared} kind(s) remain in both"
+    );
+    if diverged > 0 {
+        let _ = write!(
+            s,
+            "; the new code reaches {diverged} outcome(s) the old code never does"
+        );
+    } else {
+        s.push_str("; every new outcome is one the old code reaches (up to allowed refusals)");
+    }
+    s
+}
+
+/// REPORT.md: the same as the terminal summary, with each witness's
+/// swimlanes around the first difference.
+pub fn report(v: &Verification, table: &RefusalTable) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# aiodiff verify: \"aio: clean up aio_migratepage() and related code much\"\n"
+    );
+    let _ = writeln!(
+        out,
+        "Generated by `cargo run --release -- verify --report REPORT.md`. Both versions of \
+         fs/aio.c's ring-page code were explored on every schedule with at most K preemptions \
+         (K per scenario below) of each scenario of the built-in catalogue, on a deterministic \
+         simulation of the v3.14 kernel.\n"
+    );
+    let _ = writeln!(out, "## Verdict\n\n{}.\n", verdict_sentence(v));
+    let _ = writeln!(out, "```\n{}```\n", summary(v, table));
+    let _ = writeln!(out, "## Findings\n");
+    for f in &v.findings {
+        let path = f
+            .witness
+            .as_ref()
+            .map_or(String::new(), |p| p.display().to_string());
+        let _ = writeln!(out, "### `{}`\n", f.signature);
+        let _ = writeln!(
+            out,
+            "Seen in {} scenario(s). Shortest witness: `{path}`, a {} model schedule of `{}`. \
+             Replay: `aiodiff run {path}`.\n",
+            f.scenarios, f.model, f.scenario
+        );
+        let checked = check_case(&f.case, table, true);
+        let _ = writeln!(
+            out,
+            "Under this schedule: {}, {}.\n",
+            checked.verdict, checked.verdict.explanation
+        );
+        let tasks = f.case.scenario.total_tasks();
+        let lanes = swimlane::lanes(&checked.old, &checked.new, tasks);
+        let lines: Vec<&str> = lanes.lines().collect();
+        let first = lines
+            .iter()
+            .position(|l| l.contains(">>") || l.contains("!!"))
+            .unwrap_or(2);
+        let from = first.saturating_sub(12).max(2);
+        let to = (first + 40).min(lines.len());
+        let _ = writeln!(out, "```");
+        for l in lines.iter().take(2).chain(&lines[from..to]) {
+            let _ = writeln!(out, "{l}");
+        }
+        if to < lines.len() {
+            let _ = writeln!(
+                out,
+                "  ... ({} more rows: aiodiff run {path})",
+                lines.len() - to
+            );
+        }
+        let _ = writeln!(out, "```\n");
+    }
+    let _ = writeln!(out, "## Scenarios\n");
+    let _ = writeln!(
+        out,
+        "| scenario | K (old / new) | executions (old / new) | outcomes (old / new) | time |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for s in &v.scenarios {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} / {} | {} / {} | {} / {} | {} ms{} |",
+            s.name,
+            s.preemptions.0,
+            s.preemptions.1,
+            s.executions.0,
+            s.executions.1,
+            s.outcomes.0,
+            s.outcomes.1,
+            s.millis,
+            if s.incomplete { " (incomplete)" } else { "" }
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_file_names() {
+        assert_eq!(
+            slug("old-only:truncate-livelock@truncate_inode_pages_range"),
+            "old-only-truncate-livelock-truncate-inode-pages-range"
+        );
+        assert_eq!(
+            slug("shared:use-after-free(page)@lru_add_drain_all"),
+            "shared-use-after-free-page-lru-add-drain-all"
+        );
+    }
+}
