@@ -136,25 +136,24 @@ pub fn verify(
     let results: Mutex<Vec<Option<(Comparison, Duration)>>> = Mutex::new(vec![None; entries.len()]);
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
-            s.spawn(|| loop {
-                let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let e = &entries[i];
-                let t = Instant::now();
-                let bound = |k| ExploreOptions {
-                    preemptions: k,
-                    ..ExploreOptions::default()
-                };
-                let c = compare(
-                    &e.scenario,
-                    bound(e.old_preemptions),
-                    bound(e.preemptions),
-                    table,
-                    |_, _| {},
-                );
-                results.lock().expect("no panics while holding it")[i] = Some((c, t.elapsed()));
-                done(&e.name);
+            s.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let e = &entries[i];
+                    let t = Instant::now();
+                    let bound = |k| ExploreOptions {
+                        preemptions: k,
+                        ..ExploreOptions::default()
+                    };
+                    let c = compare(
+                        &e.scenario,
+                        bound(e.old_preemptions),
+                        bound(e.preemptions),
+                        table,
+                        |_, _| {},
+                    );
+                    results.lock().expect("no panics while holding it")[i] = Some((c, t.elapsed()));
+                    done(&e.name);
+                }
             });
         }
     });

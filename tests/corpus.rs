@@ -1,5 +1,6 @@
 //! Replays every entry of corpus/ twice: each must meet its `expect:` line,
-//! and the two runs must give identical traces and verdicts.
+//! and the two runs must give identical traces and verdicts. Every label
+//! the traces show must be in the byte format's label table.
 
 use std::fs;
 use std::path::Path;
@@ -39,6 +40,14 @@ fn every_corpus_entry_meets_its_expectation_deterministically() {
         }
         if first.verdict != second.verdict {
             failures.push(format!("{name}: verdicts differ between two runs"));
+        }
+        for e in first.old.trace.iter().chain(&first.new.trace) {
+            if !aiodiff::bytes::LABELS.contains(&(e.label.func, e.label.op)) {
+                failures.push(format!(
+                    "{name}: {}:{} is missing from the byte format's label table",
+                    e.label.func, e.label.op
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
