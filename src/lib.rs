@@ -43,8 +43,30 @@ pub struct Checked {
 }
 
 /// Runs both models on `case` under its schedule and classifies the
-/// outcomes with `table`. `tracing` keeps the full traces.
+/// outcomes with `table`. `tracing` keeps the full traces. A divergence
+/// between safe outcomes stays unconfirmed; see [`check_case_with_skew`].
 pub fn check_case(case: &Case, table: &RefusalTable, tracing: bool) -> Checked {
+    check(case, table, tracing, None)
+}
+
+/// [`check_case`], confirming or ruling out skew with `skew`: a divergence
+/// between safe outcomes is skew when the old code reaches the new outcome
+/// under another schedule.
+pub fn check_case_with_skew(
+    case: &Case,
+    table: &RefusalTable,
+    tracing: bool,
+    skew: &mut explore::SkewCache,
+) -> Checked {
+    check(case, table, tracing, Some(skew))
+}
+
+fn check(
+    case: &Case,
+    table: &RefusalTable,
+    tracing: bool,
+    skew: Option<&mut explore::SkewCache>,
+) -> Checked {
     let opts = if tracing {
         RunOptions::TRACED
     } else {
@@ -62,14 +84,36 @@ pub fn check_case(case: &Case, table: &RefusalTable, tracing: bool) -> Checked {
         &mut Segments::new(case.schedule.clone()),
         opts,
     );
-    let verdict = classify(&old, &new, table, None);
+    let verdict = match skew {
+        None => classify(&old, &new, table, None),
+        Some(cache) => classify(&old, &new, table, Some(&mut cache.check(&case.scenario))),
+    };
     Checked { verdict, old, new }
 }
 
+/// Preemption bound of the skew check in [`run_case`].
+pub const SKEW_PREEMPTIONS: u32 = 1;
+
+/// Executions the skew check spends on one scenario at most.
+pub const SKEW_BUDGET: usize = 20_000;
+
+thread_local! {
+    static SKEW: std::cell::RefCell<explore::SkewCache> = std::cell::RefCell::new(
+        explore::SkewCache::new(SKEW_PREEMPTIONS, SKEW_BUDGET, RefusalTable::default()),
+    );
+}
+
 /// Decodes fuzzer bytes, runs both models and returns the verdict, with the
-/// default allowed-refusal table and no tracing.
+/// default allowed-refusal table and no tracing. A divergence between safe
+/// outcomes is checked for skew by exploring the old code on the scenario
+/// (once per scenario, with at most [`SKEW_PREEMPTIONS`] preemptions).
 pub fn run_case(data: &[u8]) -> Verdict {
     static TABLE: OnceLock<RefusalTable> = OnceLock::new();
     let case = bytes::decode(data);
-    check_case(&case, TABLE.get_or_init(RefusalTable::default), false).verdict
+    let table = TABLE.get_or_init(RefusalTable::default);
+    let checked = check_case(&case, table, false);
+    if checked.verdict.class != Class::Divergence {
+        return checked.verdict;
+    }
+    SKEW.with(|cache| check_case_with_skew(&case, table, false, &mut cache.borrow_mut()).verdict)
 }

@@ -9,10 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use aiodiff::case::Case;
-use aiodiff::explore::ExploreOptions;
+use aiodiff::explore::{ExploreOptions, SkewCache};
 use aiodiff::oracle::RefusalTable;
 use aiodiff::report::{RowReport, RunReport};
-use aiodiff::{bytes, check_case, minimize, swimlane, text, Checked};
+use aiodiff::{bytes, check_case_with_skew, minimize, swimlane, text, Checked};
 
 /// Differential checking of the fs/aio.c ring-page migration cleanup: runs
 /// the code from before and after the patch under the same schedule and
@@ -255,9 +255,10 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
 fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, Fail> {
     let mut reports = Vec::new();
     let mut checked_all = Vec::new();
+    let mut skew = skew_cache(table);
     for file in files {
         let case = load(file)?;
-        checked_all.push((file, check_case(&case, table, true), case));
+        checked_all.push((file, check_case_with_skew(&case, table, true, &mut skew), case));
     }
     let mut hits = vec![0; table.rows.len()];
     for (_, c, _) in &checked_all {
@@ -292,7 +293,7 @@ fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, 
     println!("allowed-refusal table:");
     for (row, n) in table.rows.iter().zip(&hits) {
         println!(
-            "  {:<8} {:<8} {:>3} hit(s)  {}",
+            "  {:<16} {:<8} {:>3} hit(s)  {}",
             row.name,
             kernel_sim::errno::name(row.errno),
             n,
@@ -300,6 +301,12 @@ fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, 
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The skew check of `run` and `replay`: the old code explored once per
+/// scenario, with the same bound as the fuzz targets.
+fn skew_cache(table: &RefusalTable) -> SkewCache {
+    SkewCache::new(aiodiff::SKEW_PREEMPTIONS, aiodiff::SKEW_BUDGET, table.clone())
 }
 
 fn human(file: &Path, checked: &Checked, case: &Case, _table: &RefusalTable) -> String {
@@ -382,9 +389,10 @@ fn replay(paths: &[PathBuf], twice: bool, table: &RefusalTable) -> Result<ExitCo
         .max()
         .unwrap_or(4);
     println!("{:<width$}  {:<6}  verdict", "file", "status");
+    let mut skew = skew_cache(table);
     for file in &files {
         let case = load(file)?;
-        let checked = check_case(&case, table, twice);
+        let checked = check_case_with_skew(&case, table, twice, &mut skew);
         for &r in &checked.verdict.rows_hit {
             hits[r] += 1;
         }
@@ -397,7 +405,7 @@ fn replay(paths: &[PathBuf], twice: bool, table: &RefusalTable) -> Result<ExitCo
             Some(_) => {}
         }
         if twice {
-            let again = check_case(&case, table, true);
+            let again = check_case_with_skew(&case, table, true, &mut skew);
             if again.old.trace != checked.old.trace || again.new.trace != checked.new.trace {
                 problems.push("traces differ between two runs".into());
             }
@@ -419,7 +427,7 @@ fn replay(paths: &[PathBuf], twice: bool, table: &RefusalTable) -> Result<ExitCo
     println!("\nallowed-refusal table:");
     for (row, n) in table.rows.iter().zip(&hits) {
         println!(
-            "  {:<8} {:<8} {:>3} hit(s)",
+            "  {:<16} {:<8} {:>3} hit(s)",
             row.name,
             kernel_sim::errno::name(row.errno),
             n

@@ -21,14 +21,27 @@ use kernel_sim::{MigrateResult, TaskId};
 use crate::case::Class;
 use crate::runner::{CtxState, OpResult, Outcome};
 
+/// What the new code did where a refusal row lets the old code refuse.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NewSide {
+    /// It migrated the page.
+    Migrated,
+    /// It refused too, but on the generic path: the page had already been
+    /// truncated, so `aio_migratepage` was never called.
+    RefusedGeneric,
+}
+
 /// One row of the allowed-refusal table: the old code may refuse a
-/// migration with `errno` where the new code migrates.
+/// migration with `errno` where the new code did what `new` says.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
 pub struct RefusalRow {
     /// The row's name, used in signatures.
     pub name: String,
     /// The errno `aio_migratepage` returned in the old code.
     pub errno: i32,
+    /// What the new code did instead.
+    pub new: NewSide,
     /// Why this difference is benign.
     pub why: String,
 }
@@ -48,6 +61,7 @@ impl Default for RefusalTable {
                 RefusalRow {
                     name: "eagain".into(),
                     errno: errno::EAGAIN,
+                    new: NewSide::Migrated,
                     why: "the old aio_migratepage refuses a page whose ring_pages entry \
                           changed (first or second check); the migration core retries or \
                           gives up, and the page stays where it was"
@@ -56,8 +70,19 @@ impl Default for RefusalTable {
                 RefusalRow {
                     name: "ebusy".into(),
                     errno: errno::EBUSY,
+                    new: NewSide::Migrated,
                     why: "the old aio_migratepage refuses when teardown cleared \
                           private_data after the move; the new code cannot get there"
+                        .into(),
+                },
+                RefusalRow {
+                    name: "eagain-truncated".into(),
+                    errno: errno::EAGAIN,
+                    new: NewSide::RefusedGeneric,
+                    why: "during teardown the old code's first check refuses a page whose \
+                          ring_pages entry aio_free_ring already cleared, while the new code \
+                          truncated first and refuses the unmapped page on the generic path \
+                          (reference D2); neither moves the page"
                         .into(),
                 },
             ],
@@ -66,24 +91,26 @@ impl Default for RefusalTable {
 }
 
 impl RefusalTable {
-    /// Adds a row allowing `errno` (from the command line).
+    /// Adds a row allowing the old code to refuse with `errno` where the new
+    /// code migrates (from the command line).
     pub fn allow(&mut self, errno: i32) {
-        if self.rows.iter().all(|r| r.errno != errno) {
+        if self.row_of(errno, NewSide::Migrated).is_none() {
             self.rows.push(RefusalRow {
                 name: errno::name(errno).trim_start_matches('-').to_lowercase(),
                 errno,
+                new: NewSide::Migrated,
                 why: "allowed on the command line".into(),
             });
         }
     }
 
-    /// Removes the row for `errno`.
+    /// Removes the rows for `errno`.
     pub fn disallow(&mut self, errno: i32) {
         self.rows.retain(|r| r.errno != errno);
     }
 
-    fn row_of(&self, errno: i32) -> Option<usize> {
-        self.rows.iter().position(|r| r.errno == errno)
+    fn row_of(&self, errno: i32, new: NewSide) -> Option<usize> {
+        self.rows.iter().position(|r| r.errno == errno && r.new == new)
     }
 }
 
@@ -152,6 +179,23 @@ impl MigrationEnd {
 
     fn migrated(&self) -> bool {
         self.result == MigrateResult::Migrated(0)
+    }
+
+    /// Refused, and only `aio_migratepage` refused it.
+    fn refused_in_aio(&self) -> bool {
+        !self.migrated() && self.generic.is_empty() && !self.aio.is_empty()
+    }
+
+    /// What this (new) migration did that a refusal row can allow the
+    /// `old` refusal against.
+    fn side(&self, old: &MigrationEnd) -> Option<NewSide> {
+        if self.migrated() {
+            Some(NewSide::Migrated)
+        } else if self.result == old.result && self.aio.is_empty() && !self.generic.is_empty() {
+            Some(NewSide::RefusedGeneric)
+        } else {
+            None
+        }
     }
 }
 
@@ -265,14 +309,10 @@ pub fn classify(
             let (ea, eb) = (MigrationEnd::of(ra), MigrationEnd::of(rb));
             match (ea, eb) {
                 (Some(ea), Some(eb)) if ea == eb => continue,
-                (Some(ea), Some(eb))
-                    if !ea.migrated()
-                        && eb.migrated()
-                        && ea.generic.is_empty()
-                        && !ea.aio.is_empty() =>
-                {
+                (Some(ea), Some(eb)) if ea.refused_in_aio() && eb.side(&ea).is_some() => {
+                    let side = eb.side(&ea).expect("checked");
                     let rows: Option<Vec<usize>> =
-                        ea.aio.iter().map(|&e| table.row_of(e)).collect();
+                        ea.aio.iter().map(|&e| table.row_of(e, side)).collect();
                     if let Some(rows) = rows {
                         rows_hit.extend(rows);
                         continue;
@@ -343,10 +383,20 @@ pub fn classify(
                     rows_hit: Vec::new(),
                     explanation: format!("{explanation}; the old code reaches the new outcome under another schedule"),
                 },
-                Some(false) | None => Verdict {
+                Some(false) => Verdict {
                     class: Class::Divergence,
                     signature: format!("divergence:{detail}"),
-                    unconfirmed: confirmed.is_none(),
+                    unconfirmed: false,
+                    rows_hit: Vec::new(),
+                    explanation: format!(
+                        "{explanation}; the skew check did not find the old code reaching the \
+                         new outcome under another schedule"
+                    ),
+                },
+                None => Verdict {
+                    class: Class::Divergence,
+                    signature: format!("divergence:{detail}"),
+                    unconfirmed: true,
                     rows_hit: Vec::new(),
                     explanation,
                 },

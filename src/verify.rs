@@ -394,7 +394,7 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
         let n = hits.get(i).copied().unwrap_or(0);
         let _ = writeln!(
             out,
-            "  {:<8} {:<8} {n:>4} hit(s)  {}",
+            "  {:<16} {:<8} {n:>4} hit(s)  {}",
             row.name,
             errno::name(row.errno),
             row.why

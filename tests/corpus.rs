@@ -5,7 +5,8 @@
 use std::fs;
 use std::path::Path;
 
-use aiodiff::{check_case, text, RefusalTable};
+use aiodiff::explore::SkewCache;
+use aiodiff::{check_case_with_skew, text, RefusalTable};
 
 #[test]
 fn every_corpus_entry_meets_its_expectation_deterministically() {
@@ -18,6 +19,7 @@ fn every_corpus_entry_meets_its_expectation_deterministically() {
     files.sort();
     assert!(files.len() >= 10, "corpus/ holds the reference's cases");
     let table = RefusalTable::default();
+    let mut skew = SkewCache::new(aiodiff::SKEW_PREEMPTIONS, aiodiff::SKEW_BUDGET, table.clone());
     let mut failures = Vec::new();
     for file in &files {
         let name = file.display().to_string();
@@ -27,8 +29,8 @@ fn every_corpus_entry_meets_its_expectation_deterministically() {
             .expect
             .clone()
             .unwrap_or_else(|| panic!("{name} has no expect: line"));
-        let first = check_case(&case, &table, true);
-        let second = check_case(&case, &table, true);
+        let first = check_case_with_skew(&case, &table, true, &mut skew);
+        let second = check_case_with_skew(&case, &table, true, &mut skew);
         if !expect.matches(first.verdict.class, &first.verdict.signature) {
             failures.push(format!(
                 "{name}: expected {expect}, got {}",
