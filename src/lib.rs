@@ -11,6 +11,7 @@ pub mod bytes;
 pub mod case;
 pub mod catalogue;
 pub mod explore;
+pub mod fuzzing;
 pub mod minimize;
 pub mod oracle;
 pub mod report;

@@ -99,6 +99,19 @@ enum Command {
         #[command(flatten)]
         table: TableArgs,
     },
+    /// Turn fuzzer crashes into regression entries: decode each artifact,
+    /// show its verdict and swimlanes, minimise it, and write a commented
+    /// `.sched` with its `expect:` line into the corpus.
+    Triage {
+        /// libFuzzer or AFL crash files.
+        #[arg(required = true)]
+        artifacts: Vec<PathBuf>,
+        /// Where to write the entries.
+        #[arg(long, default_value = "corpus")]
+        corpus: PathBuf,
+        #[command(flatten)]
+        table: TableArgs,
+    },
     /// Shrink a case while its verdict's signature stays the same: drop
     /// tasks, operations, segments and faults, and shorten segments.
     Minimize {
@@ -231,6 +244,11 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
             json,
             table,
         } => verify(report.as_deref(), &witnesses, jobs, json, &table.table()),
+        Command::Triage {
+            artifacts,
+            corpus,
+            table,
+        } => triage(&artifacts, &corpus, &table.table()),
         Command::Minimize {
             file,
             output,
@@ -258,7 +276,11 @@ fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, 
     let mut skew = skew_cache(table);
     for file in files {
         let case = load(file)?;
-        checked_all.push((file, check_case_with_skew(&case, table, true, &mut skew), case));
+        checked_all.push((
+            file,
+            check_case_with_skew(&case, table, true, &mut skew),
+            case,
+        ));
     }
     let mut hits = vec![0; table.rows.len()];
     for (_, c, _) in &checked_all {
@@ -306,7 +328,11 @@ fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, 
 /// The skew check of `run` and `replay`: the old code explored once per
 /// scenario, with the same bound as the fuzz targets.
 fn skew_cache(table: &RefusalTable) -> SkewCache {
-    SkewCache::new(aiodiff::SKEW_PREEMPTIONS, aiodiff::SKEW_BUDGET, table.clone())
+    SkewCache::new(
+        aiodiff::SKEW_PREEMPTIONS,
+        aiodiff::SKEW_BUDGET,
+        table.clone(),
+    )
 }
 
 fn human(file: &Path, checked: &Checked, case: &Case, _table: &RefusalTable) -> String {
@@ -546,4 +572,66 @@ fn verify(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<ExitCode, Fail> {
+    let mut skew = skew_cache(table);
+    for artifact in artifacts {
+        let data = fs::read(artifact)
+            .map_err(|e| Fail(format!("cannot read {}: {e}", artifact.display())))?;
+        let case = bytes::decode(&data);
+        let checked = check_case_with_skew(&case, table, true, &mut skew);
+        print!("{}", human(artifact, &checked, &case, table));
+        let m = minimize::minimize(&case, table);
+        let mut entry = m.case.clone();
+        let verdict = check_case_with_skew(&entry, table, false, &mut skew).verdict;
+        entry.expect = Some(aiodiff::Expect {
+            class: verdict.class,
+            detail: verdict
+                .signature
+                .split_once(':')
+                .map(|(_, d)| d.to_string()),
+        });
+        let stem = verdict
+            .signature
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>();
+        let stem: String = stem
+            .split('-')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let stem: String = stem.chars().take(70).collect();
+        fs::create_dir_all(dir)
+            .map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
+        let mut path = dir.join(format!("triaged-{stem}.sched"));
+        let mut n = 2;
+        while path.exists() {
+            path = dir.join(format!("triaged-{stem}-{n}.sched"));
+            n += 1;
+        }
+        let mut out = format!(
+            "# Triaged from the fuzzer artifact {} and minimised ({} candidates tried).\n\
+             # Verdict: {}.\n# {}.\n",
+            artifact.display(),
+            m.tries,
+            verdict.signature,
+            verdict.explanation
+        );
+        out.push_str(&text::print(&entry));
+        fs::write(&path, out).map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
+        println!(
+            "wrote {} (replay: aiodiff run {})",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -110,7 +110,9 @@ impl RefusalTable {
     }
 
     fn row_of(&self, errno: i32, new: NewSide) -> Option<usize> {
-        self.rows.iter().position(|r| r.errno == errno && r.new == new)
+        self.rows
+            .iter()
+            .position(|r| r.errno == errno && r.new == new)
     }
 }
 

@@ -68,7 +68,10 @@ fn allow_adds_a_counted_row_to_the_refusal_table() {
     ]);
     let out = stdout(&o);
     assert!(out.contains("verdict: allowed-refusal:einval"), "{out}");
-    assert!(out.contains("einval           -EINVAL    1 hit(s)"), "{out}");
+    assert!(
+        out.contains("einval           -EINVAL    1 hit(s)"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -19,7 +19,11 @@ fn every_corpus_entry_meets_its_expectation_deterministically() {
     files.sort();
     assert!(files.len() >= 10, "corpus/ holds the reference's cases");
     let table = RefusalTable::default();
-    let mut skew = SkewCache::new(aiodiff::SKEW_PREEMPTIONS, aiodiff::SKEW_BUDGET, table.clone());
+    let mut skew = SkewCache::new(
+        aiodiff::SKEW_PREEMPTIONS,
+        aiodiff::SKEW_BUDGET,
+        table.clone(),
+    );
     let mut failures = Vec::new();
     for file in &files {
         let name = file.display().to_string();

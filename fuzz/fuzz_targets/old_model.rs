@@ -1,0 +1,6 @@
+//! The `old_model` target: see `aiodiff::fuzzing::old_model`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| aiodiff::fuzzing::old_model(data));

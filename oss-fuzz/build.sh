@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# OSS-Fuzz build script. Also runs outside Docker: set SRC (holding the
+# checkout as $SRC/aiodiff, or set AIODIFF_ROOT), OUT and WORK. On a stable
+# toolchain without sanitizers, set CARGO_FUZZ_FLAGS="-s none".
+set -euo pipefail
+root="${AIODIFF_ROOT:-$SRC/aiodiff}"
+targets=(differential invariants old_model decode)
+
+cd "$root/fuzz"
+# shellcheck disable=SC2086 # the flags are words
+cargo fuzz build -O --debug-assertions ${CARGO_FUZZ_FLAGS:-}
+built="$root/fuzz/target/x86_64-unknown-linux-gnu/release"
+for t in "${targets[@]}"; do
+    cp "$built/$t" "$OUT/"
+    printf '[libfuzzer]\nmax_len = 4096\n' > "$OUT/$t.options"
+done
+
+# Seed corpora from the regression corpus, one zip per target.
+"$root/fuzz/seeds.sh" "$WORK/seeds"
+for t in "${targets[@]}"; do
+    rm -f "$OUT/${t}_seed_corpus.zip"
+    (cd "$WORK/seeds/$t" && python3 -m zipfile -c "$OUT/${t}_seed_corpus.zip" .)
+done
+echo "built ${targets[*]} into $OUT"

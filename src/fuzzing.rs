@@ -1,0 +1,159 @@
+//! The fuzz targets' logic, shared by libFuzzer and AFL: each target is a
+//! call into this module.
+//!
+//! A finding panics from a non-inlined function of its own class, with the
+//! signature in the message, so that libFuzzer and ClusterFuzz keep findings
+//! of different classes apart. Every few seconds a run prints the share of
+//! executions per verdict class to standard error.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kernel_sim::Segments;
+
+use crate::case::Class;
+use crate::runner::{run_model, RunOptions};
+use crate::{bytes, run_case, text, Verdict};
+
+/// Executions per verdict class, in [`Class::ALL`] order.
+static COUNTS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
+
+/// When the shares were last printed.
+static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// How often the shares are printed.
+const EVERY: Duration = Duration::from_secs(5);
+
+fn record(class: Class) {
+    let i = Class::ALL
+        .iter()
+        .position(|&c| c == class)
+        .expect("a class");
+    COUNTS[i].fetch_add(1, Ordering::Relaxed);
+    let Ok(mut last) = LAST.try_lock() else {
+        return;
+    };
+    let now = Instant::now();
+    match *last {
+        None => *last = Some(now),
+        Some(t) if now.duration_since(t) >= EVERY => {
+            *last = Some(now);
+            eprintln!("{}", shares());
+        }
+        Some(_) => {}
+    }
+}
+
+/// The share of executions per verdict class so far, as one line.
+pub fn shares() -> String {
+    let counts: Vec<u64> = COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let total: u64 = counts.iter().sum::<u64>().max(1);
+    let parts: Vec<String> = Class::ALL
+        .iter()
+        .zip(&counts)
+        .map(|(c, &n)| format!("{c} {:.1}%", 100.0 * n as f64 / total as f64))
+        .collect();
+    format!("aiodiff: {} executions: {}", total, parts.join(", "))
+}
+
+#[inline(never)]
+#[cold]
+fn new_only(v: &Verdict) -> ! {
+    panic!(
+        "aiodiff new-only violation: {} ({})",
+        v.signature, v.explanation
+    )
+}
+
+#[inline(never)]
+#[cold]
+fn divergence(v: &Verdict) -> ! {
+    panic!("aiodiff divergence: {} ({})", v.signature, v.explanation)
+}
+
+#[inline(never)]
+#[cold]
+fn violation_in_new(signature: &str) -> ! {
+    panic!("aiodiff violation in the new code: {signature}")
+}
+
+#[inline(never)]
+#[cold]
+fn violation_in_old(signature: &str) -> ! {
+    panic!("aiodiff violation in the old code: {signature}")
+}
+
+#[inline(never)]
+#[cold]
+fn format_bug(what: &str) -> ! {
+    panic!("aiodiff format bug: {what}")
+}
+
+/// The `differential` target: crashes on new-only violations and on
+/// divergences; agreement, allowed refusals, skew, old-only and shared
+/// violations pass.
+pub fn differential(data: &[u8]) {
+    let v = run_case(data);
+    record(v.class);
+    match v.class {
+        Class::NewOnly => new_only(&v),
+        Class::Divergence => divergence(&v),
+        _ => {}
+    }
+}
+
+fn first_violation<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Option<String> {
+    let case = bytes::decode(data);
+    let o = run_model(
+        model,
+        &case.scenario,
+        &mut Segments::new(case.schedule),
+        RunOptions::QUIET,
+    );
+    o.violations.first().map(|v| v.signature())
+}
+
+/// The `invariants` target: crashes on any violation of the new code, so
+/// that bugs both versions share show too.
+pub fn invariants(data: &[u8]) {
+    if let Some(s) = first_violation(&crate::New, data) {
+        violation_in_new(&s);
+    }
+}
+
+/// The `old_model` target: crashes on any violation of the old code, to
+/// measure how fast the bugs the patch fixes are found again.
+pub fn old_model(data: &[u8]) {
+    if let Some(s) = first_violation(&crate::Old, data) {
+        violation_in_old(&s);
+    }
+}
+
+/// The `decode` target: the byte decoder, the printer/parser round trip and
+/// the encoder on any bytes, and the text parser on any text. Never panics
+/// unless a format is broken.
+pub fn decode(data: &[u8]) {
+    let case = bytes::decode(data);
+    if let Err(e) = case.scenario.validate() {
+        format_bug(&format!("decoded an invalid scenario: {e}"));
+    }
+    let printed = text::print(&case);
+    match text::parse("decoded", &printed) {
+        Ok(back) if back == case => {}
+        Ok(_) => format_bug("print then parse changed the case"),
+        Err(e) => format_bug(&format!("the printer wrote what the parser rejects: {e}")),
+    }
+    if case
+        .schedule
+        .iter()
+        .all(|s| s.until.is_none_or(|(_, n)| n <= bytes::MAX_OCCURRENCE))
+    {
+        match bytes::encode(&case) {
+            Ok(b) if bytes::decode(&b) == case => {}
+            Ok(_) => format_bug("encode then decode changed the case"),
+            Err(e) => format_bug(&format!("could not encode a decoded case: {e}")),
+        }
+    }
+    let _ = text::parse("fuzz", &String::from_utf8_lossy(data));
+}
