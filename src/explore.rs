@@ -476,6 +476,48 @@ pub fn migratepage_codes(e: &Exploration) -> BTreeSet<i32> {
         .collect()
 }
 
+/// The skew check fuzz targets and `run` use: the old code's outcomes on a
+/// scenario, explored once with a small preemption bound and kept per
+/// scenario, so that repeated cases of one scenario cost one lookup.
+pub struct SkewCache {
+    opts: ExploreOptions,
+    table: RefusalTable,
+    explored: std::collections::HashMap<Scenario, Exploration>,
+}
+
+impl SkewCache {
+    /// Most scenarios kept; the cache starts over when it is full.
+    const CAPACITY: usize = 4096;
+
+    /// A cache exploring with bound `preemptions` and at most
+    /// `max_executions` per scenario.
+    pub fn new(preemptions: u32, max_executions: usize, table: RefusalTable) -> SkewCache {
+        SkewCache {
+            opts: ExploreOptions {
+                preemptions,
+                max_executions,
+            },
+            table,
+            explored: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The check for one scenario, exploring it on first use.
+    pub fn check(&mut self, scenario: &Scenario) -> impl SkewCheck + '_ {
+        if !self.explored.contains_key(scenario) {
+            if self.explored.len() >= Self::CAPACITY {
+                self.explored.clear();
+            }
+            let e = explore(&Old, scenario, self.opts, |_, _| {});
+            self.explored.insert(scenario.clone(), e);
+        }
+        OldSet {
+            old: &self.explored[scenario],
+            table: &self.table,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,47 +584,5 @@ mod tests {
             BTreeSet::from([kernel_sim::errno::EAGAIN, 0])
         );
         assert!(migratepage_codes(&c.old).contains(&kernel_sim::errno::EINVAL));
-    }
-}
-
-/// The skew check fuzz targets and `run` use: the old code's outcomes on a
-/// scenario, explored once with a small preemption bound and kept per
-/// scenario, so that repeated cases of one scenario cost one lookup.
-pub struct SkewCache {
-    opts: ExploreOptions,
-    table: RefusalTable,
-    explored: std::collections::HashMap<Scenario, Exploration>,
-}
-
-impl SkewCache {
-    /// Most scenarios kept; the cache starts over when it is full.
-    const CAPACITY: usize = 4096;
-
-    /// A cache exploring with bound `preemptions` and at most
-    /// `max_executions` per scenario.
-    pub fn new(preemptions: u32, max_executions: usize, table: RefusalTable) -> SkewCache {
-        SkewCache {
-            opts: ExploreOptions {
-                preemptions,
-                max_executions,
-            },
-            table,
-            explored: std::collections::HashMap::new(),
-        }
-    }
-
-    /// The check for one scenario, exploring it on first use.
-    pub fn check(&mut self, scenario: &Scenario) -> impl SkewCheck + '_ {
-        if !self.explored.contains_key(scenario) {
-            if self.explored.len() >= Self::CAPACITY {
-                self.explored.clear();
-            }
-            let e = explore(&Old, scenario, self.opts, |_, _| {});
-            self.explored.insert(scenario.clone(), e);
-        }
-        OldSet {
-            old: &self.explored[scenario],
-            table: &self.table,
-        }
     }
 }
