@@ -362,6 +362,13 @@ impl SkewCheck for OldSet<'_> {
     fn old_reaches(&mut self, _old: &Outcome, new: &Outcome) -> bool {
         self.matches(new).is_some()
     }
+
+    fn old_violates(&mut self, signature: &str) -> bool {
+        self.old
+            .outcomes
+            .keys()
+            .any(|k| k.violations.iter().any(|v| v == signature))
+    }
 }
 
 fn summary(key: &OutcomeKey) -> String {
@@ -502,13 +509,26 @@ impl SkewCache {
         }
     }
 
+    /// PCT runs added to the bounded exploration, to find outcomes that
+    /// need more preemptions than the bound allows.
+    const SAMPLES: u64 = 256;
+
     /// The check for one scenario, exploring it on first use.
     pub fn check(&mut self, scenario: &Scenario) -> impl SkewCheck + '_ {
         if !self.explored.contains_key(scenario) {
             if self.explored.len() >= Self::CAPACITY {
                 self.explored.clear();
             }
-            let e = explore(&Old, scenario, self.opts, |_, _| {});
+            let mut e = explore(&Old, scenario, self.opts, |_, _| {});
+            for seed in 1..=Self::SAMPLES {
+                let mut pct = crate::strategy::Pct::new(seed, 2 + (seed % 3) as u32, 400);
+                let mut o = run_model(&Old, scenario, &mut pct, RunOptions::QUIET);
+                let decisions = std::mem::take(&mut o.decisions);
+                e.outcomes.entry(OutcomeKey::of(&o)).or_insert(Reached {
+                    outcome: o,
+                    decisions,
+                });
+            }
             self.explored.insert(scenario.clone(), e);
         }
         OldSet {

@@ -12,11 +12,13 @@ pub mod case;
 pub mod catalogue;
 pub mod explore;
 pub mod fuzzing;
+pub mod hunt;
 pub mod minimize;
 pub mod oracle;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod strategy;
 pub mod swimlane;
 pub mod text;
 pub mod verify;
@@ -95,8 +97,9 @@ fn check(
 /// Preemption bound of the skew check in [`run_case`].
 pub const SKEW_PREEMPTIONS: u32 = 1;
 
-/// Executions the skew check spends on one scenario at most.
-pub const SKEW_BUDGET: usize = 20_000;
+/// Executions the skew check's exploration spends on one scenario at most
+/// (it adds 256 PCT runs).
+pub const SKEW_BUDGET: usize = 4_000;
 
 thread_local! {
     static SKEW: std::cell::RefCell<explore::SkewCache> = std::cell::RefCell::new(
@@ -106,14 +109,17 @@ thread_local! {
 
 /// Decodes fuzzer bytes, runs both models and returns the verdict, with the
 /// default allowed-refusal table and no tracing. A divergence between safe
-/// outcomes is checked for skew by exploring the old code on the scenario
-/// (once per scenario, with at most [`SKEW_PREEMPTIONS`] preemptions).
+/// outcomes, or a violation only the new code shows, is checked against the
+/// old code's outcomes on the scenario under other schedules (explored once
+/// per scenario, with at most [`SKEW_PREEMPTIONS`] preemptions, plus PCT
+/// samples): the first becomes skew, the second shared, when the old code
+/// gets there too.
 pub fn run_case(data: &[u8]) -> Verdict {
     static TABLE: OnceLock<RefusalTable> = OnceLock::new();
     let case = bytes::decode(data);
     let table = TABLE.get_or_init(RefusalTable::default);
     let checked = check_case(&case, table, false);
-    if checked.verdict.class != Class::Divergence {
+    if !matches!(checked.verdict.class, Class::Divergence | Class::NewOnly) {
         return checked.verdict;
     }
     SKEW.with(|cache| check_case_with_skew(&case, table, false, &mut cache.borrow_mut()).verdict)

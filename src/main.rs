@@ -99,6 +99,28 @@ enum Command {
         #[command(flatten)]
         table: TableArgs,
     },
+    /// Generate scenarios and schedules with a strategy and run them against
+    /// both versions, printing each finding signature when first seen and
+    /// the verdict counts as it goes.
+    Hunt {
+        /// How schedules are chosen.
+        #[arg(long, value_enum, default_value_t = StrategyArg::Pct)]
+        strategy: StrategyArg,
+        /// How long to hunt, e.g. 30s, 5m.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        time: std::time::Duration,
+        /// PCT's bug depth.
+        #[arg(long, default_value_t = 3)]
+        depth: u32,
+        /// Seed of the random choices.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        table: TableArgs,
+    },
     /// Turn fuzzer crashes into regression entries: decode each artifact,
     /// show its verdict and swimlanes, minimise it, and write a commented
     /// `.sched` with its `expect:` line into the corpus.
@@ -123,6 +145,33 @@ enum Command {
         #[command(flatten)]
         table: TableArgs,
     },
+}
+
+/// The strategies of `hunt`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StrategyArg {
+    /// A uniformly random runnable task at every step.
+    Random,
+    /// Probabilistic concurrency testing with `--depth`.
+    Pct,
+    /// The explorer over the built-in catalogue.
+    Explore,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: use seconds, or a number with s, m or h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{s}` is not a duration: use s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// Changes to the allowed-refusal table.
@@ -249,6 +298,21 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
             corpus,
             table,
         } => triage(&artifacts, &corpus, &table.table()),
+        Command::Hunt {
+            strategy,
+            time,
+            depth,
+            seed,
+            json,
+            table,
+        } => {
+            let strategy = match strategy {
+                StrategyArg::Random => aiodiff::hunt::Strategy::Random,
+                StrategyArg::Pct => aiodiff::hunt::Strategy::Pct(depth),
+                StrategyArg::Explore => aiodiff::hunt::Strategy::Explore,
+            };
+            hunt(strategy, time, seed, json, &table.table())
+        }
         Command::Minimize {
             file,
             output,
@@ -317,7 +381,7 @@ fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, 
         println!(
             "  {:<16} {:<8} {:>3} hit(s)  {}",
             row.name,
-            kernel_sim::errno::name(row.errno),
+            row.errno_name(),
             n,
             row.why
         );
@@ -452,12 +516,7 @@ fn replay(paths: &[PathBuf], twice: bool, table: &RefusalTable) -> Result<ExitCo
     }
     println!("\nallowed-refusal table:");
     for (row, n) in table.rows.iter().zip(&hits) {
-        println!(
-            "  {:<16} {:<8} {:>3} hit(s)",
-            row.name,
-            kernel_sim::errno::name(row.errno),
-            n
-        );
+        println!("  {:<16} {:<8} {:>3} hit(s)", row.name, row.errno_name(), n);
     }
     println!("\n{} passed, {} failed", files.len() - failed, failed);
     Ok(if failed == 0 {
@@ -632,6 +691,51 @@ fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<Exi
             path.display(),
             path.display()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hunt(
+    strategy: aiodiff::hunt::Strategy,
+    time: std::time::Duration,
+    seed: u64,
+    json: bool,
+    table: &RefusalTable,
+) -> Result<ExitCode, Fail> {
+    let hits = aiodiff::hunt::hunt(
+        strategy,
+        time,
+        seed,
+        table,
+        |hit| {
+            if !json {
+                println!(
+                    "[{:>7.2}s] after {:>6} tries: {}",
+                    hit.seconds, hit.tries, hit.signature
+                );
+            }
+        },
+        |tries, classes| {
+            if !json {
+                let counts: Vec<String> = classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+                eprintln!("  {tries} tries: {}", counts.join(", "));
+            }
+        },
+    );
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&hits).map_err(|e| Fail(e.to_string()))?
+        );
+    } else {
+        println!("\n{} signature(s) found:", hits.len());
+        let width = hits.iter().map(|h| h.signature.len()).max().unwrap_or(9);
+        for h in &hits {
+            println!(
+                "  {:<width$}  first after {:>7.2}s ({} tries)",
+                h.signature, h.seconds, h.tries
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

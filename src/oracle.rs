@@ -27,23 +27,31 @@ use crate::runner::{CtxState, OpResult, Outcome};
 pub enum NewSide {
     /// It migrated the page.
     Migrated,
-    /// It refused too, but on the generic path: the page had already been
-    /// truncated, so `aio_migratepage` was never called.
-    RefusedGeneric,
+    /// It did not move the page either, in whatever way.
+    NotMoved,
 }
 
-/// One row of the allowed-refusal table: the old code may refuse a
-/// migration with `errno` where the new code did what `new` says.
+/// One row of the allowed-refusal table: a migration the old code did not
+/// make (refused by `aio_migratepage` with `errno`, or, with no errno, not
+/// moved in any way) where the new code did what `new` says.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
 pub struct RefusalRow {
     /// The row's name, used in signatures.
     pub name: String,
-    /// The errno `aio_migratepage` returned in the old code.
-    pub errno: i32,
+    /// The errno `aio_migratepage` returned in the old code; `None` for any
+    /// way of not moving the page.
+    pub errno: Option<i32>,
     /// What the new code did instead.
     pub new: NewSide,
     /// Why this difference is benign.
     pub why: String,
+}
+
+impl RefusalRow {
+    /// The errno column as people read it.
+    pub fn errno_name(&self) -> String {
+        self.errno.map_or("any".into(), errno::name)
+    }
 }
 
 /// The allowed-refusal table, with a hit count per row.
@@ -54,37 +62,51 @@ pub struct RefusalTable {
 }
 
 impl Default for RefusalTable {
-    /// The default table: `-EAGAIN` and `-EBUSY`.
+    /// The default table: the old code's `-EAGAIN`, `-EBUSY` and `-EINVAL`
+    /// where the new code migrated, and migrations neither version made.
     fn default() -> RefusalTable {
+        let row = |name: &str, errno: Option<i32>, new, why: &str| RefusalRow {
+            name: name.into(),
+            errno,
+            new,
+            why: why.into(),
+        };
         RefusalTable {
             rows: vec![
-                RefusalRow {
-                    name: "eagain".into(),
-                    errno: errno::EAGAIN,
-                    new: NewSide::Migrated,
-                    why: "the old aio_migratepage refuses a page whose ring_pages entry \
-                          changed (first or second check); the migration core retries or \
-                          gives up, and the page stays where it was"
-                        .into(),
-                },
-                RefusalRow {
-                    name: "ebusy".into(),
-                    errno: errno::EBUSY,
-                    new: NewSide::Migrated,
-                    why: "the old aio_migratepage refuses when teardown cleared \
-                          private_data after the move; the new code cannot get there"
-                        .into(),
-                },
-                RefusalRow {
-                    name: "eagain-truncated".into(),
-                    errno: errno::EAGAIN,
-                    new: NewSide::RefusedGeneric,
-                    why: "during teardown the old code's first check refuses a page whose \
-                          ring_pages entry aio_free_ring already cleared, while the new code \
-                          truncated first and refuses the unmapped page on the generic path \
-                          (reference D2); neither moves the page"
-                        .into(),
-                },
+                row(
+                    "eagain",
+                    Some(errno::EAGAIN),
+                    NewSide::Migrated,
+                    "the old aio_migratepage refuses a page whose ring_pages entry changed \
+                     (first or second check); the migration core retries or gives up, and the \
+                     page stays where it was",
+                ),
+                row(
+                    "ebusy",
+                    Some(errno::EBUSY),
+                    NewSide::Migrated,
+                    "the old aio_migratepage refuses when teardown cleared private_data after \
+                     the move; the new code cannot get there",
+                ),
+                row(
+                    "einval",
+                    Some(errno::EINVAL),
+                    NewSide::Migrated,
+                    "during aio_setup_ring the old code sets nr_pages only after the page loop, \
+                     so its first check refuses a page setup already unlocked; the new code \
+                     publishes ring_pages[i] and nr_pages under the page lock and migrates \
+                     (reference A1, D1)",
+                ),
+                row(
+                    "not-moved",
+                    None,
+                    NewSide::NotMoved,
+                    "neither version moved the page; whether it was refused (and with which \
+                     code, e.g. the old first check after teardown cleared the slot while the \
+                     new code refuses the truncated page on the generic path, reference D2), \
+                     not found, not isolated or left without a target depends on timing, and \
+                     all else is equal",
+                ),
             ],
         }
     }
@@ -94,10 +116,10 @@ impl RefusalTable {
     /// Adds a row allowing the old code to refuse with `errno` where the new
     /// code migrates (from the command line).
     pub fn allow(&mut self, errno: i32) {
-        if self.row_of(errno, NewSide::Migrated).is_none() {
+        if self.row_of(Some(errno), NewSide::Migrated).is_none() {
             self.rows.push(RefusalRow {
                 name: errno::name(errno).trim_start_matches('-').to_lowercase(),
-                errno,
+                errno: Some(errno),
                 new: NewSide::Migrated,
                 why: "allowed on the command line".into(),
             });
@@ -106,10 +128,10 @@ impl RefusalTable {
 
     /// Removes the rows for `errno`.
     pub fn disallow(&mut self, errno: i32) {
-        self.rows.retain(|r| r.errno != errno);
+        self.rows.retain(|r| r.errno != Some(errno));
     }
 
-    fn row_of(&self, errno: i32, new: NewSide) -> Option<usize> {
+    fn row_of(&self, errno: Option<i32>, new: NewSide) -> Option<usize> {
         self.rows
             .iter()
             .position(|r| r.errno == errno && r.new == new)
@@ -122,6 +144,11 @@ impl RefusalTable {
 pub trait SkewCheck {
     /// Whether `old` can reach the outcome `new` shows.
     fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> bool;
+
+    /// Whether the old code hits a violation with this signature under some
+    /// schedule, which makes a violation only the new code shows under one
+    /// schedule a shared one.
+    fn old_violates(&mut self, signature: &str) -> bool;
 }
 
 /// The verdict on one case.
@@ -188,15 +215,17 @@ impl MigrationEnd {
         !self.migrated() && self.generic.is_empty() && !self.aio.is_empty()
     }
 
-    /// What this (new) migration did that a refusal row can allow the
-    /// `old` refusal against.
-    fn side(&self, old: &MigrationEnd) -> Option<NewSide> {
-        if self.migrated() {
-            Some(NewSide::Migrated)
-        } else if self.result == old.result && self.aio.is_empty() && !self.generic.is_empty() {
-            Some(NewSide::RefusedGeneric)
-        } else {
-            None
+    /// The refusal rows that would allow this old migration against `new`,
+    /// if some would.
+    fn allowed_against(&self, new: &MigrationEnd, table: &RefusalTable) -> Option<Vec<usize>> {
+        match (self.migrated(), new.migrated()) {
+            (false, true) if self.refused_in_aio() => self
+                .aio
+                .iter()
+                .map(|&e| table.row_of(Some(e), NewSide::Migrated))
+                .collect(),
+            (false, false) => table.row_of(None, NewSide::NotMoved).map(|r| vec![r]),
+            _ => None,
         }
     }
 }
@@ -220,6 +249,9 @@ impl fmt::Display for MigrationEnd {
                     .map(|&c| format!("generic{}", errno::name(c))),
             )
             .collect();
+        if codes.is_empty() {
+            return f.write_str("(unlocked)");
+        }
         write!(f, "({})", codes.join("+"))
     }
 }
@@ -269,12 +301,26 @@ pub fn classify(
     old: &Outcome,
     new: &Outcome,
     table: &RefusalTable,
-    skew: Option<&mut dyn SkewCheck>,
+    mut skew: Option<&mut dyn SkewCheck>,
 ) -> Verdict {
     let sigs =
         |o: &Outcome| -> Vec<String> { o.violations.iter().map(|v| v.signature()).collect() };
     let (old_sigs, new_sigs) = (sigs(old), sigs(new));
     if let Some(s) = new_sigs.iter().find(|s| !old_sigs.contains(s)) {
+        if let Some(check) = skew.as_deref_mut() {
+            if check.old_violates(s) {
+                return Verdict {
+                    class: Class::Shared,
+                    signature: format!("shared:{s}"),
+                    unconfirmed: false,
+                    rows_hit: Vec::new(),
+                    explanation: format!(
+                        "the new code hits {s} under this schedule and the old code hits it \
+                         under another: a bug the patch leaves in place"
+                    ),
+                };
+            }
+        }
         return Verdict {
             class: Class::NewOnly,
             signature: format!("new-only:{s}"),
@@ -311,11 +357,8 @@ pub fn classify(
             let (ea, eb) = (MigrationEnd::of(ra), MigrationEnd::of(rb));
             match (ea, eb) {
                 (Some(ea), Some(eb)) if ea == eb => continue,
-                (Some(ea), Some(eb)) if ea.refused_in_aio() && eb.side(&ea).is_some() => {
-                    let side = eb.side(&ea).expect("checked");
-                    let rows: Option<Vec<usize>> =
-                        ea.aio.iter().map(|&e| table.row_of(e, side)).collect();
-                    if let Some(rows) = rows {
+                (Some(ea), Some(eb)) => {
+                    if let Some(rows) = ea.allowed_against(&eb, table) {
                         rows_hit.extend(rows);
                         continue;
                     }
@@ -539,11 +582,16 @@ mod tests {
         fn old_reaches(&mut self, _: &Outcome, _: &Outcome) -> bool {
             self.0
         }
+
+        fn old_violates(&mut self, _: &str) -> bool {
+            self.0
+        }
     }
 
     #[test]
     fn a_skew_check_confirms_or_rules_out_skew() {
-        let table = RefusalTable::default();
+        let mut table = RefusalTable::default();
+        table.disallow(errno::EINVAL);
         let old = outcome("old", refused(&[errno::EINVAL]));
         let new = outcome("new", migrated());
         let v = classify(&old, &new, &table, Some(&mut Always(true)));

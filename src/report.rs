@@ -29,7 +29,7 @@ impl RowReport {
             .zip(hits)
             .map(|(r, &hits)| RowReport {
                 name: r.name.clone(),
-                errno: kernel_sim::errno::name(r.errno),
+                errno: r.errno_name(),
                 why: r.why.clone(),
                 hits,
             })

@@ -396,7 +396,7 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
             out,
             "  {:<16} {:<8} {n:>4} hit(s)  {}",
             row.name,
-            errno::name(row.errno),
+            row.errno_name(),
             row.why
         );
     }
