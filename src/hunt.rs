@@ -59,15 +59,15 @@ pub fn hunt(
     let mut classes: BTreeMap<Class, u64> = BTreeMap::new();
     let mut note =
         |signature: String, tries: u64, case: &Case, hits: &mut BTreeMap<String, Hit>| {
-            if !hits.contains_key(&signature) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = hits.entry(signature) {
                 let hit = Hit {
-                    signature: signature.clone(),
+                    signature: slot.key().clone(),
                     seconds: start.elapsed().as_secs_f64(),
                     tries,
                     case: case.clone(),
                 };
                 found(&hit);
-                hits.insert(signature, hit);
+                slot.insert(hit);
             }
         };
     let entries = catalogue();
