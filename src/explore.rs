@@ -513,8 +513,8 @@ impl SkewCache {
     /// need more preemptions than the bound allows.
     const SAMPLES: u64 = 256;
 
-    /// The check for one scenario, exploring it on first use.
-    pub fn check(&mut self, scenario: &Scenario) -> impl SkewCheck + '_ {
+    /// Explores `scenario` on first use.
+    fn ensure(&mut self, scenario: &Scenario) -> &Exploration {
         if !self.explored.contains_key(scenario) {
             if self.explored.len() >= Self::CAPACITY {
                 self.explored.clear();
@@ -531,10 +531,61 @@ impl SkewCache {
             }
             self.explored.insert(scenario.clone(), e);
         }
-        OldSet {
-            old: &self.explored[scenario],
-            table: &self.table,
+        &self.explored[scenario]
+    }
+
+    /// The check for one scenario, exploring it on first use.
+    pub fn check<'a>(&'a mut self, scenario: &'a Scenario) -> impl SkewCheck + 'a {
+        Checker {
+            cache: self,
+            scenario,
         }
+    }
+}
+
+/// [`SkewCache::check`]'s answer for one scenario.
+struct Checker<'a> {
+    cache: &'a mut SkewCache,
+    scenario: &'a Scenario,
+}
+
+impl SkewCheck for Checker<'_> {
+    fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> bool {
+        let table = self.cache.table.clone();
+        let e = self.cache.ensure(self.scenario);
+        OldSet {
+            old: e,
+            table: &table,
+        }
+        .old_reaches(old, new)
+    }
+
+    /// The old code hits `signature` in this scenario, or in the scenario
+    /// of the owner's program with any one other task: a bug of the old
+    /// code at the same place, which the bounded exploration of a large
+    /// scenario may not reach in time.
+    fn old_violates(&mut self, signature: &str) -> bool {
+        let hits = |e: &Exploration| {
+            e.outcomes
+                .keys()
+                .any(|k| k.violations.iter().any(|v| v == signature))
+        };
+        if hits(self.cache.ensure(self.scenario)) {
+            return true;
+        }
+        let s = self.scenario;
+        let owner = s.owner();
+        for t in (0..s.tasks.len()).filter(|&t| Some(t) != owner) {
+            let tasks = match owner {
+                Some(o) => vec![s.tasks[o].clone(), s.tasks[t].clone()],
+                None => vec![s.tasks[t].clone()],
+            };
+            let sub = Scenario { tasks, ..s.clone() };
+            if sub != *s && hits(self.cache.ensure(&sub)) {
+                return true;
+            }
+        }
+        false
     }
 }
 
