@@ -316,7 +316,8 @@ pub fn classify(
                     rows_hit: Vec::new(),
                     explanation: format!(
                         "the new code hits {s} under this schedule and the old code hits it \
-                         under another: a bug the patch leaves in place"
+                         under another schedule or in another scenario: a bug the patch leaves \
+                         in place"
                     ),
                 };
             }
