@@ -10,7 +10,7 @@ use kernel_sim::Scheduler;
 use crate::case::{Case, Class};
 use crate::catalogue::catalogue;
 use crate::explore::{compare, witness_schedule, ExploreOptions, SkewCache};
-use crate::oracle::RefusalTable;
+use crate::oracle::{RefusalTable, SkewCheck};
 use crate::runner::{run_model, RunOptions};
 use crate::scenario::Scenario;
 use crate::strategy::{Pct, RandomWalk, Rng};
@@ -157,7 +157,10 @@ pub fn hunt(
             note(format!("{class}:{s}"), tries, &case, &mut hits);
         }
         for s in new_sigs.iter().filter(|s| !old_sigs.contains(s)) {
-            note(format!("new-only:{s}"), tries, &case, &mut hits);
+            // As verify classifies it: shared when the old code shows it too.
+            let shared = skew.check(&case.scenario).old_violates(s);
+            let class = if shared { "shared" } else { "new-only" };
+            note(format!("{class}:{s}"), tries, &case, &mut hits);
         }
         if checked.verdict.class == Class::Divergence {
             note(checked.verdict.signature.clone(), tries, &case, &mut hits);

@@ -115,6 +115,9 @@ enum Command {
         /// Seed of the random choices.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Write the first case of each signature here.
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Print JSON instead.
         #[arg(long)]
         json: bool,
@@ -303,6 +306,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
             time,
             depth,
             seed,
+            out,
             json,
             table,
         } => {
@@ -311,7 +315,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
                 StrategyArg::Pct => aiodiff::hunt::Strategy::Pct(depth),
                 StrategyArg::Explore => aiodiff::hunt::Strategy::Explore,
             };
-            hunt(strategy, time, seed, json, &table.table())
+            hunt(strategy, time, seed, out.as_deref(), json, &table.table())
         }
         Command::Minimize {
             file,
@@ -699,6 +703,7 @@ fn hunt(
     strategy: aiodiff::hunt::Strategy,
     time: std::time::Duration,
     seed: u64,
+    out: Option<&Path>,
     json: bool,
     table: &RefusalTable,
 ) -> Result<ExitCode, Fail> {
@@ -722,6 +727,22 @@ fn hunt(
             }
         },
     );
+    if let Some(dir) = out {
+        fs::create_dir_all(dir)
+            .map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
+        for (i, h) in hits.iter().enumerate() {
+            let path = dir.join(format!("hit-{i:02}.sched"));
+            let body = format!(
+                "# aiodiff hunt: {} first after {:.2} s ({} tries)\n{}",
+                h.signature,
+                h.seconds,
+                h.tries,
+                text::print(&h.case)
+            );
+            fs::write(&path, body)
+                .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
+        }
+    }
     if json {
         println!(
             "{}",

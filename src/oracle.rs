@@ -139,8 +139,10 @@ impl RefusalTable {
 }
 
 /// Answers, for a divergence between two safe outcomes, whether the old
-/// code reaches the new outcome under another schedule. The explorer
-/// implements it; until one is given, such divergences are unconfirmed.
+/// code reaches the new outcome under another schedule (the explorer's
+/// answer: each operation that ended differently ends the new way, and the
+/// final state is reached, under some schedule of the same scenario). Until
+/// one is given, such divergences are unconfirmed.
 pub trait SkewCheck {
     /// Whether `old` can reach the outcome `new` shows.
     fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> bool;
