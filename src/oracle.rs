@@ -29,11 +29,16 @@ pub enum NewSide {
     Migrated,
     /// It did not move the page either, in whatever way.
     NotMoved,
+    /// Its pfn walk did not get the page (no page found, a frozen page, or
+    /// one it could not isolate), where the old code migrated it.
+    Missed,
 }
 
 /// One row of the allowed-refusal table: a migration the old code did not
 /// make (refused by `aio_migratepage` with `errno`, or, with no errno, not
-/// moved in any way) where the new code did what `new` says.
+/// moved in any way) where the new code did what `new` says; or, for
+/// `new: Missed`, one the old code made where the new code's pfn walk
+/// missed the page.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
 pub struct RefusalRow {
     /// The row's name, used in signatures.
@@ -106,6 +111,16 @@ impl Default for RefusalTable {
                      new code refuses the truncated page on the generic path, reference D2), \
                      not found, not isolated or left without a target depends on timing, and \
                      all else is equal",
+                ),
+                row(
+                    "missed",
+                    None,
+                    NewSide::Missed,
+                    "one version's pfn walk did not get the page (not in the page cache yet \
+                     or any more, frozen or isolated by a concurrent migration of the same \
+                     page, or still in a per-CPU pagevec) where the other migrated it; the \
+                     versions take different numbers of steps, so concurrent requests meet \
+                     at different moments, and the final state is equal",
                 ),
             ],
         }
@@ -212,6 +227,14 @@ impl MigrationEnd {
         self.result == MigrateResult::Migrated(0)
     }
 
+    /// The pfn walk did not get the page.
+    fn missed(&self) -> bool {
+        matches!(
+            self.result,
+            MigrateResult::NoPage | MigrateResult::NotIsolated
+        )
+    }
+
     /// Refused, and only `aio_migratepage` refused it.
     fn refused_in_aio(&self) -> bool {
         !self.migrated() && self.generic.is_empty() && !self.aio.is_empty()
@@ -226,6 +249,8 @@ impl MigrationEnd {
                 .iter()
                 .map(|&e| table.row_of(Some(e), NewSide::Migrated))
                 .collect(),
+            (false, true) if self.missed() => table.row_of(None, NewSide::Missed).map(|r| vec![r]),
+            (true, false) if new.missed() => table.row_of(None, NewSide::Missed).map(|r| vec![r]),
             (false, false) => table.row_of(None, NewSide::NotMoved).map(|r| vec![r]),
             _ => None,
         }
@@ -415,7 +440,7 @@ pub fn classify(
                 signature: format!("allowed-refusal:{}", names.join("+")),
                 unconfirmed: false,
                 explanation: format!(
-                    "the old code refused a migration the new code made ({}); all else is equal",
+                    "the migrations differ only in ways the refusal table allows ({}); all else is equal",
                     names.join(", ")
                 ),
                 rows_hit: rows,
