@@ -530,8 +530,9 @@ impl SkewCache {
     }
 
     /// The violation signatures the old code shows in the catalogue's one-
-    /// and two-task scenarios, explored with this cache's bound on first
-    /// use: the old code's bugs, wherever a fuzzer's scenario meets them.
+    /// and two-task scenarios, explored on first use (two preemptions for
+    /// one-page rings, this cache's bound for the rest): the old code's
+    /// bugs, wherever a fuzzer's scenario meets them.
     fn known_old_violations(&mut self) -> &BTreeSet<String> {
         let opts = self.opts;
         self.known.get_or_insert_with(|| {
@@ -539,6 +540,14 @@ impl SkewCache {
                 .iter()
                 .filter(|e| e.scenario.tasks.len() <= 2)
                 .flat_map(|e| {
+                    let opts = if e.scenario.ring_pages == 1 {
+                        ExploreOptions {
+                            preemptions: opts.preemptions.max(2),
+                            ..opts
+                        }
+                    } else {
+                        opts
+                    };
                     explore(&Old, &e.scenario, opts, |_, _| {})
                         .outcomes
                         .into_keys()
