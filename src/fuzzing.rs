@@ -103,7 +103,13 @@ pub fn differential(data: &[u8]) {
     }
 }
 
+/// The first violation of `model` on the decoded case. With the
+/// environment variable `AIODIFF_ONLY` set, only a violation whose signature
+/// contains it counts: a benchmark of the time to one particular finding
+/// sets it (e.g. `AIODIFF_ONLY=truncate-livelock` for B1).
 fn first_violation<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Option<String> {
+    static ONLY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let only = ONLY.get_or_init(|| std::env::var("AIODIFF_ONLY").ok());
     let case = bytes::decode(data);
     let o = run_model(
         model,
@@ -111,7 +117,10 @@ fn first_violation<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Option<St
         &mut Segments::new(case.schedule),
         RunOptions::QUIET,
     );
-    o.violations.first().map(|v| v.signature())
+    o.violations
+        .iter()
+        .map(|v| v.signature())
+        .find(|s| only.as_ref().is_none_or(|only| s.contains(only.as_str())))
 }
 
 /// The `invariants` target: crashes on any violation of the new code, so
