@@ -581,13 +581,15 @@ fn explore(
     } else {
         let s = &v.scenarios[0];
         println!(
-            "{}: every schedule with at most {k} preemption(s){}\n  old: {} executions, {} distinct outcomes\n  new: {} executions, {} distinct outcomes\n",
+            "{}: every schedule with at most {k} preemption(s){}\n  old: {} executions, {} distinct outcomes, {} branches beyond the bound\n  new: {} executions, {} distinct outcomes, {} branches beyond the bound\n",
             path.display(),
             if s.incomplete { " (INCOMPLETE: execution budget hit)" } else { "" },
             s.executions.0,
             s.outcomes.0,
+            s.pruned.0,
             s.executions.1,
-            s.outcomes.1
+            s.outcomes.1,
+            s.pruned.1
         );
         print!("{}", aiodiff::verify::summary(&v, table));
     }

@@ -48,6 +48,8 @@ pub struct ScenarioStats {
     pub executions: (usize, usize),
     /// Distinct outcomes, old and new.
     pub outcomes: (usize, usize),
+    /// Alternatives not run because they exceeded the bound, old and new.
+    pub pruned: (u64, u64),
     /// Whether a budget cut either exploration short.
     pub incomplete: bool,
     /// Wall time in milliseconds.
@@ -186,6 +188,7 @@ pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>)
             preemptions: (e.old_preemptions, e.preemptions),
             executions: (c.old.executions, c.new.executions),
             outcomes: (c.old.outcomes.len(), c.new.outcomes.len()),
+            pruned: (c.old.pruned, c.new.pruned),
             incomplete: c.old.incomplete || c.new.incomplete,
             millis: took.as_millis(),
         });
