@@ -2,6 +2,8 @@
 
 use kernel_sim::{Faults, MigrateMode};
 
+use crate::explore::{compare, Comparison, ExploreOptions};
+use crate::oracle::RefusalTable;
 use crate::scenario::{MigrateFaults, Op, Scenario};
 use crate::text::print_op;
 
@@ -17,6 +19,24 @@ pub struct Entry {
     pub preemptions: u32,
     /// The preemption bound of the old code, at least `preemptions`.
     pub old_preemptions: u32,
+}
+
+impl Entry {
+    /// Explores both versions on this entry's scenario with its bounds and
+    /// compares them.
+    pub fn compare(&self, table: &RefusalTable) -> Comparison {
+        let bound = |k| ExploreOptions {
+            preemptions: k,
+            ..ExploreOptions::default()
+        };
+        compare(
+            &self.scenario,
+            bound(self.old_preemptions),
+            bound(self.preemptions),
+            table,
+            |_, _| {},
+        )
+    }
 }
 
 fn migrate(index: u8, mode: MigrateMode) -> Op {

@@ -9,7 +9,7 @@ use kernel_sim::Scheduler;
 
 use crate::case::{Case, Class};
 use crate::catalogue::catalogue;
-use crate::explore::{compare, witness_schedule, ExploreOptions, SkewCache};
+use crate::explore::{witness_schedule, SkewCache};
 use crate::oracle::{RefusalTable, SkewCheck};
 use crate::runner::{run_model, RunOptions};
 use crate::scenario::Scenario;
@@ -78,17 +78,7 @@ pub fn hunt(
             if start.elapsed() >= time {
                 break;
             }
-            let bound = |k| ExploreOptions {
-                preemptions: k,
-                ..ExploreOptions::default()
-            };
-            let c = compare(
-                &e.scenario,
-                bound(e.old_preemptions),
-                bound(e.preemptions),
-                table,
-                |_, _| {},
-            );
+            let c = e.compare(table);
             tries += 1;
             for f in &c.findings {
                 *classes.entry(f.class).or_default() += 1;

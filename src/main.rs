@@ -657,23 +657,10 @@ fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<Exi
                 .split_once(':')
                 .map(|(_, d)| d.to_string()),
         });
-        let stem = verdict
-            .signature
+        let stem: String = aiodiff::verify::slug(&verdict.signature)
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect::<String>();
-        let stem: String = stem
-            .split('-')
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("-");
-        let stem: String = stem.chars().take(70).collect();
+            .take(70)
+            .collect();
         fs::create_dir_all(dir)
             .map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
         let mut path = dir.join(format!("triaged-{stem}.sched"));

@@ -12,9 +12,7 @@ use kernel_sim::errno;
 
 use crate::case::{Case, Class, Expect};
 use crate::catalogue::Entry;
-use crate::explore::{
-    compare, migratepage_codes, witness_schedule, Comparison, ExploreOptions, Tally,
-};
+use crate::explore::{migratepage_codes, witness_schedule, Comparison, Tally};
 use crate::oracle::RefusalTable;
 use crate::{check_case, swimlane, text, New, Old};
 
@@ -142,17 +140,7 @@ pub fn verify(
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let e = &entries[i];
                     let t = Instant::now();
-                    let bound = |k| ExploreOptions {
-                        preemptions: k,
-                        ..ExploreOptions::default()
-                    };
-                    let c = compare(
-                        &e.scenario,
-                        bound(e.old_preemptions),
-                        bound(e.preemptions),
-                        table,
-                        |_, _| {},
-                    );
+                    let c = e.compare(table);
                     results.lock().expect("no panics while holding it")[i] = Some((c, t.elapsed()));
                     done(&e.name);
                 }
@@ -257,7 +245,7 @@ fn witness_len(case: &Case, model: &str) -> usize {
 }
 
 /// A file name for a signature.
-fn slug(signature: &str) -> String {
+pub fn slug(signature: &str) -> String {
     let mut s: String = signature
         .chars()
         .map(|c| {
