@@ -1,6 +1,7 @@
-//! Replays every entry of corpus/ twice: each must meet its `expect:` line,
-//! and the two runs must give identical traces and verdicts. Every label
-//! the traces show must be in the byte format's label table.
+//! Replays every entry of corpus/ and every witness `verify` wrote twice:
+//! each must meet its `expect:` line, and the two runs must give identical
+//! traces and verdicts. Every label the traces show must be in the byte
+//! format's label table.
 
 use std::fs;
 use std::path::Path;
@@ -8,16 +9,24 @@ use std::path::Path;
 use aiodiff::explore::SkewCache;
 use aiodiff::{check_case_with_skew, text, RefusalTable};
 
-#[test]
-fn every_corpus_entry_meets_its_expectation_deterministically() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+fn entries(dir: &str) -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files: Vec<_> = fs::read_dir(&dir)
-        .expect("corpus/ exists")
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "sched"))
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "corpus/ holds the reference's cases");
+    files
+}
+
+#[test]
+fn every_corpus_entry_and_witness_meets_its_expectation_deterministically() {
+    let corpus = entries("corpus");
+    assert!(corpus.len() >= 10, "corpus/ holds the reference's cases");
+    let witnesses = entries("witnesses");
+    assert!(!witnesses.is_empty(), "verify's witnesses are committed");
+    let files: Vec<_> = corpus.into_iter().chain(witnesses).collect();
     let table = RefusalTable::default();
     let mut skew = SkewCache::new(
         aiodiff::SKEW_PREEMPTIONS,
