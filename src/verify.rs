@@ -33,6 +33,9 @@ pub struct Found {
     pub model: String,
     #[serde(skip)]
     case: Case,
+    /// Actions the witness runs in its model.
+    #[serde(skip)]
+    steps: usize,
 }
 
 /// What one catalogue scenario took.
@@ -181,12 +184,15 @@ pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>)
             millis: took.as_millis(),
         });
         for f in &c.findings {
-            let schedule = if f.model == "old" {
-                witness_schedule(&Old, &e.scenario, &f.decisions)
-            } else {
-                witness_schedule(&New, &e.scenario, &f.decisions)
+            let witness = || Case {
+                scenario: e.scenario.clone(),
+                schedule: if f.model == "old" {
+                    witness_schedule(&Old, &e.scenario, &f.decisions)
+                } else {
+                    witness_schedule(&New, &e.scenario, &f.decisions)
+                },
+                expect: None,
             };
-            let len = f.decisions.len();
             let entry = found
                 .entry((f.class, f.signature.clone()))
                 .or_insert_with(|| Found {
@@ -196,22 +202,15 @@ pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>)
                     witness: None,
                     scenario: e.name.clone(),
                     model: f.model.to_string(),
-                    case: Case {
-                        scenario: e.scenario.clone(),
-                        schedule: schedule.clone(),
-                        expect: None,
-                    },
+                    case: witness(),
+                    steps: f.decisions.len(),
                 });
             entry.scenarios += 1;
-            let shorter = len < witness_len(&entry.case, &entry.model);
-            if shorter {
+            if f.decisions.len() < entry.steps {
                 entry.scenario = e.name.clone();
                 entry.model = f.model.to_string();
-                entry.case = Case {
-                    scenario: e.scenario.clone(),
-                    schedule,
-                    expect: None,
-                };
+                entry.case = witness();
+                entry.steps = f.decisions.len();
             }
         }
     }
@@ -231,17 +230,6 @@ pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>)
         millis: results.iter().map(|(_, d)| d.as_millis()).sum(),
         failed,
     }
-}
-
-/// The number of actions a witness case runs in `model`.
-fn witness_len(case: &Case, model: &str) -> usize {
-    let mut sched = kernel_sim::Segments::new(case.schedule.clone());
-    let o = if model == "old" {
-        crate::run_model(&Old, &case.scenario, &mut sched, crate::RunOptions::QUIET)
-    } else {
-        crate::run_model(&New, &case.scenario, &mut sched, crate::RunOptions::QUIET)
-    };
-    o.decisions.len()
 }
 
 /// A file name for a signature.
