@@ -118,9 +118,13 @@ pub fn run_case(data: &[u8]) -> Verdict {
     static TABLE: OnceLock<RefusalTable> = OnceLock::new();
     let case = bytes::decode(data);
     let table = TABLE.get_or_init(RefusalTable::default);
-    let checked = check_case(&case, table, false);
-    if !matches!(checked.verdict.class, Class::Divergence | Class::NewOnly) {
-        return checked.verdict;
+    let Checked { verdict, old, new } = check_case(&case, table, false);
+    if !matches!(verdict.class, Class::Divergence | Class::NewOnly) {
+        return verdict;
     }
-    SKEW.with(|cache| check_case_with_skew(&case, table, false, &mut cache.borrow_mut()).verdict)
+    SKEW.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let mut check = cache.check(&case.scenario);
+        classify(&old, &new, table, Some(&mut check))
+    })
 }

@@ -145,15 +145,16 @@ pub fn run_model<M: AioModel>(
             })
             .collect()
     });
+    let (notes, trace, decisions) = k.take_records();
     Outcome {
         model: M::NAME,
         results: results.into_inner(),
-        notes: k.notes(),
+        notes,
         violations,
         end,
         ctxs,
-        trace: k.trace(),
-        decisions: k.decisions(),
+        trace,
+        decisions,
     }
 }
 

@@ -8,12 +8,14 @@
 //! else is not runnable. No clock, no randomness and no hash-order iteration
 //! enter a run, so the same scheduler decisions give the same trace.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
-use crate::kernel::{Kernel, Status};
+use crate::kernel::{Kernel, State, Status};
 use crate::label::Label;
 use crate::violation::ViolationKind;
 
@@ -51,6 +53,10 @@ impl TaskSet {
     pub fn insert(&mut self, t: TaskId) {
         self.0 |= 1 << t.0;
     }
+    /// Removes `t`.
+    pub fn remove(&mut self, t: TaskId) {
+        self.0 &= !(1 << t.0);
+    }
     /// Whether the set is empty.
     pub fn is_empty(self) -> bool {
         self.0 == 0
@@ -61,9 +67,12 @@ impl TaskSet {
     }
     /// The tasks in the set, lowest first.
     pub fn iter(self) -> impl Iterator<Item = TaskId> {
-        (0..MAX_TASKS as u8)
-            .map(TaskId)
-            .filter(move |&t| self.contains(t))
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            let t = (rest != 0).then(|| TaskId(rest.trailing_zeros() as u8))?;
+            rest &= rest - 1;
+            Some(t)
+        })
     }
     /// The lowest task in the set.
     pub fn first(self) -> Option<TaskId> {
@@ -150,24 +159,71 @@ pub enum RunEnd {
 /// A task's body: a future borrowing the kernel it runs on.
 pub type TaskFuture<'k> = Pin<Box<dyn Future<Output = ()> + 'k>>;
 
-/// The future a scheduling point awaits: it yields once to the executor.
-pub(crate) struct Yield(bool);
+/// The future a scheduling point awaits.
+///
+/// Its first poll asks the scheduler, in place, who acts next. When the
+/// answer is the task already running, the action goes ahead without
+/// unwinding the task's stack of nested futures back to the executor:
+/// schedules mostly keep the current task, and re-polling a stack as deep as
+/// the kernel's call chain at every step was most of the cost of a step.
+/// Otherwise the task yields, and the executor polls it again when it is
+/// chosen.
+pub(crate) struct Yield<'k> {
+    k: &'k Kernel,
+    polled: bool,
+}
 
-impl Yield {
-    pub(crate) fn new() -> Yield {
-        Yield(false)
+impl<'k> Yield<'k> {
+    pub(crate) fn new(k: &'k Kernel) -> Yield<'k> {
+        Yield { k, polled: false }
     }
 }
 
-impl Future for Yield {
+impl Future for Yield<'_> {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
+        if self.polled {
+            return Poll::Ready(());
+        }
+        self.polled = true;
+        if self.k.continue_inline() {
             Poll::Ready(())
         } else {
-            self.0 = true;
             Poll::Pending
         }
+    }
+}
+
+/// The executor's next move.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Choice {
+    /// This task performs the next action.
+    Task(TaskId),
+    /// The run is over.
+    End(RunEnd),
+}
+
+/// The scheduler of the run in progress, reachable from the scheduling
+/// points its tasks await.
+#[derive(Default)]
+pub(crate) struct SchedSlot(Cell<Option<NonNull<dyn Scheduler + 'static>>>);
+
+impl fmt::Debug for SchedSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "SchedSlot(set)"
+        } else {
+            "SchedSlot(empty)"
+        })
+    }
+}
+
+/// Empties the slot when [`Kernel::run`] returns or unwinds.
+struct ClearOnDrop<'k>(&'k SchedSlot);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0 .0.set(None);
     }
 }
 
@@ -181,79 +237,61 @@ impl Kernel {
     /// reproduce the run from [`Kernel::decisions`].
     pub fn run(&self, tasks: Vec<TaskFuture<'_>>, sched: &mut dyn Scheduler) -> RunEnd {
         assert!(tasks.len() <= MAX_TASKS, "at most {MAX_TASKS} tasks");
+        assert!(self.sched.0.get().is_none(), "Kernel::run is not reentrant");
         let mut futs: Vec<Option<TaskFuture<'_>>> = tasks.into_iter().map(Some).collect();
         self.st.borrow_mut().add_tasks(futs.len());
         let mut cx = Context::from_waker(Waker::noop());
         for (i, fut) in futs.iter_mut().enumerate() {
             self.poll_task(TaskId(i as u8), fut, &mut cx);
         }
-        let mut pending = [None; MAX_TASKS];
-        self.update_pending(&mut pending, 0..futs.len());
-        let mut current = None;
+        let ptr: NonNull<dyn Scheduler + '_> = NonNull::from(sched);
+        // SAFETY: only the lifetime bound of the trait object changes. The
+        // pointer comes from the `&mut` this function holds until it
+        // returns, and `ClearOnDrop` empties the slot before that, also on
+        // unwinding. It is dereferenced only by `choose_inline`, which runs
+        // inside `poll_task` below, while this function does not use `sched`.
+        let ptr: NonNull<dyn Scheduler + 'static> = unsafe { std::mem::transmute(ptr) };
+        self.sched.0.set(Some(ptr));
+        let _clear = ClearOnDrop(&self.sched);
+        // SAFETY (here and below): as above; `continue_inline` is not running.
+        let mut next = self.st.borrow_mut().choose(unsafe { &mut *ptr.as_ptr() });
         loop {
-            let (runnable, op_start, step) = {
-                let st = self.st.borrow();
-                let (mut runnable, mut op_start) = (TaskSet::default(), TaskSet::default());
-                let mut alive = false;
-                for (i, t) in st.tasks.iter().enumerate() {
-                    if let (Status::Running, Some(p)) = (t.status, t.pending) {
-                        alive = true;
-                        if t.op_start {
-                            op_start.insert(TaskId(i as u8));
-                        }
-                        if st.enabled(p.guard) {
-                            runnable.insert(TaskId(i as u8));
-                        }
-                    }
-                }
-                if !alive {
-                    return RunEnd::Done;
-                }
-                if runnable.is_empty() {
-                    drop(st);
-                    self.st.borrow_mut().report_deadlock();
-                    return RunEnd::Deadlock;
-                }
-                if st.step >= st.config.step_budget {
-                    drop(st);
-                    let mut st = self.st.borrow_mut();
-                    st.current = None;
-                    st.violation(ViolationKind::StepBudget);
-                    return RunEnd::StepBudget;
-                }
-                (runnable, op_start, st.step)
+            let t = match next {
+                Choice::Task(t) => t,
+                Choice::End(end) => return end,
             };
-            let view = SchedView {
-                runnable,
-                current,
-                step,
-                pending: &pending,
-                op_start,
+            self.st.borrow_mut().begin_action(t);
+            self.poll_task(t, &mut futs[t.index()], &mut cx);
+            let mut st = self.st.borrow_mut();
+            next = match st.stashed.take() {
+                Some(c) => c,
+                None => st.choose(unsafe { &mut *ptr.as_ptr() }),
             };
-            let mut choice = sched.next_task(&view);
-            if !runnable.contains(choice) {
-                choice = runnable.first().expect("runnable is never empty");
-            }
-            current = Some(choice);
-            self.st.borrow_mut().begin_action(choice);
-            self.poll_task(choice, &mut futs[choice.index()], &mut cx);
-            self.update_pending(&mut pending, choice.index()..choice.index() + 1);
         }
     }
 
-    /// Copies the next labels of `tasks` (`None` once a task stopped).
-    fn update_pending(
-        &self,
-        pending: &mut [Option<Label>; MAX_TASKS],
-        tasks: std::ops::Range<usize>,
-    ) {
-        let st = self.st.borrow();
-        for i in tasks {
-            let t = &st.tasks[i];
-            pending[i] = match t.status {
-                Status::Running => t.pending.map(|p| p.label),
-                _ => None,
-            };
+    /// Called from a scheduling point just reached by the current task:
+    /// asks the scheduler who acts next. If it is this task, begins its
+    /// action and returns true. Otherwise keeps the choice for the executor
+    /// and returns false.
+    fn continue_inline(&self) -> bool {
+        let Some(ptr) = self.sched.0.get() else {
+            return false;
+        };
+        let mut st = self.st.borrow_mut();
+        let me = st.current;
+        // SAFETY: see `Kernel::run`; no other reference to the scheduler is
+        // live while this one is.
+        let choice = st.choose(unsafe { &mut *ptr.as_ptr() });
+        match choice {
+            Choice::Task(t) if Some(t) == me => {
+                st.begin_action(t);
+                true
+            }
+            _ => {
+                st.stashed = Some(choice);
+                false
+            }
         }
     }
 
@@ -273,10 +311,56 @@ impl Kernel {
             finished || task.pending.is_some(),
             "task {t} awaited something other than a scheduling point"
         );
+        if finished {
+            st.pending_labels[t.index()] = None;
+            debug_assert!(!st.waiting.contains(t), "a stopped task has no next action");
+        }
         st.current = None;
         drop(st);
         if finished {
             *slot = None;
+        }
+    }
+}
+
+impl State {
+    /// Decides the next move: the end of the run, or the task the scheduler
+    /// picks among the runnable ones.
+    fn choose(&mut self, sched: &mut dyn Scheduler) -> Choice {
+        if self.waiting.is_empty() {
+            return Choice::End(RunEnd::Done);
+        }
+        let mut runnable = TaskSet(self.waiting.0 & !self.guarded.0);
+        for t in self.guarded.iter() {
+            let guard = self.tasks[t.index()]
+                .pending
+                .expect("a guarded task waits")
+                .guard;
+            if self.enabled(guard) {
+                runnable.insert(t);
+            }
+        }
+        if runnable.is_empty() {
+            self.report_deadlock();
+            return Choice::End(RunEnd::Deadlock);
+        }
+        if self.step >= self.config.step_budget {
+            self.current = None;
+            self.violation(ViolationKind::StepBudget);
+            return Choice::End(RunEnd::StepBudget);
+        }
+        let view = SchedView {
+            runnable,
+            current: self.last,
+            step: self.step,
+            pending: &self.pending_labels,
+            op_start: self.op_start,
+        };
+        let choice = sched.next_task(&view);
+        if runnable.contains(choice) {
+            Choice::Task(choice)
+        } else {
+            Choice::Task(runnable.first().expect("runnable is never empty"))
         }
     }
 }

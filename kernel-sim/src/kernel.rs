@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use crate::exec::{TaskId, Yield, MAX_TASKS};
+use crate::exec::{Choice, SchedSlot, TaskId, TaskSet, Yield, MAX_TASKS};
 use crate::label::{Arg, Func, Label, OpKind};
 use crate::locks::{Lock, LockId, LockOwner};
 use crate::mm::{Page, PageId};
@@ -99,9 +99,6 @@ pub struct TaskSlot {
     depth: usize,
     /// This task's CPU's LRU-add pagevec (each task runs on its own CPU).
     pub lru_add_pvec: Vec<PageId>,
-    /// Whether the next action begins an operation (see
-    /// [`Kernel::begin_op`]).
-    pub op_start: bool,
 }
 
 impl TaskSlot {
@@ -111,8 +108,7 @@ impl TaskSlot {
             pending: None,
             frames: [Func::IoSetup; MAX_DEPTH],
             depth: 0,
-            lru_add_pvec: Vec::with_capacity(crate::mm::PAGEVEC_SIZE),
-            op_start: false,
+            lru_add_pvec: Vec::new(),
         }
     }
 
@@ -190,6 +186,19 @@ pub struct State {
     pub violations: Vec<Violation>,
     /// Return codes and other results the harness compares.
     pub notes: Vec<Note>,
+    /// Each live task's next label, as schedulers see it.
+    pub(crate) pending_labels: [Option<Label>; MAX_TASKS],
+    /// Tasks waiting to perform an action.
+    pub(crate) waiting: TaskSet,
+    /// Those of them whose action has a guard other than [`Guard::None`].
+    pub(crate) guarded: TaskSet,
+    /// Tasks whose next action is the first of an operation (see
+    /// [`Kernel::begin_op`]).
+    pub op_start: TaskSet,
+    /// The task that performed the previous action.
+    pub(crate) last: Option<TaskId>,
+    /// A choice made at a scheduling point for the executor to carry out.
+    pub(crate) stashed: Option<Choice>,
 }
 
 impl State {
@@ -205,7 +214,7 @@ impl State {
             mm: Mm::default(),
             aio_nr: 0,
             aio_nr_lock: LockId(0),
-            tasks: Vec::with_capacity(MAX_TASKS),
+            tasks: Vec::new(),
             current: None,
             cur_label: None,
             step: 0,
@@ -213,6 +222,12 @@ impl State {
             decisions: Vec::with_capacity(1024),
             violations: Vec::new(),
             notes: Vec::new(),
+            pending_labels: [None; MAX_TASKS],
+            waiting: TaskSet::default(),
+            guarded: TaskSet::default(),
+            op_start: TaskSet::default(),
+            last: None,
+            stashed: None,
         };
         st.aio_nr_lock = st.new_lock(LockOwner::Global);
         st.mm.mmap_sem = st.new_lock(LockOwner::Global);
@@ -229,11 +244,21 @@ impl State {
             "a new batch of tasks would lose undrained pagevecs"
         );
         self.tasks = (0..n).map(|_| TaskSlot::new()).collect();
+        self.pending_labels = [None; MAX_TASKS];
+        self.waiting = TaskSet::default();
+        self.guarded = TaskSet::default();
+        self.op_start = TaskSet::default();
+        self.last = None;
+        self.stashed = None;
     }
 
     pub(crate) fn begin_action(&mut self, t: TaskId) {
         let pending = self.tasks[t.index()].pending.take();
         self.cur_label = pending.map(|p| p.label);
+        self.pending_labels[t.index()] = None;
+        self.waiting.remove(t);
+        self.guarded.remove(t);
+        self.last = Some(t);
         self.step += 1;
         self.decisions.push(t);
     }
@@ -311,6 +336,7 @@ impl State {
 #[derive(Debug)]
 pub struct Kernel {
     pub(crate) st: RefCell<State>,
+    pub(crate) sched: SchedSlot,
 }
 
 /// A simulated function's stack frame; popped when dropped.
@@ -332,6 +358,7 @@ impl Kernel {
     pub fn new(config: Config) -> Kernel {
         Kernel {
             st: RefCell::new(State::new(config)),
+            sched: SchedSlot::default(),
         }
     }
 
@@ -363,13 +390,23 @@ impl Kernel {
         self.st.borrow().notes.clone()
     }
 
+    /// Moves out the notes, the trace and the decisions of a finished run.
+    pub fn take_records(&self) -> (Vec<Note>, Vec<Event>, Vec<TaskId>) {
+        let mut st = self.st.borrow_mut();
+        (
+            std::mem::take(&mut st.notes),
+            std::mem::take(&mut st.trace),
+            std::mem::take(&mut st.decisions),
+        )
+    }
+
     /// Marks the current task's next action as the first of an operation (a
     /// system call or another top-level request). Schedulers that bound
     /// preemptions treat switching away from such a task as free.
     pub fn begin_op(&self) {
         let mut st = self.st.borrow_mut();
         let task = st.current.expect("begin_op() outside a task");
-        st.tasks[task.index()].op_start = true;
+        st.op_start.insert(task);
     }
 
     /// Enters simulated function `func`: scheduling points until the frame is
@@ -402,16 +439,19 @@ impl Kernel {
             let task = st.current.expect("act() outside a task");
             let slot = &mut st.tasks[task.index()];
             let func = slot.func().expect("act() outside a simulated function");
-            slot.pending = Some(Pending {
-                label: Label { func, op, arg },
-                guard,
-            });
+            let label = Label { func, op, arg };
+            slot.pending = Some(Pending { label, guard });
+            st.pending_labels[task.index()] = Some(label);
+            st.waiting.insert(task);
+            if guard != Guard::None {
+                st.guarded.insert(task);
+            }
         }
-        Yield::new().await;
+        Yield::new(self).await;
         let (value, ended) = {
             let mut st = self.st.borrow_mut();
             let task = st.current.expect("action outside a task");
-            st.tasks[task.index()].op_start = false;
+            st.op_start.remove(task);
             let (value, effect) = f(&mut st);
             if st.config.tracing {
                 let event = Event {
