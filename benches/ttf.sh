@@ -1,34 +1,131 @@
 #!/usr/bin/env bash
-# Time to first finding of each signature for `aiodiff hunt` strategies:
-# 5 seeds per strategy, each hunting for $1 seconds (default 60), then the
-# median per signature (runs that did not find it count as the time limit,
-# marked ">").
+# Time to the first finding of each signature `aiodiff verify` reports, per
+# engine: libFuzzer (old_model and invariants targets, empty corpus), AFL++
+# (old_model, one zero byte as the only seed), and `aiodiff hunt` with the
+# random and PCT strategies. Five seeds per engine, each run LIMIT seconds,
+# as many runs at once as there are cores. Prints a Markdown table of
+# medians (a run that did not find a signature counts as the limit; the
+# median is then shown as "> LIMIT") and keeps the raw logs.
+#
+#   benches/ttf.sh [LIMIT] [ENGINE...]
+#
+# ENGINE is any of lf-old lf-inv afl-old random pct (default: all). The
+# fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
+# src/fuzzing.rs): they log each signature's first occurrence and go on.
+# libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
+# cargo-afl`).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 limit="${1:-60}"
+shift || true
+engines=("$@")
+[[ ${#engines[@]} -gt 0 ]] || engines=(lf-old lf-inv afl-old random pct)
+has() { [[ " ${engines[*]} " == *" $1 "* ]]; }
+
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
-out=$(mktemp -d)
-for strategy in random pct; do
-    for seed in 1 2 3 4 5; do
-        "$root/target/release/aiodiff" hunt --strategy "$strategy" --time "${limit}s" \
-            --seed "$seed" --json > "$out/$strategy-$seed.json" 2>/dev/null
+aiodiff="$root/target/release/aiodiff"
+if has lf-old || has lf-inv; then
+    (cd "$root/fuzz" && cargo fuzz build -s none -O --debug-assertions old_model &&
+        cargo fuzz build -s none -O --debug-assertions invariants) >&2
+fi
+if has afl-old; then
+    (cd "$root/fuzz/afl" && cargo afl build --release --quiet) >&2
+fi
+libfuzzer="$root/fuzz/target/x86_64-unknown-linux-gnu/release"
+afl="$root/fuzz/afl/target/release"
+
+out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
+echo "logs in $out" >&2
+"$aiodiff" verify --json > "$out/verify.json" 2>/dev/null || true
+
+jobs="$out/jobs"
+: > "$jobs"
+for seed in 1 2 3 4 5; do
+    for engine in "${engines[@]}"; do
+        echo "$engine $seed" >> "$jobs"
     done
 done
-python3 - "$out" "$limit" <<'PY'
-import json, sys, glob, statistics, collections
-out, limit = sys.argv[1], float(sys.argv[2])
-for strategy in ("random", "pct"):
-    runs = [json.load(open(f)) for f in sorted(glob.glob(f"{out}/{strategy}-*.json"))]
-    sigs = sorted({h["signature"] for r in runs for h in r})
-    print(f"## {strategy}: {len(runs)} runs of {limit:.0f} s")
-    for s in sigs:
-        times = []
-        for r in runs:
-            t = [h["seconds"] for h in r if h["signature"] == s]
-            times.append(t[0] if t else None)
-        found = [t for t in times if t is not None]
-        padded = sorted(t if t is not None else float("inf") for t in times)
-        med = padded[len(padded) // 2]
-        shown = f"{med:.1f} s" if med != float("inf") else f"> {limit:.0f} s"
-        print(f"{s}\t{shown}\t{len(found)}/{len(runs)} runs")
+
+run_one() {
+    local engine="$1" seed="$2" log="$out/$1-$2.log"
+    local work="$out/work-$engine-$seed"
+    mkdir -p "$work"
+    export AIODIFF_TTF_LOG="$log" AIODIFF_TTF_START
+    AIODIFF_TTF_START="$(date +%s.%N)"
+    : > "$log"
+    case "$engine" in
+        lf-old | lf-inv)
+            local target=old_model
+            [[ $engine == lf-inv ]] && target=invariants
+            "$libfuzzer/$target" "$work" -seed="$seed" -max_total_time="$limit" \
+                > "$work/stderr" 2>&1 || true
+            ;;
+        afl-old)
+            mkdir -p "$work/in"
+            printf '\0' > "$work/in/zero"
+            AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 \
+                AFL_NO_AFFINITY=1 cargo afl fuzz -i "$work/in" -o "$work/out" -s "$seed" \
+                -V "$limit" "$afl/old_model" > "$work/stderr" 2>&1 || true
+            ;;
+        random | pct)
+            "$aiodiff" hunt --strategy "$engine" --time "${limit}s" --seed "$seed" --json \
+                2> "$work/stderr" | python3 -c '
+import json, sys
+for h in json.load(sys.stdin):
+    print("%.3f\t%s" % (h["seconds"], h["signature"]))' > "$log"
+            ;;
+    esac
+    echo "done: $engine seed $seed" >&2
+}
+export -f run_one
+export out limit libfuzzer afl aiodiff
+xargs -P "$(nproc)" -L 1 bash -c 'run_one "$@"' _ < "$jobs"
+
+python3 - "$out" "$limit" "${engines[@]}" <<'PY'
+import json, sys, glob, os
+out, limit, engines = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+names = {
+    "lf-old": "libFuzzer old_model",
+    "lf-inv": "libFuzzer invariants",
+    "afl-old": "AFL++ old_model",
+    "random": "hunt random",
+    "pct": "hunt PCT",
+}
+verify = json.load(open(f"{out}/verify.json"))
+rows = [(f["class"], f["signature"].split(":", 1)[1]) for f in verify["findings"]]
+
+def first_times(engine, seed):
+    """Earliest time per bare signature in one run's log."""
+    times = {}
+    path = f"{out}/{engine}-{seed}.log"
+    if not os.path.exists(path):
+        return times
+    for line in open(path):
+        t, sig = line.rstrip("\n").split("\t", 1)
+        if engine in ("random", "pct"):
+            sig = sig.split(":", 1)[1]  # hunt names a class first
+        times[sig] = min(float(t), times.get(sig, float("inf")))
+    return times
+
+runs = {e: [first_times(e, s) for s in range(1, 6)] for e in engines}
+
+def cell(engine, cls, sig):
+    if engine == "lf-inv" and cls == "old-only":
+        return None, "n/a"
+    times = sorted(r.get(sig, float("inf")) for r in runs[engine])
+    med = times[len(times) // 2]
+    found = sum(t != float("inf") for t in times)
+    shown = f"{med:.1f} s" if med != float("inf") else f"> {limit:.0f} s"
+    return med, f"{shown} ({found}/5)"
+
+print("| signature | " + " | ".join(names[e] for e in engines) + " |")
+print("|---|" + "---|" * len(engines))
+for cls, sig in rows:
+    cells = [cell(e, cls, sig) for e in engines]
+    best = min((m for m, _ in cells if m is not None), default=float("inf"))
+    shown = [
+        f"**{text}**" if m is not None and m == best and m != float("inf") else text
+        for m, text in cells
+    ]
+    print(f"| `{cls}:{sig}` | " + " | ".join(shown) + " |")
 PY

@@ -6,9 +6,12 @@
 //! of different classes apart. Every few seconds a run prints the share of
 //! executions per verdict class to standard error.
 
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kernel_sim::Segments;
 
@@ -103,13 +106,8 @@ pub fn differential(data: &[u8]) {
     }
 }
 
-/// The first violation of `model` on the decoded case. With the
-/// environment variable `AIODIFF_ONLY` set, only a violation whose signature
-/// contains it counts: a benchmark of the time to one particular finding
-/// sets it (e.g. `AIODIFF_ONLY=truncate-livelock` for B1).
-fn first_violation<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Option<String> {
-    static ONLY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let only = ONLY.get_or_init(|| std::env::var("AIODIFF_ONLY").ok());
+/// The signatures of `model`'s violations on the decoded case, in order.
+fn violations<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Vec<String> {
     let case = bytes::decode(data);
     let o = run_model(
         model,
@@ -117,16 +115,94 @@ fn first_violation<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Option<St
         &mut Segments::new(case.schedule),
         RunOptions::QUIET,
     );
-    o.violations
-        .iter()
-        .map(|v| v.signature())
+    o.violations.iter().map(|v| v.signature()).collect()
+}
+
+/// The violation a single-model target reports: the first one, or with
+/// the environment variable `AIODIFF_ONLY` set, the first whose signature
+/// contains it (a benchmark of the time to one particular finding sets it,
+/// e.g. `AIODIFF_ONLY=truncate-livelock` for B1).
+fn reported(signatures: Vec<String>) -> Option<String> {
+    static ONLY: OnceLock<Option<String>> = OnceLock::new();
+    let only = ONLY.get_or_init(|| std::env::var("AIODIFF_ONLY").ok());
+    signatures
+        .into_iter()
         .find(|s| only.as_ref().is_none_or(|only| s.contains(only.as_str())))
+}
+
+/// The measurement mode of the single-model targets, for the time to the
+/// first finding of each signature: with `AIODIFF_TTF_LOG=FILE` set, a
+/// target does not stop at a violation. It appends `SECONDS<TAB>SIGNATURE`
+/// to FILE the first time this process sees a signature and goes on, as a
+/// bug canary would. SECONDS count from `AIODIFF_TTF_START` (Unix time in
+/// seconds, so that a campaign of many processes, as AFL runs, shares one
+/// clock), or else from the first execution.
+struct FindingLog {
+    file: Mutex<File>,
+    start: f64,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl FindingLog {
+    fn get() -> Option<&'static FindingLog> {
+        static LOG: OnceLock<Option<FindingLog>> = OnceLock::new();
+        LOG.get_or_init(|| {
+            let path = std::env::var_os("AIODIFF_TTF_LOG")?;
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap_or_else(|e| panic!("AIODIFF_TTF_LOG={}: {e}", path.to_string_lossy()));
+            let start = std::env::var("AIODIFF_TTF_START")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(unix_seconds);
+            Some(FindingLog {
+                file: Mutex::new(file),
+                start,
+                seen: Mutex::new(HashSet::new()),
+            })
+        })
+        .as_ref()
+    }
+
+    fn record(&self, signatures: Vec<String>) {
+        let mut seen = self.seen.lock().expect("not poisoned");
+        for s in signatures {
+            if seen.insert(s.clone()) {
+                let line = format!("{:.3}\t{s}\n", unix_seconds() - self.start);
+                let mut file = self.file.lock().expect("not poisoned");
+                file.write_all(line.as_bytes())
+                    .expect("AIODIFF_TTF_LOG is writable");
+            }
+        }
+    }
+}
+
+fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_secs_f64()
+}
+
+/// Runs a single-model target: logs its findings in the measurement mode,
+/// otherwise returns the one to report.
+fn single_model<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Option<String> {
+    let signatures = violations(model, data);
+    match FindingLog::get() {
+        Some(log) => {
+            log.record(signatures);
+            None
+        }
+        None => reported(signatures),
+    }
 }
 
 /// The `invariants` target: crashes on any violation of the new code, so
 /// that bugs both versions share show too.
 pub fn invariants(data: &[u8]) {
-    if let Some(s) = first_violation(&crate::New, data) {
+    if let Some(s) = single_model(&crate::New, data) {
         violation_in_new(&s);
     }
 }
@@ -134,7 +210,7 @@ pub fn invariants(data: &[u8]) {
 /// The `old_model` target: crashes on any violation of the old code, to
 /// measure how fast the bugs the patch fixes are found again.
 pub fn old_model(data: &[u8]) {
-    if let Some(s) = first_violation(&crate::Old, data) {
+    if let Some(s) = single_model(&crate::Old, data) {
         violation_in_old(&s);
     }
 }

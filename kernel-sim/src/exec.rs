@@ -326,6 +326,7 @@ impl Kernel {
 impl State {
     /// Decides the next move: the end of the run, or the task the scheduler
     /// picks among the runnable ones.
+    #[inline]
     fn choose(&mut self, sched: &mut dyn Scheduler) -> Choice {
         if self.waiting.is_empty() {
             return Choice::End(RunEnd::Done);

@@ -252,6 +252,7 @@ impl State {
         self.stashed = None;
     }
 
+    #[inline]
     pub(crate) fn begin_action(&mut self, t: TaskId) {
         let pending = self.tasks[t.index()].pending.take();
         self.cur_label = pending.map(|p| p.label);
