@@ -218,6 +218,19 @@ impl fmt::Debug for SchedSlot {
     }
 }
 
+impl SchedSlot {
+    /// Has the scheduler of the run in progress choose the next move, or
+    /// returns `None` outside [`Kernel::run`].
+    fn choose(&self, st: &mut State) -> Option<Choice> {
+        let ptr = self.0.get()?;
+        // SAFETY: the slot holds a pointer only while `Kernel::run` holds
+        // the `&mut` it was made from, without using it (see there). The
+        // scheduler sees nothing but the `SchedView`, so it cannot reach
+        // the kernel and this is the only reference to it while it runs.
+        Some(st.choose(unsafe { &mut *ptr.as_ptr() }))
+    }
+}
+
 /// Empties the slot when [`Kernel::run`] returns or unwinds.
 struct ClearOnDrop<'k>(&'k SchedSlot);
 
@@ -247,14 +260,13 @@ impl Kernel {
         let ptr: NonNull<dyn Scheduler + '_> = NonNull::from(sched);
         // SAFETY: only the lifetime bound of the trait object changes. The
         // pointer comes from the `&mut` this function holds until it
-        // returns, and `ClearOnDrop` empties the slot before that, also on
-        // unwinding. It is dereferenced only by `choose_inline`, which runs
-        // inside `poll_task` below, while this function does not use `sched`.
+        // returns and does not use again, and `ClearOnDrop` empties the slot
+        // before that, also on unwinding. `SchedSlot::choose` dereferences
+        // it, from here and from scheduling points inside `poll_task`.
         let ptr: NonNull<dyn Scheduler + 'static> = unsafe { std::mem::transmute(ptr) };
         self.sched.0.set(Some(ptr));
         let _clear = ClearOnDrop(&self.sched);
-        // SAFETY (here and below): as above; `continue_inline` is not running.
-        let mut next = self.st.borrow_mut().choose(unsafe { &mut *ptr.as_ptr() });
+        let mut next = self.decide(&mut self.st.borrow_mut());
         loop {
             let t = match next {
                 Choice::Task(t) => t,
@@ -265,9 +277,14 @@ impl Kernel {
             let mut st = self.st.borrow_mut();
             next = match st.stashed.take() {
                 Some(c) => c,
-                None => st.choose(unsafe { &mut *ptr.as_ptr() }),
+                None => self.decide(&mut st),
             };
         }
+    }
+
+    /// The next move, asked from the executor loop.
+    fn decide(&self, st: &mut State) -> Choice {
+        self.sched.choose(st).expect("inside Kernel::run")
     }
 
     /// Called from a scheduling point just reached by the current task:
@@ -275,16 +292,12 @@ impl Kernel {
     /// action and returns true. Otherwise keeps the choice for the executor
     /// and returns false.
     fn continue_inline(&self) -> bool {
-        let Some(ptr) = self.sched.0.get() else {
+        let mut st = self.st.borrow_mut();
+        let Some(choice) = self.sched.choose(&mut st) else {
             return false;
         };
-        let mut st = self.st.borrow_mut();
-        let me = st.current;
-        // SAFETY: see `Kernel::run`; no other reference to the scheduler is
-        // live while this one is.
-        let choice = st.choose(unsafe { &mut *ptr.as_ptr() });
         match choice {
-            Choice::Task(t) if Some(t) == me => {
+            Choice::Task(t) if Some(t) == st.current => {
                 st.begin_action(t);
                 true
             }
@@ -418,6 +431,26 @@ mod tests {
             v[0].label.unwrap().to_string(),
             "io_setup:spin_lock(completion_lock)"
         );
+    }
+
+    #[test]
+    fn the_scheduler_is_released_when_it_panics() {
+        struct Panics;
+        impl Scheduler for Panics {
+            fn next_task(&mut self, _: &SchedView<'_>) -> TaskId {
+                panic!("scheduler bug")
+            }
+        }
+        let k = Kernel::new(Config::default());
+        let body = async {
+            let _f = k.enter(Func::IoSetup);
+            k.smp_wmb().await;
+        };
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            k.run(vec![Box::pin(body)], &mut Panics)
+        }));
+        assert!(run.is_err());
+        assert!(k.sched.0.get().is_none(), "no dangling scheduler");
     }
 
     #[test]
