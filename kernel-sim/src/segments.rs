@@ -125,25 +125,19 @@ impl Scheduler for Segments {
     fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
         while let Some(seg) = self.segments.get(self.next) {
             let t = seg.task;
-            let runnable = view.runnable.contains(t);
-            let stop = match (
-                runnable,
-                seg.until,
-                view.pending.get(t.index()).copied().flatten(),
-            ) {
-                (false, _, _) => true,
-                (true, Some((pat, n)), Some(label)) if pat.matches(&label) => {
-                    if self.seen + 1 >= n {
-                        true
-                    } else {
-                        self.seen += 1;
-                        false
+            if view.runnable.contains(t) {
+                let Some((pat, n)) = seg.until else {
+                    return t;
+                };
+                match view.pending[t.index()] {
+                    Some(label) if pat.matches(&label) => {
+                        if self.seen + 1 < n {
+                            self.seen += 1;
+                            return t;
+                        }
                     }
+                    _ => return t,
                 }
-                _ => false,
-            };
-            if !stop {
-                return t;
             }
             self.next += 1;
             self.seen = 0;
