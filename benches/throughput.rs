@@ -6,6 +6,12 @@
 //! - the explorer's executions and steps per second on the B1 scenario.
 //!
 //! Medians of 5 repetitions; results go into BENCHMARKS.md by hand.
+//!
+//! With `--passes N`, it instead runs `run_case` over the inputs N times
+//! (after the warm-up pass) and stops, for counting instructions: the
+//! difference between `--passes 10` and `--passes 0` under
+//! `valgrind --tool=cachegrind`, divided by 10 × the inputs it prints, is
+//! the instructions per execution, a number the machine's load does not change.
 
 use std::time::{Duration, Instant};
 
@@ -46,7 +52,21 @@ fn inputs() -> Vec<Vec<u8>> {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let passes = args
+        .iter()
+        .position(|a| a == "--passes")
+        .map(|i| args[i + 1].parse::<usize>().expect("--passes N"));
     let inputs = inputs();
+    if let Some(passes) = passes {
+        for _ in 0..=passes {
+            for data in &inputs {
+                std::hint::black_box(run_case(data));
+            }
+        }
+        println!("inputs: {}", inputs.len());
+        return;
+    }
     let mut steps = 0u64;
     for data in &inputs {
         let case = bytes::decode(data);
