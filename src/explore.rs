@@ -608,7 +608,7 @@ impl SkewCheck for Checker<'_> {
     }
 
     /// The old code hits `signature` in this scenario, or in one of the
-    /// catalogue's small scenarios: a bug of the old code at the same place,
+    /// catalogue's scenarios: a bug of the old code at the same place,
     /// which the bounded exploration of a large scenario may not reach.
     fn old_violates(&mut self, signature: &str) -> bool {
         let e = self.cache.ensure(self.scenario);
