@@ -13,7 +13,8 @@
 # fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
 # src/fuzzing.rs): they log each signature's first occurrence and go on.
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
-# cargo-afl`).
+# cargo-afl`). CARGO_FUZZ_FLAGS adds flags to the libFuzzer build (e.g.
+# --no-trace-compares), as in oss-fuzz/build.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 limit="${1:-60}"
@@ -25,8 +26,10 @@ has() { [[ " ${engines[*]} " == *" $1 "* ]]; }
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
 if has lf-old || has lf-inv; then
-    (cd "$root/fuzz" && cargo fuzz build -s none -O --debug-assertions old_model &&
-        cargo fuzz build -s none -O --debug-assertions invariants) >&2
+    # shellcheck disable=SC2086 # flags are words
+    (cd "$root/fuzz" && for target in old_model invariants; do
+        cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
+    done) >&2
 fi
 if has afl-old; then
     (cd "$root/fuzz/afl" && cargo afl build --release --quiet) >&2

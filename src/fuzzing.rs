@@ -148,11 +148,14 @@ impl FindingLog {
         static LOG: OnceLock<Option<FindingLog>> = OnceLock::new();
         LOG.get_or_init(|| {
             let path = std::env::var_os("AIODIFF_TTF_LOG")?;
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .unwrap_or_else(|e| panic!("AIODIFF_TTF_LOG={}: {e}", path.to_string_lossy()));
+            let file = match OpenOptions::new().create(true).append(true).open(&path) {
+                Ok(file) => file,
+                Err(e) => {
+                    // A setup error, not a finding: no crash input to save.
+                    eprintln!("aiodiff: AIODIFF_TTF_LOG={}: {e}", path.to_string_lossy());
+                    std::process::exit(2);
+                }
+            };
             let start = std::env::var("AIODIFF_TTF_START")
                 .ok()
                 .and_then(|s| s.parse().ok())
