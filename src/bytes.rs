@@ -176,8 +176,9 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The next byte, or 0 once the input is used up.
     fn byte(&mut self) -> u8 {
-        self.u.arbitrary::<u8>().unwrap_or(0)
+        self.u.bytes(1).map_or(0, |b| b[0])
     }
 
     fn below(&mut self, n: usize) -> usize {
