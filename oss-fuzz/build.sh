@@ -2,13 +2,15 @@
 # OSS-Fuzz build script. Also runs outside Docker: set SRC (holding the
 # checkout as $SRC/aiodiff, or set AIODIFF_ROOT), OUT and WORK. On a stable
 # toolchain without sanitizers, set CARGO_FUZZ_FLAGS="-s none".
+# Comparison tracing is off: it made libFuzzer 1.5-3x slower to every
+# finding here (BENCHMARKS.md, "Time to first finding").
 set -euo pipefail
 root="${AIODIFF_ROOT:-$SRC/aiodiff}"
 targets=(differential invariants old_model decode)
 
 cd "$root/fuzz"
 # shellcheck disable=SC2086 # the flags are words
-cargo fuzz build -O --debug-assertions ${CARGO_FUZZ_FLAGS:-}
+cargo fuzz build -O --debug-assertions --no-trace-compares ${CARGO_FUZZ_FLAGS:-}
 built="$root/fuzz/target/x86_64-unknown-linux-gnu/release"
 for t in "${targets[@]}"; do
     cp "$built/$t" "$OUT/"
