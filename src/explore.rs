@@ -62,7 +62,7 @@ pub struct OutcomeKey {
 impl OutcomeKey {
     /// The key of an outcome.
     pub fn of(o: &Outcome) -> OutcomeKey {
-        let mut violations: Vec<String> = o.violations.iter().map(|v| v.signature()).collect();
+        let mut violations = o.signatures();
         violations.sort();
         violations.dedup();
         OutcomeKey {

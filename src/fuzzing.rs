@@ -109,13 +109,13 @@ pub fn differential(data: &[u8]) {
 /// The signatures of `model`'s violations on the decoded case, in order.
 fn violations<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Vec<String> {
     let case = bytes::decode(data);
-    let o = run_model(
+    run_model(
         model,
         &case.scenario,
         &mut Segments::new(case.schedule),
         RunOptions::QUIET,
-    );
-    o.violations.iter().map(|v| v.signature()).collect()
+    )
+    .signatures()
 }
 
 /// The violation a single-model target reports: the first one, or with

@@ -126,18 +126,7 @@ pub fn hunt(
         };
         let checked = check_case_with_skew(&case, table, false, &mut skew);
         *classes.entry(checked.verdict.class).or_default() += 1;
-        let old_sigs: Vec<String> = checked
-            .old
-            .violations
-            .iter()
-            .map(|v| v.signature())
-            .collect();
-        let new_sigs: Vec<String> = checked
-            .new
-            .violations
-            .iter()
-            .map(|v| v.signature())
-            .collect();
+        let (old_sigs, new_sigs) = (checked.old.signatures(), checked.new.signatures());
         for s in &old_sigs {
             let class = if new_sigs.contains(s) {
                 "shared"

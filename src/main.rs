@@ -373,8 +373,7 @@ fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, 
             cases: reports,
             refusal_table: RowReport::table(table, &hits),
         };
-        let text = serde_json::to_string_pretty(&all).map_err(|e| Fail(e.to_string()))?;
-        println!("{text}");
+        print_json(&all)?;
         return Ok(ExitCode::SUCCESS);
     }
     for (file, checked, case) in &checked_all {
@@ -574,10 +573,7 @@ fn explore(
     aiodiff::verify::write_witnesses(&mut v, dir, table)
         .map_err(|e| Fail(format!("cannot write witnesses to {}: {e}", dir.display())))?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| Fail(e.to_string()))?
-        );
+        print_json(&v)?;
     } else {
         let s = &v.scenarios[0];
         println!(
@@ -622,10 +618,7 @@ fn verify(
             .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| Fail(e.to_string()))?
-        );
+        print_json(&v)?;
     } else {
         print!("{}", aiodiff::verify::summary(&v, table));
         if let Some(path) = report {
@@ -733,10 +726,7 @@ fn hunt(
         }
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&hits).map_err(|e| Fail(e.to_string()))?
-        );
+        print_json(&hits)?;
     } else {
         println!("\n{} signature(s) found:", hits.len());
         let width = hits.iter().map(|h| h.signature.len()).max().unwrap_or(9);
@@ -748,4 +738,11 @@ fn hunt(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `value` as pretty JSON on standard output.
+fn print_json(value: &impl serde::Serialize) -> Result<(), Fail> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Fail(e.to_string()))?;
+    println!("{text}");
+    Ok(())
 }

@@ -330,9 +330,7 @@ pub fn classify(
     table: &RefusalTable,
     mut skew: Option<&mut dyn SkewCheck>,
 ) -> Verdict {
-    let sigs =
-        |o: &Outcome| -> Vec<String> { o.violations.iter().map(|v| v.signature()).collect() };
-    let (old_sigs, new_sigs) = (sigs(old), sigs(new));
+    let (old_sigs, new_sigs) = (old.signatures(), new.signatures());
     if let Some(s) = new_sigs.iter().find(|s| !old_sigs.contains(s)) {
         if let Some(check) = skew.as_deref_mut() {
             if check.old_violates(s) {

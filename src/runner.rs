@@ -67,6 +67,13 @@ pub struct Outcome {
     pub decisions: Vec<TaskId>,
 }
 
+impl Outcome {
+    /// The signatures of its violations, in the order they happened.
+    pub fn signatures(&self) -> Vec<String> {
+        self.violations.iter().map(|v| v.signature()).collect()
+    }
+}
+
 /// What a run records besides results and violations.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct RunOptions {
