@@ -248,6 +248,15 @@ fn write_out(output: Option<&Path>, data: &[u8]) -> Result<(), Fail> {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` or `less` ends quietly when the reader
+    // leaves, as other command-line tools do, instead of panicking on the
+    // failed write.
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition at the start of
+    // main, before any thread exists, races with nothing.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match execute(cli.command) {
         Ok(code) => code,
