@@ -358,27 +358,41 @@ impl OldSet<'_> {
     }
 }
 
+impl OldSet<'_> {
+    /// [`SkewCheck::old_reaches`] over the explored outcomes and `more`.
+    fn reaches(&self, old: &Outcome, new: &Outcome, more: Option<&OutcomeKey>) -> bool {
+        if self.matches(new).is_some() {
+            return true;
+        }
+        let keys: Vec<&OutcomeKey> = self.old.outcomes.keys().chain(more).collect();
+        timing_only(&OutcomeKey::of(old), &OutcomeKey::of(new), &keys)
+    }
+}
+
+/// Whether each operation that ended differently in `old` and `new` ends
+/// the new way in one of `reached`, and the new final state is `old`'s or
+/// one of `reached`'s: the difference is one of timing.
+fn timing_only(old: &OutcomeKey, new: &OutcomeKey, reached: &[&OutcomeKey]) -> bool {
+    let result =
+        |k: &OutcomeKey, t: usize, i: usize| k.results.get(t).and_then(|r| r.get(i)).cloned();
+    let state = new.contents == old.contents || reached.iter().any(|k| k.contents == new.contents);
+    state
+        && new.results.iter().enumerate().all(|(t, ops)| {
+            (0..ops.len()).all(|i| {
+                let want = result(new, t, i);
+                result(old, t, i) == want || reached.iter().any(|k| result(k, t, i) == want)
+            })
+        })
+}
+
 impl SkewCheck for OldSet<'_> {
     /// The new outcome is one of the old code's, or each operation that
     /// ended differently under this schedule ends the new way in some old
     /// outcome, and the final state is some old outcome's: the difference
     /// is one of timing.
-    fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> bool {
-        if self.matches(new).is_some() {
-            return true;
-        }
-        let (ok, nk) = (OutcomeKey::of(old), OutcomeKey::of(new));
-        let keys: Vec<&OutcomeKey> = self.old.outcomes.keys().collect();
-        let result =
-            |k: &OutcomeKey, t: usize, i: usize| k.results.get(t).and_then(|r| r.get(i)).cloned();
-        let state = nk.contents == ok.contents || keys.iter().any(|k| k.contents == nk.contents);
-        state
-            && nk.results.iter().enumerate().all(|(t, ops)| {
-                (0..ops.len()).all(|i| {
-                    let want = result(&nk, t, i);
-                    result(&ok, t, i) == want || keys.iter().any(|k| result(k, t, i) == want)
-                })
-            })
+    fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> Option<String> {
+        self.reaches(old, new, None)
+            .then(|| "under another schedule".to_string())
     }
 
     fn old_violates(&mut self, signature: &str) -> bool {
@@ -581,35 +595,77 @@ impl SkewCache {
         &self.explored[scenario]
     }
 
-    /// The check for one scenario, exploring it on first use.
-    pub fn check<'a>(&'a mut self, scenario: &'a Scenario) -> impl SkewCheck + 'a {
+    /// Schedules near a case's that the check runs the old code under,
+    /// at most, when the exploration does not show the new outcome.
+    const NEARBY: usize = 2_000;
+
+    /// The check for one case, exploring its scenario on first use.
+    pub fn check<'a>(
+        &'a mut self,
+        scenario: &'a Scenario,
+        schedule: &'a [Segment],
+    ) -> impl SkewCheck + 'a {
         Checker {
             cache: self,
             scenario,
+            schedule,
         }
     }
 }
 
-/// [`SkewCache::check`]'s answer for one scenario.
+/// [`SkewCache::check`]'s answer for one case.
 struct Checker<'a> {
     cache: &'a mut SkewCache,
     scenario: &'a Scenario,
+    schedule: &'a [Segment],
+}
+
+/// The first of the schedules near `schedule` (see [`crate::nearby`]),
+/// within [`SkewCache::NEARBY`], under which the old code's outcome is
+/// `found`.
+fn search_nearby(
+    scenario: &Scenario,
+    schedule: &[Segment],
+    mut found: impl FnMut(&Outcome) -> bool,
+) -> Option<Vec<Segment>> {
+    crate::nearby::nearby(&Old, &New, scenario, schedule)
+        .into_iter()
+        .take(SkewCache::NEARBY)
+        .find(|s| {
+            let o = run_model(
+                &Old,
+                scenario,
+                &mut Segments::new(s.clone()),
+                RunOptions::QUIET,
+            );
+            found(&o)
+        })
 }
 
 impl SkewCheck for Checker<'_> {
-    fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> bool {
+    /// The old code's explored outcomes show the new outcome (see
+    /// [`OldSet`]), or with the outcome of one schedule near the case's.
+    fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> Option<String> {
         let table = self.cache.table.clone();
-        let e = self.cache.ensure(self.scenario);
-        OldSet {
-            old: e,
+        let set = OldSet {
+            old: self.cache.ensure(self.scenario),
             table: &table,
+        };
+        if set.reaches(old, new, None) {
+            return Some("under another schedule".to_string());
         }
-        .old_reaches(old, new)
+        let near = search_nearby(self.scenario, self.schedule, |o| {
+            set.reaches(old, new, Some(&OutcomeKey::of(o)))
+                || classify(o, new, &table, None).class == Class::AllowedRefusal
+        })?;
+        let segments: Vec<String> = near.iter().map(|s| s.to_string()).collect();
+        Some(format!("under the schedule `{}`", segments.join(", ")))
     }
 
-    /// The old code hits `signature` in this scenario, or in one of the
-    /// catalogue's scenarios: a bug of the old code at the same place,
-    /// which the bounded exploration of a large scenario may not reach.
+    /// The old code hits `signature` in this scenario (explored, or under a
+    /// schedule near the case's), or in one of the catalogue's scenarios: a
+    /// bug of the old code at the same place, which the bounded exploration
+    /// of a large scenario may not reach.
     fn old_violates(&mut self, signature: &str) -> bool {
         let e = self.cache.ensure(self.scenario);
         if e.outcomes
@@ -619,6 +675,10 @@ impl SkewCheck for Checker<'_> {
             return true;
         }
         self.cache.known_old_violations().contains(signature)
+            || search_nearby(self.scenario, self.schedule, |o| {
+                o.violations.iter().any(|v| v.signature() == signature)
+            })
+            .is_some()
     }
 }
 
@@ -680,7 +740,7 @@ mod tests {
         // three-task scenarios show it in the old code.
         let mut cache = SkewCache::new(1, 4_000, RefusalTable::default());
         let s = scenario(vec![Op::Setup]);
-        let mut check = cache.check(&s);
+        let mut check = cache.check(&s, &[]);
         assert!(check.old_violates("use-after-free(page)@aio_setup_ring"));
         assert!(!check.old_violates("use-after-free(page)@no_such_function"));
     }

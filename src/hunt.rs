@@ -137,7 +137,7 @@ pub fn hunt(
         }
         for s in new_sigs.iter().filter(|s| !old_sigs.contains(s)) {
             // As verify classifies it: shared when the old code shows it too.
-            let shared = skew.check(&case.scenario).old_violates(s);
+            let shared = skew.check(&case.scenario, &case.schedule).old_violates(s);
             let class = if shared { "shared" } else { "new-only" };
             note(format!("{class}:{s}"), tries, &case, &mut hits);
         }

@@ -14,6 +14,7 @@ pub mod explore;
 pub mod fuzzing;
 pub mod hunt;
 pub mod minimize;
+pub mod nearby;
 pub mod oracle;
 pub mod report;
 pub mod runner;
@@ -89,7 +90,12 @@ fn check(
     );
     let verdict = match skew {
         None => classify(&old, &new, table, None),
-        Some(cache) => classify(&old, &new, table, Some(&mut cache.check(&case.scenario))),
+        Some(cache) => classify(
+            &old,
+            &new,
+            table,
+            Some(&mut cache.check(&case.scenario, &case.schedule)),
+        ),
     };
     Checked { verdict, old, new }
 }
@@ -112,8 +118,8 @@ thread_local! {
 /// outcomes, or a violation only the new code shows, is checked against the
 /// old code's outcomes on the scenario under other schedules (explored once
 /// per scenario, with at most [`SKEW_PREEMPTIONS`] preemptions, plus PCT
-/// samples): the first becomes skew, the second shared, when the old code
-/// gets there too.
+/// samples, then schedules near the case's): the first becomes skew, the
+/// second shared, when the old code gets there too.
 pub fn run_case(data: &[u8]) -> Verdict {
     static TABLE: OnceLock<RefusalTable> = OnceLock::new();
     let case = bytes::decode(data);
@@ -124,7 +130,7 @@ pub fn run_case(data: &[u8]) -> Verdict {
     }
     SKEW.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let mut check = cache.check(&case.scenario);
+        let mut check = cache.check(&case.scenario, &case.schedule);
         classify(&old, &new, table, Some(&mut check))
     })
 }

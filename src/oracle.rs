@@ -159,8 +159,10 @@ impl RefusalTable {
 /// final state is reached, under some schedule of the same scenario). Until
 /// one is given, such divergences are unconfirmed.
 pub trait SkewCheck {
-    /// Whether `old` can reach the outcome `new` shows.
-    fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> bool;
+    /// Whether `old` can reach the outcome `new` shows, and if so, where:
+    /// a phrase such as "under another schedule" or "under the schedule
+    /// `A until ..., B`".
+    fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> Option<String>;
 
     /// Whether the old code hits a violation with this signature under some
     /// schedule, which makes a violation only the new code shows under one
@@ -447,14 +449,16 @@ pub fn classify(
         Some((detail, explanation)) => {
             let confirmed = skew.map(|s| s.old_reaches(old, new));
             match confirmed {
-                Some(true) => Verdict {
+                Some(Some(how)) => Verdict {
                     class: Class::Skew,
                     signature: format!("skew:{detail}"),
                     unconfirmed: false,
                     rows_hit: Vec::new(),
-                    explanation: format!("{explanation}; the old code reaches the new outcome under another schedule"),
+                    explanation: format!(
+                        "{explanation}; the old code reaches the new outcome {how}"
+                    ),
                 },
-                Some(false) => Verdict {
+                Some(None) => Verdict {
                     class: Class::Divergence,
                     signature: format!("divergence:{detail}"),
                     unconfirmed: false,
@@ -605,8 +609,8 @@ mod tests {
     struct Always(bool);
 
     impl SkewCheck for Always {
-        fn old_reaches(&mut self, _: &Outcome, _: &Outcome) -> bool {
-            self.0
+        fn old_reaches(&mut self, _: &Outcome, _: &Outcome) -> Option<String> {
+            self.0.then(|| "under another schedule".to_string())
         }
 
         fn old_violates(&mut self, _: &str) -> bool {
