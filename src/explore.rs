@@ -359,12 +359,12 @@ impl OldSet<'_> {
 }
 
 impl OldSet<'_> {
-    /// [`SkewCheck::old_reaches`] over the explored outcomes and `more`.
-    fn reaches(&self, old: &Outcome, new: &Outcome, more: Option<&OutcomeKey>) -> bool {
+    /// [`SkewCheck::old_reaches`] over the explored outcomes.
+    fn reaches(&self, old: &Outcome, new: &Outcome) -> bool {
         if self.matches(new).is_some() {
             return true;
         }
-        let keys: Vec<&OutcomeKey> = self.old.outcomes.keys().chain(more).collect();
+        let keys: Vec<&OutcomeKey> = self.old.outcomes.keys().collect();
         timing_only(&OutcomeKey::of(old), &OutcomeKey::of(new), &keys)
     }
 }
@@ -391,7 +391,7 @@ impl SkewCheck for OldSet<'_> {
     /// outcome, and the final state is some old outcome's: the difference
     /// is one of timing.
     fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> Option<String> {
-        self.reaches(old, new, None)
+        self.reaches(old, new)
             .then(|| "under another schedule".to_string())
     }
 
@@ -620,71 +620,204 @@ struct Checker<'a> {
     schedule: &'a [Segment],
 }
 
-/// The first of the schedules near `schedule` (see [`crate::nearby`]),
-/// within [`SkewCache::NEARBY`], under which the old code's outcome is
-/// `found`.
-fn search_nearby(
-    scenario: &Scenario,
-    schedule: &[Segment],
-    mut found: impl FnMut(&Outcome) -> bool,
-) -> Option<Vec<Segment>> {
-    crate::nearby::nearby(&Old, &New, scenario, schedule)
-        .into_iter()
-        .take(SkewCache::NEARBY)
-        .find(|s| {
-            let o = run_model(
-                &Old,
-                scenario,
-                &mut Segments::new(s.clone()),
-                RunOptions::QUIET,
-            );
-            found(&o)
+/// Task `t`'s operation `i`'s result in `k`, if it has one.
+fn result_of(k: &OutcomeKey, t: usize, i: usize) -> Option<&String> {
+    k.results.get(t).and_then(|r| r.get(i))
+}
+
+/// A schedule as `A until ..., B`.
+fn show(schedule: &[Segment]) -> String {
+    let segments: Vec<String> = schedule.iter().map(|s| s.to_string()).collect();
+    segments.join(", ")
+}
+
+/// How far two outcomes are apart: for each operation, 1 if its results
+/// differ, and for a migration also how many `aio_migratepage` and
+/// generic-path codes one returned that the other did not (counting
+/// repeats, so ten -EAGAINs are nearer to nine than to one); then 1 each
+/// for differing violations and final contents. It guides the search of
+/// schedules near a case's, which needs a measure that moves when the old
+/// code gets partway there.
+fn distance(a: &Outcome, b: &Outcome) -> u32 {
+    fn apart(x: &[i32], y: &[i32]) -> usize {
+        let (mut x, mut y) = (x.to_vec(), y.to_vec());
+        x.sort_unstable();
+        y.sort_unstable();
+        let (mut i, mut j, mut common) = (0, 0, 0);
+        while i < x.len() && j < y.len() {
+            match x[i].cmp(&y[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    common += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        x.len() + y.len() - 2 * common
+    }
+    let ops = a.results.iter().flatten().zip(b.results.iter().flatten());
+    let results: usize = ops
+        .map(|(x, y)| match (x, y) {
+            _ if x == y => 0,
+            (
+                OpResult::Migrate {
+                    aio: a1,
+                    generic: g1,
+                    ..
+                },
+                OpResult::Migrate {
+                    aio: a2,
+                    generic: g2,
+                    ..
+                },
+            ) => 1 + apart(a1, a2) + apart(g1, g2),
+            _ => 1,
         })
+        .sum();
+    let (ka, kb) = (OutcomeKey::of(a), OutcomeKey::of(b));
+    let rest =
+        usize::from(ka.violations != kb.violations) + usize::from(ka.contents != kb.contents);
+    (results + rest) as u32
+}
+
+impl Checker<'_> {
+    /// [`crate::nearby::search`] from this case, within
+    /// [`SkewCache::NEARBY`] runs.
+    fn search_nearby<T>(
+        &self,
+        judge: impl FnMut(&[Segment], &Outcome) -> Result<T, u32>,
+    ) -> Option<(Vec<Segment>, T)> {
+        let (scenario, schedule) = (self.scenario, self.schedule);
+        crate::nearby::search(&Old, &New, scenario, schedule, SkewCache::NEARBY, judge)
+    }
 }
 
 impl SkewCheck for Checker<'_> {
-    /// The old code's explored outcomes show the new outcome (see
-    /// [`OldSet`]), or with the outcome of one schedule near the case's.
+    /// The old code reaches the new outcome, or one the new outcome
+    /// matches up to the refusal table, under a schedule near the case's,
+    /// or among its explored outcomes (see [`OldSet`]); failing both, each
+    /// operation that ended differently ends the new way, and the final
+    /// state is reached, under some of those schedules. The nearby
+    /// schedules come first: they usually decide within a few dozen runs,
+    /// where a scenario's first exploration takes thousands.
     fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> Option<String> {
         let table = self.cache.table.clone();
+        let (ok, nk) = (OutcomeKey::of(old), OutcomeKey::of(new));
+        let differing: Vec<(usize, usize)> = nk
+            .results
+            .iter()
+            .enumerate()
+            .flat_map(|(t, ops)| (0..ops.len()).map(move |i| (t, i)))
+            .filter(|&(t, i)| result_of(&ok, t, i) != result_of(&nk, t, i))
+            .collect();
+        // Which nearby schedule first ended each differing operation, and
+        // the final contents, the new way.
+        let mut ends: BTreeMap<(usize, usize), Vec<Segment>> = BTreeMap::new();
+        let mut state: Option<Vec<Segment>> = None;
+        let near = self.search_nearby(|schedule, o| {
+            let k = OutcomeKey::of(o);
+            if k == nk {
+                return Ok(String::new());
+            }
+            for &(t, i) in &differing {
+                if result_of(&k, t, i) == result_of(&nk, t, i) {
+                    ends.entry((t, i)).or_insert_with(|| schedule.to_vec());
+                }
+            }
+            if k.contents == nk.contents && state.is_none() {
+                state = Some(schedule.to_vec());
+            }
+            let v = classify(o, new, &table, None);
+            if v.class != Class::AllowedRefusal {
+                return Err(distance(o, new));
+            }
+            let rows: Vec<&str> = v
+                .rows_hit
+                .iter()
+                .map(|&r| table.rows[r].name.as_str())
+                .collect();
+            Ok(format!(
+                "up to the refusal table's rows {}, ",
+                rows.join(", ")
+            ))
+        });
+        if let Some((near, up_to)) = near {
+            return Some(format!("{up_to}under the schedule `{}`", show(&near)));
+        }
         let set = OldSet {
             old: self.cache.ensure(self.scenario),
             table: &table,
         };
-        if set.reaches(old, new, None) {
+        if set.matches(new).is_some() {
             return Some("under another schedule".to_string());
         }
-        let near = search_nearby(self.scenario, self.schedule, |o| {
-            set.reaches(old, new, Some(&OutcomeKey::of(o)))
-                || classify(o, new, &table, None).class == Class::AllowedRefusal
-        })?;
-        let segments: Vec<String> = near.iter().map(|s| s.to_string()).collect();
-        Some(format!("under the schedule `{}`", segments.join(", ")))
+        let explored: Vec<&OutcomeKey> = set.old.outcomes.keys().collect();
+        let reached = ok.contents == nk.contents
+            || state.is_some()
+            || explored.iter().any(|k| k.contents == nk.contents);
+        // The operations each schedule (or the exploration) accounts for,
+        // in the order first named.
+        let mut parts: Vec<(String, Vec<String>)> = Vec::new();
+        for &(t, i) in &differing {
+            let want = result_of(&nk, t, i);
+            let place = match ends.get(&(t, i)) {
+                Some(s) => format!("under `{}`", show(s)),
+                None if explored.iter().any(|k| result_of(k, t, i) == want) => {
+                    "under other schedules".to_string()
+                }
+                None => return None,
+            };
+            let op = format!("{}'s operation {}", TaskId(t as u8), i + 1);
+            match parts.iter_mut().find(|(p, _)| *p == place) {
+                Some((_, ops)) => ops.push(op),
+                None => parts.push((place, vec![op])),
+            }
+        }
+        let parts: Vec<String> = parts
+            .into_iter()
+            .map(|(place, ops)| format!("{} {place}", ops.join(", ")))
+            .collect();
+        reached.then(|| {
+            format!(
+                "one operation at a time (and the final state too): {}",
+                parts.join("; ")
+            )
+        })
     }
 
-    /// The old code hits `signature` in this scenario (explored, or under a
-    /// schedule near the case's), or in one of the catalogue's scenarios: a
-    /// bug of the old code at the same place, which the bounded exploration
-    /// of a large scenario may not reach.
+    /// The old code hits `signature` in one of the catalogue's scenarios,
+    /// under a schedule near the case's, or in this scenario's exploration:
+    /// a bug of the old code at the same place, which the bounded
+    /// exploration of a large scenario may not reach.
     fn old_violates(&mut self, signature: &str) -> bool {
-        let e = self.cache.ensure(self.scenario);
-        if e.outcomes
-            .keys()
-            .any(|k| k.violations.iter().any(|v| v == signature))
-        {
+        if self.cache.known_old_violations().contains(signature) {
             return true;
         }
-        self.cache.known_old_violations().contains(signature)
-            || search_nearby(self.scenario, self.schedule, |o| {
-                o.violations.iter().any(|v| v.signature() == signature)
-            })
-            .is_some()
+        let hit = |_: &[Segment], o: &Outcome| {
+            let found = o.violations.iter().any(|v| v.signature() == signature);
+            if found {
+                Ok(())
+            } else {
+                Err(1)
+            }
+        };
+        if self.search_nearby(hit).is_some() {
+            return true;
+        }
+        self.cache
+            .ensure(self.scenario)
+            .outcomes
+            .keys()
+            .any(|k| k.violations.iter().any(|v| v == signature))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::Case;
     use crate::scenario::{MigrateFaults, Op};
     use kernel_sim::{Faults, MigrateMode};
 
@@ -730,6 +863,78 @@ mod tests {
                 assert_eq!(&OutcomeKey::of(&replayed), key, "{} witness", e.model);
             }
         }
+    }
+
+    #[test]
+    fn distance_counts_differing_codes_one_by_one() {
+        use kernel_sim::errno::EAGAIN;
+        use kernel_sim::{MigrateResult, RunEnd};
+        let outcome = |migrated: i32, aio: Vec<i32>| Outcome {
+            model: "t",
+            results: vec![vec![OpResult::Migrate {
+                result: MigrateResult::Migrated(migrated),
+                aio,
+                generic: Vec::new(),
+            }]],
+            notes: Vec::new(),
+            violations: Vec::new(),
+            end: RunEnd::Done,
+            ctxs: Vec::new(),
+            trace: Vec::new(),
+            decisions: Vec::new(),
+        };
+        let ten = outcome(1, vec![EAGAIN; 10]);
+        let nine_then_moved = outcome(0, [vec![EAGAIN; 9], vec![0]].concat());
+        let moved = outcome(0, vec![0]);
+        assert_eq!(distance(&ten, &ten), 0);
+        assert_eq!(distance(&nine_then_moved, &ten), 1 + 2);
+        assert_eq!(distance(&moved, &ten), 1 + 11);
+        assert_eq!(distance(&moved, &ten), distance(&ten, &moved));
+    }
+
+    #[test]
+    fn a_skew_found_near_the_case_names_a_schedule_that_replays() {
+        use crate::oracle::SkewCheck;
+        let case = crate::text::parse(
+            "t",
+            "ring 2\n\
+             task A: setup, migrate 1 sync-light extra-ref, migrate 1 async extra-ref, destroy, migrate 0 sync-light extra-ref\n\
+             run A until aio_migratepage:BUG_ON#2\n\
+             run C until find_get_page:put_page\n\
+             run A\n\
+             run A\n",
+        )
+        .unwrap();
+        let run = |m: &dyn Fn(&mut Segments) -> Outcome, schedule: &[Segment]| {
+            m(&mut Segments::new(schedule.to_vec()))
+        };
+        let old = |s: &mut Segments| run_model(&Old, &case.scenario, s, RunOptions::QUIET);
+        let new = |s: &mut Segments| run_model(&New, &case.scenario, s, RunOptions::QUIET);
+        let (o, n) = (run(&old, &case.schedule), run(&new, &case.schedule));
+        assert_ne!(OutcomeKey::of(&o), OutcomeKey::of(&n));
+
+        let mut cache = SkewCache::new(1, 4_000, RefusalTable::default());
+        let how = cache
+            .check(&case.scenario, &case.schedule)
+            .old_reaches(&o, &n)
+            .expect("skew");
+        let named = how
+            .strip_prefix("under the schedule `")
+            .and_then(|s| s.strip_suffix('`'))
+            .unwrap_or_else(|| panic!("no schedule in {how:?}"));
+        let mut text = crate::text::print(&Case {
+            schedule: Vec::new(),
+            ..case.clone()
+        });
+        for segment in named.split(", ") {
+            text.push_str(&format!("run {segment}\n"));
+        }
+        let replayed = crate::text::parse("named", &text).unwrap();
+        assert_eq!(
+            OutcomeKey::of(&run(&old, &replayed.schedule)),
+            OutcomeKey::of(&n),
+            "{text}"
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! This module moves the stop of one segment at a time: the segment runs
 //! in the old code as far as it can, and each of its actions is a candidate
 //! stop, nearest first to where the new code stopped (by operation, then by
-//! actions into the operation). Every candidate is an ordinary
+//! actions into the operation). [`search`] climbs from there when a
+//! difference needs several stops moved. Every candidate is an ordinary
 //! label-aligned schedule, which `aiodiff run` can replay.
 
 use kernel_sim::{
@@ -89,6 +90,15 @@ fn stop_of(steps: &[Step], segment: usize) -> Option<(u32, u32)> {
     Some((last.op, last.offset + 1))
 }
 
+/// The actions segment `i` of `schedule` performs.
+fn actions_of(steps: &[Step], i: usize, task: TaskId) -> Vec<Step> {
+    steps
+        .iter()
+        .filter(|s| s.segment == i && s.task == task)
+        .copied()
+        .collect()
+}
+
 /// `schedule` with segment `i` stopping before action `p` of `actions`
 /// (the segment's actions when it runs on), or running on when `p` is past
 /// the end.
@@ -106,47 +116,179 @@ fn moved(schedule: &[Segment], i: usize, actions: &[Step], p: usize) -> Vec<Segm
     s
 }
 
+/// One segment that ends at a label: its actions in the old code when it
+/// runs on, and where the new code stopped it.
+struct Stop {
+    segment: usize,
+    actions: Vec<Step>,
+    anchor: (u32, u32),
+}
+
+impl Stop {
+    /// How far stopping before action `p` is from the anchor: operations,
+    /// then actions into the operation.
+    fn distance(&self, p: usize) -> (u32, u32) {
+        let (op, offset) = self.anchor;
+        let (aop, aoff) = match self.actions.get(p) {
+            Some(a) => (a.op, a.offset),
+            None => self
+                .actions
+                .last()
+                .map_or(self.anchor, |a| (a.op, a.offset + 1)),
+        };
+        (aop.abs_diff(op), aoff.abs_diff(offset))
+    }
+}
+
+/// Where `new` stops each segment of `schedule` that ends at a label: the
+/// operation and the actions into it.
+fn anchors<N: AioModel>(
+    new: &N,
+    scenario: &Scenario,
+    schedule: &[Segment],
+) -> Vec<Option<(u32, u32)>> {
+    let steps = record(new, scenario, schedule);
+    (0..schedule.len())
+        .map(|i| schedule[i].until.and(stop_of(&steps, i)))
+        .collect()
+}
+
+/// The schedules that move one stop of a schedule, nearest first to the
+/// anchors: an iterator that owns what it needs.
+pub struct Moves {
+    schedule: Vec<Segment>,
+    stops: Vec<Stop>,
+    /// `(stop, p)` in the order to try.
+    order: std::vec::IntoIter<(usize, usize)>,
+}
+
+impl Moves {
+    /// The moves of `schedule` for `old`. Working them out takes a run of
+    /// `old` per anchored segment, letting the segment run on past its
+    /// stop.
+    fn new<O: AioModel>(
+        old: &O,
+        scenario: &Scenario,
+        schedule: &[Segment],
+        anchors: &[Option<(u32, u32)>],
+    ) -> Moves {
+        let stops: Vec<Stop> = schedule
+            .iter()
+            .enumerate()
+            .filter_map(|(i, seg)| {
+                let anchor = anchors.get(i).copied().flatten()?;
+                let mut open = schedule[..=i].to_vec();
+                open[i].until = None;
+                let actions = actions_of(&record(old, scenario, &open), i, seg.task);
+                Some(Stop {
+                    segment: i,
+                    actions,
+                    anchor,
+                })
+            })
+            .collect();
+        let mut ranked: Vec<((u32, u32), usize, usize)> = stops
+            .iter()
+            .enumerate()
+            .flat_map(|(k, stop)| (0..=stop.actions.len()).map(move |p| (stop.distance(p), k, p)))
+            .collect();
+        ranked.sort_by_key(|&(d, _, _)| d);
+        let order: Vec<(usize, usize)> = ranked.into_iter().map(|(_, k, p)| (k, p)).collect();
+        Moves {
+            schedule: schedule.to_vec(),
+            stops,
+            order: order.into_iter(),
+        }
+    }
+}
+
+impl Iterator for Moves {
+    type Item = Vec<Segment>;
+
+    fn next(&mut self) -> Option<Vec<Segment>> {
+        loop {
+            let (k, p) = self.order.next()?;
+            let stop = &self.stops[k];
+            let s = moved(&self.schedule, stop.segment, &stop.actions, p);
+            if s != self.schedule {
+                return Some(s);
+            }
+        }
+    }
+}
+
 /// Schedules for `old` near `schedule` as `new` runs it, nearest first:
-/// each moves the stop of one segment that ends at a label. Segments are
-/// taken together, each candidate ranked by how many operations, then how
-/// many actions, it stops away from where `new` stopped that segment.
+/// each moves the stop of one segment that ends at a label, ranked by how
+/// many operations, then how many actions, it stops away from where `new`
+/// stopped that segment.
 pub fn nearby<O: AioModel, N: AioModel>(
     old: &O,
     new: &N,
     scenario: &Scenario,
     schedule: &[Segment],
-) -> Vec<Vec<Segment>> {
-    let anchors = record(new, scenario, schedule);
-    let mut ranked: Vec<((u32, u32), Vec<Segment>)> = Vec::new();
-    for (i, seg) in schedule.iter().enumerate() {
-        if seg.until.is_none() {
-            continue;
-        }
-        let Some((op, offset)) = stop_of(&anchors, i) else {
-            continue;
-        };
-        let mut open = schedule[..=i].to_vec();
-        open[i].until = None;
-        let actions: Vec<Step> = record(old, scenario, &open)
-            .into_iter()
-            .filter(|s| s.segment == i && s.task == seg.task)
-            .collect();
-        for p in 0..=actions.len() {
-            let (aop, aoff) = match actions.get(p) {
-                Some(a) => (a.op, a.offset),
-                None => actions
-                    .last()
-                    .map_or((op, offset), |a| (a.op, a.offset + 1)),
-            };
-            let rank = (aop.abs_diff(op), aoff.abs_diff(offset));
-            let candidate = moved(schedule, i, &actions, p);
-            if candidate != schedule {
-                ranked.push((rank, candidate));
+) -> Moves {
+    Moves::new(old, scenario, schedule, &anchors(new, scenario, schedule))
+}
+
+/// Searches `old`'s schedules near `schedule`, `schedule` first, for an
+/// outcome `judge` accepts (`Ok`), running at most `budget` of them, and
+/// returns the schedule with what `judge` said. `judge` sees every
+/// schedule run and its outcome.
+///
+/// Where `judge` rejects an outcome it says how far it is from what is
+/// sought (`Err`). The search climbs: a move that comes nearer than any
+/// schedule before becomes a base of its own, whose moves (with the same
+/// anchors) take turns with those of the earlier bases. So a difference
+/// that needs several stops moved, such as the old code first finishing
+/// setup so that a migration succeeds and then meeting a held reference,
+/// is found one stop at a time, while the moves of the case's own
+/// schedule, where most answers are, keep their share.
+pub fn search<O: AioModel, N: AioModel, T>(
+    old: &O,
+    new: &N,
+    scenario: &Scenario,
+    schedule: &[Segment],
+    budget: usize,
+    mut judge: impl FnMut(&[Segment], &crate::runner::Outcome) -> Result<T, u32>,
+) -> Option<(Vec<Segment>, T)> {
+    let anchors = anchors(new, scenario, schedule);
+    let mut run = |s: &[Segment]| {
+        let o = run_model(
+            old,
+            scenario,
+            &mut Segments::new(s.to_vec()),
+            RunOptions::QUIET,
+        );
+        judge(s, &o)
+    };
+    let mut best = match run(schedule) {
+        Ok(t) => return Some((schedule.to_vec(), t)),
+        Err(d) => d,
+    };
+    let mut bases = vec![Moves::new(old, scenario, schedule, &anchors)];
+    for turn in 0..budget {
+        let candidate = loop {
+            if bases.is_empty() {
+                return None;
             }
+            let k = turn % bases.len();
+            match bases[k].next() {
+                Some(c) => break c,
+                None => {
+                    bases.remove(k);
+                }
+            }
+        };
+        match run(&candidate) {
+            Ok(t) => return Some((candidate, t)),
+            Err(d) if d < best => {
+                best = d;
+                bases.push(Moves::new(old, scenario, &candidate, &anchors));
+            }
+            Err(_) => {}
         }
     }
-    ranked.sort_by_key(|(rank, _)| *rank);
-    ranked.into_iter().map(|(_, s)| s).collect()
+    None
 }
 
 #[cfg(test)]
@@ -186,7 +328,7 @@ mod tests {
         assert!(refused(first_migration(&run(&new, &case.schedule))));
         assert!(!refused(first_migration(&run(&old, &case.schedule))));
 
-        let near = nearby(&Old, &New, &case.scenario, &case.schedule);
+        let near: Vec<Vec<Segment>> = nearby(&Old, &New, &case.scenario, &case.schedule).collect();
         assert!(near.iter().all(|s| {
             let moved = s.iter().zip(&case.schedule).filter(|(a, b)| a != b);
             s.len() == case.schedule.len() && moved.count() == 1
