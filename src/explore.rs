@@ -599,6 +599,10 @@ impl SkewCache {
     /// at most, when the exploration does not show the new outcome.
     const NEARBY: usize = 2_000;
 
+    /// Nearby schedules the check still tries for a whole outcome once the
+    /// operations that ended differently have each ended the new way.
+    const GRACE: usize = 200;
+
     /// The check for one case, exploring its scenario on first use.
     pub fn check<'a>(
         &'a mut self,
@@ -631,14 +635,15 @@ fn show(schedule: &[Segment]) -> String {
     segments.join(", ")
 }
 
-/// How far two outcomes are apart: for each operation, 1 if its results
-/// differ, and for a migration also how many `aio_migratepage` and
-/// generic-path codes one returned that the other did not (counting
-/// repeats, so ten -EAGAINs are nearer to nine than to one); then 1 each
-/// for differing violations and final contents. It guides the search of
-/// schedules near a case's, which needs a measure that moves when the old
-/// code gets partway there.
-fn distance(a: &Outcome, b: &Outcome) -> u32 {
+/// How far two outcomes are apart, operation by operation in task order:
+/// 0 for the same result, else 1, and for a migration also how many
+/// `aio_migratepage` and generic-path codes one returned that the other
+/// did not (counting repeats, so ten -EAGAINs are nearer to nine than to
+/// one); then 1 each for differing violations and final contents. Compared
+/// in order, the first operation first: the search of schedules near a
+/// case's climbs by putting the operations right one after another, and
+/// needs a measure that moves when the old code gets partway there.
+fn distance(a: &Outcome, b: &Outcome) -> Vec<u32> {
     fn apart(x: &[i32], y: &[i32]) -> usize {
         let (mut x, mut y) = (x.to_vec(), y.to_vec());
         x.sort_unstable();
@@ -658,7 +663,7 @@ fn distance(a: &Outcome, b: &Outcome) -> u32 {
         x.len() + y.len() - 2 * common
     }
     let ops = a.results.iter().flatten().zip(b.results.iter().flatten());
-    let results: usize = ops
+    let mut d: Vec<u32> = ops
         .map(|(x, y)| match (x, y) {
             _ if x == y => 0,
             (
@@ -672,22 +677,73 @@ fn distance(a: &Outcome, b: &Outcome) -> u32 {
                     generic: g2,
                     ..
                 },
-            ) => 1 + apart(a1, a2) + apart(g1, g2),
+            ) => (1 + apart(a1, a2) + apart(g1, g2)) as u32,
             _ => 1,
         })
-        .sum();
+        .collect();
     let (ka, kb) = (OutcomeKey::of(a), OutcomeKey::of(b));
-    let rest =
-        usize::from(ka.violations != kb.violations) + usize::from(ka.contents != kb.contents);
-    (results + rest) as u32
+    d.push(u32::from(ka.violations != kb.violations));
+    d.push(u32::from(ka.contents != kb.contents));
+    d
+}
+
+/// What the search of nearby schedules found.
+enum Near {
+    /// The new outcome itself.
+    Exact,
+    /// An outcome the new one matches up to these rows of the refusal
+    /// table.
+    UpTo(String),
+    /// No such outcome within [`SkewCache::GRACE`] runs after every
+    /// operation that ended differently had ended the new way, and the
+    /// final state had been reached, under some schedule.
+    OpByOp,
+}
+
+/// "each operation that ended differently ends the new way, and the
+/// final state is reached, under some old schedule", with the schedules
+/// (`ends`) or the exploration (`explored`) that show it, or `None` when an
+/// operation has neither.
+fn op_by_op(
+    new: &OutcomeKey,
+    differing: &[(usize, usize)],
+    ends: &BTreeMap<(usize, usize), Vec<Segment>>,
+    explored: &[&OutcomeKey],
+) -> Option<String> {
+    // The operations each schedule (or the exploration) accounts for, in
+    // the order first named.
+    let mut parts: Vec<(String, Vec<String>)> = Vec::new();
+    for &(t, i) in differing {
+        let want = result_of(new, t, i);
+        let place = match ends.get(&(t, i)) {
+            Some(s) => format!("under `{}`", show(s)),
+            None if explored.iter().any(|k| result_of(k, t, i) == want) => {
+                "under other schedules".to_string()
+            }
+            None => return None,
+        };
+        let op = format!("{}'s operation {}", TaskId(t as u8), i + 1);
+        match parts.iter_mut().find(|(p, _)| *p == place) {
+            Some((_, ops)) => ops.push(op),
+            None => parts.push((place, vec![op])),
+        }
+    }
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|(place, ops)| format!("{} {place}", ops.join(", ")))
+        .collect();
+    Some(format!(
+        "one operation at a time (and the final state too): {}",
+        parts.join("; ")
+    ))
 }
 
 impl Checker<'_> {
     /// [`crate::nearby::search`] from this case, within
     /// [`SkewCache::NEARBY`] runs.
-    fn search_nearby<T>(
+    fn search_nearby<T, D: Ord>(
         &self,
-        judge: impl FnMut(&[Segment], &Outcome) -> Result<T, u32>,
+        judge: impl FnMut(&[Segment], &Outcome) -> Result<T, D>,
     ) -> Option<(Vec<Segment>, T)> {
         let (scenario, schedule) = (self.scenario, self.schedule);
         crate::nearby::search(&Old, &New, scenario, schedule, SkewCache::NEARBY, judge)
@@ -715,36 +771,43 @@ impl SkewCheck for Checker<'_> {
         // Which nearby schedule first ended each differing operation, and
         // the final contents, the new way.
         let mut ends: BTreeMap<(usize, usize), Vec<Segment>> = BTreeMap::new();
-        let mut state: Option<Vec<Segment>> = None;
+        let mut state = ok.contents == nk.contents;
+        let (mut runs, mut complete_at) = (0, None);
         let near = self.search_nearby(|schedule, o| {
+            runs += 1;
             let k = OutcomeKey::of(o);
             if k == nk {
-                return Ok(String::new());
+                return Ok(Near::Exact);
             }
             for &(t, i) in &differing {
                 if result_of(&k, t, i) == result_of(&nk, t, i) {
                     ends.entry((t, i)).or_insert_with(|| schedule.to_vec());
                 }
             }
-            if k.contents == nk.contents && state.is_none() {
-                state = Some(schedule.to_vec());
-            }
+            state |= k.contents == nk.contents;
             let v = classify(o, new, &table, None);
-            if v.class != Class::AllowedRefusal {
-                return Err(distance(o, new));
+            if v.class == Class::AllowedRefusal {
+                let rows = v.rows_hit.iter().map(|&r| table.rows[r].name.as_str());
+                return Ok(Near::UpTo(rows.collect::<Vec<_>>().join(", ")));
             }
-            let rows: Vec<&str> = v
-                .rows_hit
-                .iter()
-                .map(|&r| table.rows[r].name.as_str())
-                .collect();
-            Ok(format!(
-                "up to the refusal table's rows {}, ",
-                rows.join(", ")
-            ))
+            if complete_at.is_none() && state && differing.iter().all(|d| ends.contains_key(d)) {
+                complete_at = Some(runs);
+            }
+            match complete_at {
+                Some(r) if runs >= r + SkewCache::GRACE => Ok(Near::OpByOp),
+                _ => Err(distance(o, new)),
+            }
         });
-        if let Some((near, up_to)) = near {
-            return Some(format!("{up_to}under the schedule `{}`", show(&near)));
+        match near {
+            Some((s, Near::Exact)) => return Some(format!("under the schedule `{}`", show(&s))),
+            Some((s, Near::UpTo(rows))) => {
+                return Some(format!(
+                    "up to the refusal table's rows {rows}, under the schedule `{}`",
+                    show(&s)
+                ))
+            }
+            Some((_, Near::OpByOp)) => return op_by_op(&nk, &differing, &ends, &[]),
+            None => {}
         }
         let set = OldSet {
             old: self.cache.ensure(self.scenario),
@@ -754,37 +817,10 @@ impl SkewCheck for Checker<'_> {
             return Some("under another schedule".to_string());
         }
         let explored: Vec<&OutcomeKey> = set.old.outcomes.keys().collect();
-        let reached = ok.contents == nk.contents
-            || state.is_some()
-            || explored.iter().any(|k| k.contents == nk.contents);
-        // The operations each schedule (or the exploration) accounts for,
-        // in the order first named.
-        let mut parts: Vec<(String, Vec<String>)> = Vec::new();
-        for &(t, i) in &differing {
-            let want = result_of(&nk, t, i);
-            let place = match ends.get(&(t, i)) {
-                Some(s) => format!("under `{}`", show(s)),
-                None if explored.iter().any(|k| result_of(k, t, i) == want) => {
-                    "under other schedules".to_string()
-                }
-                None => return None,
-            };
-            let op = format!("{}'s operation {}", TaskId(t as u8), i + 1);
-            match parts.iter_mut().find(|(p, _)| *p == place) {
-                Some((_, ops)) => ops.push(op),
-                None => parts.push((place, vec![op])),
-            }
+        if !state && !explored.iter().any(|k| k.contents == nk.contents) {
+            return None;
         }
-        let parts: Vec<String> = parts
-            .into_iter()
-            .map(|(place, ops)| format!("{} {place}", ops.join(", ")))
-            .collect();
-        reached.then(|| {
-            format!(
-                "one operation at a time (and the final state too): {}",
-                parts.join("; ")
-            )
-        })
+        op_by_op(&nk, &differing, &ends, &explored)
     }
 
     /// The old code hits `signature` in one of the catalogue's scenarios,
@@ -886,10 +922,20 @@ mod tests {
         let ten = outcome(1, vec![EAGAIN; 10]);
         let nine_then_moved = outcome(0, [vec![EAGAIN; 9], vec![0]].concat());
         let moved = outcome(0, vec![0]);
-        assert_eq!(distance(&ten, &ten), 0);
-        assert_eq!(distance(&nine_then_moved, &ten), 1 + 2);
-        assert_eq!(distance(&moved, &ten), 1 + 11);
+        assert_eq!(distance(&ten, &ten), [0, 0, 0]);
+        assert_eq!(distance(&nine_then_moved, &ten), [1 + 2, 0, 0]);
+        assert_eq!(distance(&moved, &ten), [1 + 11, 0, 0]);
         assert_eq!(distance(&moved, &ten), distance(&ten, &moved));
+
+        // Nearer on the first operation is nearer, whatever the later ones.
+        let pair = |a: &Outcome, b: &Outcome| Outcome {
+            results: vec![a.results[0].clone(), b.results[0].clone()],
+            ..ten.clone()
+        };
+        assert!(
+            distance(&pair(&nine_then_moved, &moved), &pair(&ten, &ten))
+                < distance(&pair(&moved, &ten), &pair(&ten, &ten))
+        );
     }
 
     #[test]

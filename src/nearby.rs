@@ -243,13 +243,13 @@ pub fn nearby<O: AioModel, N: AioModel>(
 /// setup so that a migration succeeds and then meeting a held reference,
 /// is found one stop at a time, while the moves of the case's own
 /// schedule, where most answers are, keep their share.
-pub fn search<O: AioModel, N: AioModel, T>(
+pub fn search<O: AioModel, N: AioModel, T, D: Ord>(
     old: &O,
     new: &N,
     scenario: &Scenario,
     schedule: &[Segment],
     budget: usize,
-    mut judge: impl FnMut(&[Segment], &crate::runner::Outcome) -> Result<T, u32>,
+    mut judge: impl FnMut(&[Segment], &crate::runner::Outcome) -> Result<T, D>,
 ) -> Option<(Vec<Segment>, T)> {
     let anchors = anchors(new, scenario, schedule);
     let mut run = |s: &[Segment]| {
