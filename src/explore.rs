@@ -743,10 +743,19 @@ impl Checker<'_> {
     /// [`SkewCache::NEARBY`] runs.
     fn search_nearby<T, D: Ord>(
         &self,
+        from: D,
         judge: impl FnMut(&[Segment], &Outcome) -> Result<T, D>,
     ) -> Option<(Vec<Segment>, T)> {
         let (scenario, schedule) = (self.scenario, self.schedule);
-        crate::nearby::search(&Old, &New, scenario, schedule, SkewCache::NEARBY, judge)
+        crate::nearby::search(
+            &Old,
+            &New,
+            scenario,
+            schedule,
+            from,
+            SkewCache::NEARBY,
+            judge,
+        )
     }
 }
 
@@ -773,7 +782,7 @@ impl SkewCheck for Checker<'_> {
         let mut ends: BTreeMap<(usize, usize), Vec<Segment>> = BTreeMap::new();
         let mut state = ok.contents == nk.contents;
         let (mut runs, mut complete_at) = (0, None);
-        let near = self.search_nearby(|schedule, o| {
+        let near = self.search_nearby(distance(old, new), |schedule, o| {
             runs += 1;
             let k = OutcomeKey::of(o);
             if k == nk {
@@ -839,7 +848,7 @@ impl SkewCheck for Checker<'_> {
                 Err(1)
             }
         };
-        if self.search_nearby(hit).is_some() {
+        if self.search_nearby(1, hit).is_some() {
             return true;
         }
         self.cache

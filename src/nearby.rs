@@ -230,10 +230,11 @@ pub fn nearby<O: AioModel, N: AioModel>(
     Moves::new(old, scenario, schedule, &anchors(new, scenario, schedule))
 }
 
-/// Searches `old`'s schedules near `schedule`, `schedule` first, for an
-/// outcome `judge` accepts (`Ok`), running at most `budget` of them, and
-/// returns the schedule with what `judge` said. `judge` sees every
-/// schedule run and its outcome.
+/// Searches `old`'s schedules near `schedule` for an outcome `judge`
+/// accepts (`Ok`), running at most `budget` of them, and returns the
+/// schedule with what `judge` said. `judge` sees every schedule run and
+/// its outcome; `from` is what it said of `old`'s outcome under `schedule`
+/// itself, which the caller has at hand.
 ///
 /// Where `judge` rejects an outcome it says how far it is from what is
 /// sought (`Err`). The search climbs: a move that comes nearer than any
@@ -248,6 +249,7 @@ pub fn search<O: AioModel, N: AioModel, T, D: Ord>(
     new: &N,
     scenario: &Scenario,
     schedule: &[Segment],
+    from: D,
     budget: usize,
     mut judge: impl FnMut(&[Segment], &crate::runner::Outcome) -> Result<T, D>,
 ) -> Option<(Vec<Segment>, T)> {
@@ -261,10 +263,7 @@ pub fn search<O: AioModel, N: AioModel, T, D: Ord>(
         );
         judge(s, &o)
     };
-    let mut best = match run(schedule) {
-        Ok(t) => return Some((schedule.to_vec(), t)),
-        Err(d) => d,
-    };
+    let mut best = from;
     let mut bases = vec![Moves::new(old, scenario, schedule, &anchors)];
     for turn in 0..budget {
         let candidate = loop {
