@@ -32,6 +32,9 @@ pub enum NewSide {
     /// Its pfn walk did not get the page (no page found, a frozen page, or
     /// one it could not isolate), where the old code migrated it.
     Missed,
+    /// Both versions migrated the page, one of them after passes that
+    /// returned `-EAGAIN`.
+    Retried,
 }
 
 /// One row of the allowed-refusal table: a migration the old code did not
@@ -121,6 +124,17 @@ impl Default for RefusalTable {
                      page, or still in a per-CPU pagevec) where the other migrated it; the \
                      versions take different numbers of steps, so concurrent requests meet \
                      at different moments, and the final state is equal",
+                ),
+                row(
+                    "retried",
+                    Some(errno::EAGAIN),
+                    NewSide::Retried,
+                    "both versions migrated the page, one after passes that returned -EAGAIN \
+                     because a reference was held for a moment (a concurrent migration's pfn \
+                     walk, a truncate lookup, an extra-ref holder) when its count was checked, \
+                     so the migration core tried again; the versions take different numbers \
+                     of steps, so these meet at different moments, and the final state is \
+                     equal",
                 ),
             ],
         }
@@ -242,6 +256,15 @@ impl MigrationEnd {
         !self.migrated() && self.generic.is_empty() && !self.aio.is_empty()
     }
 
+    /// Both migrated, and their codes differ only by `-EAGAIN`.
+    fn retried_like(&self, other: &MigrationEnd) -> bool {
+        let but_eagain = |s: &BTreeSet<i32>| -> BTreeSet<i32> {
+            s.iter().copied().filter(|&c| c != errno::EAGAIN).collect()
+        };
+        but_eagain(&self.aio) == but_eagain(&other.aio)
+            && but_eagain(&self.generic) == but_eagain(&other.generic)
+    }
+
     /// The refusal rows that would allow this old migration against `new`,
     /// if some would.
     fn allowed_against(&self, new: &MigrationEnd, table: &RefusalTable) -> Option<Vec<usize>> {
@@ -254,6 +277,9 @@ impl MigrationEnd {
             (false, true) if self.missed() => table.row_of(None, NewSide::Missed).map(|r| vec![r]),
             (true, false) if new.missed() => table.row_of(None, NewSide::Missed).map(|r| vec![r]),
             (false, false) => table.row_of(None, NewSide::NotMoved).map(|r| vec![r]),
+            (true, true) if self.retried_like(new) => table
+                .row_of(Some(errno::EAGAIN), NewSide::Retried)
+                .map(|r| vec![r]),
             _ => None,
         }
     }
@@ -604,6 +630,24 @@ mod tests {
                 "shared:truncate-livelock@truncate_inode_pages_range"
             )
         );
+    }
+
+    #[test]
+    fn a_migration_that_needed_another_pass_is_a_retry() {
+        let table = RefusalTable::default();
+        let after = |codes: &[i32]| OpResult::Migrate {
+            result: MigrateResult::Migrated(0),
+            aio: codes.to_vec(),
+            generic: vec![],
+        };
+        let old = outcome("old", migrated());
+        let new = outcome("new", after(&[errno::EAGAIN, 0]));
+        let v = classify(&old, &new, &table, None);
+        assert_eq!(v.signature, "allowed-refusal:retried");
+        let v = classify(&new, &old, &table, None);
+        assert_eq!(v.signature, "allowed-refusal:retried");
+        let new = outcome("new", after(&[errno::EBUSY, 0]));
+        assert_eq!(classify(&old, &new, &table, None).class, Class::Divergence);
     }
 
     struct Always(bool);
