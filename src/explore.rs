@@ -599,10 +599,6 @@ impl SkewCache {
     /// at most, when the exploration does not show the new outcome.
     const NEARBY: usize = 2_000;
 
-    /// Nearby schedules the check still tries for a whole outcome once the
-    /// operations that ended differently have each ended the new way.
-    const GRACE: usize = 200;
-
     /// The check for one case, exploring its scenario on first use.
     pub fn check<'a>(
         &'a mut self,
@@ -622,11 +618,6 @@ struct Checker<'a> {
     cache: &'a mut SkewCache,
     scenario: &'a Scenario,
     schedule: &'a [Segment],
-}
-
-/// Task `t`'s operation `i`'s result in `k`, if it has one.
-fn result_of(k: &OutcomeKey, t: usize, i: usize) -> Option<&String> {
-    k.results.get(t).and_then(|r| r.get(i))
 }
 
 /// A schedule as `A until ..., B`.
@@ -687,64 +678,13 @@ fn distance(a: &Outcome, b: &Outcome) -> Vec<u32> {
     d
 }
 
-/// What the search of nearby schedules found.
-enum Near {
-    /// The new outcome itself.
-    Exact,
-    /// An outcome the new one matches up to these rows of the refusal
-    /// table.
-    UpTo(String),
-    /// No such outcome within [`SkewCache::GRACE`] runs after every
-    /// operation that ended differently had ended the new way, and the
-    /// final state had been reached, under some schedule.
-    OpByOp,
-}
-
-/// "each operation that ended differently ends the new way, and the
-/// final state is reached, under some old schedule", with the schedules
-/// (`ends`) or the exploration (`explored`) that show it, or `None` when an
-/// operation has neither.
-fn op_by_op(
-    new: &OutcomeKey,
-    differing: &[(usize, usize)],
-    ends: &BTreeMap<(usize, usize), Vec<Segment>>,
-    explored: &[&OutcomeKey],
-) -> Option<String> {
-    // The operations each schedule (or the exploration) accounts for, in
-    // the order first named.
-    let mut parts: Vec<(String, Vec<String>)> = Vec::new();
-    for &(t, i) in differing {
-        let want = result_of(new, t, i);
-        let place = match ends.get(&(t, i)) {
-            Some(s) => format!("under `{}`", show(s)),
-            None if explored.iter().any(|k| result_of(k, t, i) == want) => {
-                "under other schedules".to_string()
-            }
-            None => return None,
-        };
-        let op = format!("{}'s operation {}", TaskId(t as u8), i + 1);
-        match parts.iter_mut().find(|(p, _)| *p == place) {
-            Some((_, ops)) => ops.push(op),
-            None => parts.push((place, vec![op])),
-        }
-    }
-    let parts: Vec<String> = parts
-        .into_iter()
-        .map(|(place, ops)| format!("{} {place}", ops.join(", ")))
-        .collect();
-    Some(format!(
-        "one operation at a time (and the final state too): {}",
-        parts.join("; ")
-    ))
-}
-
 impl Checker<'_> {
     /// [`crate::nearby::search`] from this case, within
     /// [`SkewCache::NEARBY`] runs.
     fn search_nearby<T, D: Ord>(
         &self,
         from: D,
-        judge: impl FnMut(&[Segment], &Outcome) -> Result<T, D>,
+        judge: impl FnMut(&Outcome) -> Result<T, D>,
     ) -> Option<(Vec<Segment>, T)> {
         let (scenario, schedule) = (self.scenario, self.schedule);
         crate::nearby::search(
@@ -761,75 +701,40 @@ impl Checker<'_> {
 
 impl SkewCheck for Checker<'_> {
     /// The old code reaches the new outcome, or one the new outcome
-    /// matches up to the refusal table, under a schedule near the case's,
-    /// or among its explored outcomes (see [`OldSet`]); failing both, each
-    /// operation that ended differently ends the new way, and the final
-    /// state is reached, under some of those schedules. The nearby
-    /// schedules come first: they usually decide within a few dozen runs,
-    /// where a scenario's first exploration takes thousands.
+    /// matches up to the refusal table, under a schedule near the case's;
+    /// failing that, its explored outcomes show the new outcome (see
+    /// [`OldSet`]). The nearby schedules come first: they usually decide
+    /// within a few dozen runs, where a scenario's first exploration takes
+    /// thousands.
     fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> Option<String> {
         let table = self.cache.table.clone();
-        let (ok, nk) = (OutcomeKey::of(old), OutcomeKey::of(new));
-        let differing: Vec<(usize, usize)> = nk
-            .results
-            .iter()
-            .enumerate()
-            .flat_map(|(t, ops)| (0..ops.len()).map(move |i| (t, i)))
-            .filter(|&(t, i)| result_of(&ok, t, i) != result_of(&nk, t, i))
-            .collect();
-        // Which nearby schedule first ended each differing operation, and
-        // the final contents, the new way.
-        let mut ends: BTreeMap<(usize, usize), Vec<Segment>> = BTreeMap::new();
-        let mut state = ok.contents == nk.contents;
-        let (mut runs, mut complete_at) = (0, None);
-        let near = self.search_nearby(distance(old, new), |schedule, o| {
-            runs += 1;
-            let k = OutcomeKey::of(o);
-            if k == nk {
-                return Ok(Near::Exact);
+        let key = OutcomeKey::of(new);
+        let near = self.search_nearby(distance(old, new), |o| {
+            if OutcomeKey::of(o) == key {
+                return Ok(None);
             }
-            for &(t, i) in &differing {
-                if result_of(&k, t, i) == result_of(&nk, t, i) {
-                    ends.entry((t, i)).or_insert_with(|| schedule.to_vec());
-                }
-            }
-            state |= k.contents == nk.contents;
             let v = classify(o, new, &table, None);
-            if v.class == Class::AllowedRefusal {
-                let rows = v.rows_hit.iter().map(|&r| table.rows[r].name.as_str());
-                return Ok(Near::UpTo(rows.collect::<Vec<_>>().join(", ")));
+            if v.class != Class::AllowedRefusal {
+                return Err(distance(o, new));
             }
-            if complete_at.is_none() && state && differing.iter().all(|d| ends.contains_key(d)) {
-                complete_at = Some(runs);
-            }
-            match complete_at {
-                Some(r) if runs >= r + SkewCache::GRACE => Ok(Near::OpByOp),
-                _ => Err(distance(o, new)),
-            }
+            let rows = v.rows_hit.iter().map(|&r| table.rows[r].name.as_str());
+            Ok(Some(rows.collect::<Vec<_>>().join(", ")))
         });
         match near {
-            Some((s, Near::Exact)) => return Some(format!("under the schedule `{}`", show(&s))),
-            Some((s, Near::UpTo(rows))) => {
-                return Some(format!(
-                    "up to the refusal table's rows {rows}, under the schedule `{}`",
-                    show(&s)
-                ))
+            Some((s, None)) => Some(format!("under the schedule `{}`", show(&s))),
+            Some((s, Some(rows))) => Some(format!(
+                "up to the refusal table's rows {rows}, under the schedule `{}`",
+                show(&s)
+            )),
+            None => {
+                let set = OldSet {
+                    old: self.cache.ensure(self.scenario),
+                    table: &table,
+                };
+                set.reaches(old, new)
+                    .then(|| "under other schedules".to_string())
             }
-            Some((_, Near::OpByOp)) => return op_by_op(&nk, &differing, &ends, &[]),
-            None => {}
         }
-        let set = OldSet {
-            old: self.cache.ensure(self.scenario),
-            table: &table,
-        };
-        if set.matches(new).is_some() {
-            return Some("under another schedule".to_string());
-        }
-        let explored: Vec<&OutcomeKey> = set.old.outcomes.keys().collect();
-        if !state && !explored.iter().any(|k| k.contents == nk.contents) {
-            return None;
-        }
-        op_by_op(&nk, &differing, &ends, &explored)
     }
 
     /// The old code hits `signature` in one of the catalogue's scenarios,
@@ -840,7 +745,7 @@ impl SkewCheck for Checker<'_> {
         if self.cache.known_old_violations().contains(signature) {
             return true;
         }
-        let hit = |_: &[Segment], o: &Outcome| {
+        let hit = |o: &Outcome| {
             let found = o.violations.iter().any(|v| v.signature() == signature);
             if found {
                 Ok(())

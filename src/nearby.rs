@@ -8,15 +8,19 @@
 //! exploration of the skew check cannot make up for that when the case
 //! needs more preemptions than its bound.
 //!
-//! This module moves the stop of one segment at a time: the segment runs
-//! in the old code as far as it can, and each of its actions is a candidate
-//! stop, nearest first to where the new code stopped (by operation, then by
-//! actions into the operation). [`search`] climbs from there when a
-//! difference needs several stops moved. Every candidate is an ordinary
+//! This module first names the other page of a slot in stops that name a
+//! page (`ring[i]` for `new[i]` and the other way round: where one version
+//! migrated a page and the other refused, the same stop names different
+//! pages). Then it moves the stop of one segment at a time: the segment
+//! runs in the old code as far as it can, and each of its actions is a
+//! candidate stop, nearest first to where the new code stopped (by
+//! operation, then by actions into the operation). [`search`] climbs from
+//! there when a difference needs several stops moved. Every candidate is an ordinary
 //! label-aligned schedule, which `aiodiff run` can replay.
 
 use kernel_sim::{
-    AioModel, Label, LabelPattern, SchedView, Scheduler, Segment, Segments, TaskId, TaskSet,
+    AioModel, Arg, Label, LabelPattern, PageRole, SchedView, Scheduler, Segment, Segments, TaskId,
+    TaskSet,
 };
 
 use crate::runner::{run_model, RunOptions};
@@ -157,9 +161,63 @@ fn anchors<N: AioModel>(
 /// anchors: an iterator that owns what it needs.
 pub struct Moves {
     schedule: Vec<Segment>,
+    /// Schedules whose stops name the other page of a slot, tried first.
+    relabelled: std::vec::IntoIter<Vec<Segment>>,
     stops: Vec<Stop>,
     /// `(stop, p)` in the order to try.
     order: std::vec::IntoIter<(usize, usize)>,
+}
+
+/// `pattern` naming the `to` page of its slot where it names the other
+/// one: `ring[i]` for `new[i]`, or the other way round.
+fn other_page(pattern: LabelPattern, to: PageRole) -> Option<LabelPattern> {
+    let arg = match pattern.arg? {
+        Arg::Page(r, i) if r != to => Arg::Page(to, i),
+        Arg::Flag(f, r, i) if r != to => Arg::Flag(f, to, i),
+        Arg::PageField(f, r, i) if r != to => Arg::PageField(f, to, i),
+        _ => return None,
+    };
+    Some(LabelPattern {
+        arg: Some(arg),
+        ..pattern
+    })
+}
+
+/// `schedule` with stops that name a page naming the other page of its
+/// slot: every `new[i]` as `ring[i]`, every `ring[i]` as `new[i]`, then
+/// each stop alone. Where one version migrated a ring page and the other
+/// refused, later stops on `new[i]` in one are stops on `ring[i]` in the
+/// other.
+fn relabelled(schedule: &[Segment]) -> Vec<Vec<Segment>> {
+    let relabel = |s: &mut [Segment], i: usize, to: PageRole| -> bool {
+        let Some((p, n)) = s[i].until else {
+            return false;
+        };
+        let Some(q) = other_page(p, to) else {
+            return false;
+        };
+        s[i].until = Some((q, n));
+        true
+    };
+    let mut out: Vec<Vec<Segment>> = Vec::new();
+    let mut alone: Vec<Vec<Segment>> = Vec::new();
+    for to in [PageRole::Ring, PageRole::New] {
+        let mut all = schedule.to_vec();
+        let mut changed = 0;
+        for i in 0..schedule.len() {
+            let mut one = schedule.to_vec();
+            if relabel(&mut one, i, to) {
+                relabel(&mut all, i, to);
+                changed += 1;
+                alone.push(one);
+            }
+        }
+        if changed > 1 {
+            out.push(all);
+        }
+    }
+    out.extend(alone);
+    out
 }
 
 impl Moves {
@@ -196,6 +254,7 @@ impl Moves {
         let order: Vec<(usize, usize)> = ranked.into_iter().map(|(_, k, p)| (k, p)).collect();
         Moves {
             schedule: schedule.to_vec(),
+            relabelled: relabelled(schedule).into_iter(),
             stops,
             order: order.into_iter(),
         }
@@ -206,6 +265,9 @@ impl Iterator for Moves {
     type Item = Vec<Segment>;
 
     fn next(&mut self) -> Option<Vec<Segment>> {
+        if let Some(s) = self.relabelled.next() {
+            return Some(s);
+        }
         loop {
             let (k, p) = self.order.next()?;
             let stop = &self.stops[k];
@@ -232,9 +294,8 @@ pub fn nearby<O: AioModel, N: AioModel>(
 
 /// Searches `old`'s schedules near `schedule` for an outcome `judge`
 /// accepts (`Ok`), running at most `budget` of them, and returns the
-/// schedule with what `judge` said. `judge` sees every schedule run and
-/// its outcome; `from` is what it said of `old`'s outcome under `schedule`
-/// itself, which the caller has at hand.
+/// schedule with what `judge` said. `from` is what `judge` would say of
+/// `old`'s outcome under `schedule` itself, which the caller has at hand.
 ///
 /// Where `judge` rejects an outcome it says how far it is from what is
 /// sought (`Err`). The search climbs: a move that comes nearer than any
@@ -251,7 +312,7 @@ pub fn search<O: AioModel, N: AioModel, T, D: Ord>(
     schedule: &[Segment],
     from: D,
     budget: usize,
-    mut judge: impl FnMut(&[Segment], &crate::runner::Outcome) -> Result<T, D>,
+    mut judge: impl FnMut(&crate::runner::Outcome) -> Result<T, D>,
 ) -> Option<(Vec<Segment>, T)> {
     let anchors = anchors(new, scenario, schedule);
     let mut run = |s: &[Segment]| {
@@ -261,7 +322,7 @@ pub fn search<O: AioModel, N: AioModel, T, D: Ord>(
             &mut Segments::new(s.to_vec()),
             RunOptions::QUIET,
         );
-        judge(s, &o)
+        judge(&o)
     };
     let mut best = from;
     let mut bases = vec![Moves::new(old, scenario, schedule, &anchors)];
@@ -339,5 +400,39 @@ mod tests {
         let (pattern, _) = near[hit][0].until.expect("A stops");
         assert_eq!(pattern.func, kernel_sim::Func::AioMigratepage);
         assert!(hit < 20, "found at candidate {hit} of {}", near.len());
+    }
+
+    #[test]
+    fn stops_on_a_page_are_tried_on_the_other_page_of_its_slot() {
+        let case = parse(
+            "t",
+            "ring 1\n\
+             task A: setup, migrate 0 sync\n\
+             task B: migrate 0 sync\n\
+             run A until aio_setup_ring:unlock_page(ring[0])\n\
+             run B until isolate_lru_page:ClearPageLRU(new[0])\n\
+             run A until aio_migratepage:read(ctx->nr_pages)\n\
+             run B until isolate_lru_page:ClearPageLRU(new[0])#2\n",
+        )
+        .unwrap();
+        let shown = |s: &[Segment]| s.iter().map(|g| g.to_string()).collect::<Vec<_>>();
+        let all: Vec<Vec<String>> = relabelled(&case.schedule)
+            .iter()
+            .map(|s| shown(s))
+            .collect();
+        assert_eq!(
+            all[0],
+            [
+                "A until aio_setup_ring:unlock_page(ring[0])",
+                "B until isolate_lru_page:ClearPageLRU(ring[0])",
+                "A until aio_migratepage:read(ctx->nr_pages)",
+                "B until isolate_lru_page:ClearPageLRU(ring[0])#2",
+            ]
+        );
+        // (Only one stop names a ring page, so there is no "all ring pages
+        // as new".) Then each stop alone: two new pages, one ring page.
+        assert_eq!(all.len(), 1 + 2 + 1);
+        assert_eq!(all[3][0], "A until aio_setup_ring:unlock_page(new[0])");
+        assert_eq!(all[3][1..], shown(&case.schedule)[1..]);
     }
 }
