@@ -183,40 +183,47 @@ fn other_page(pattern: LabelPattern, to: PageRole) -> Option<LabelPattern> {
     })
 }
 
+/// `schedule` with every stop that names `new[i]` naming `ring[i]`, and
+/// with every `ring[i]` as `new[i]`, where that changes a stop.
+fn relabelled_all(schedule: &[Segment]) -> Vec<Vec<Segment>> {
+    [PageRole::Ring, PageRole::New]
+        .into_iter()
+        .filter_map(|to| {
+            let mut all = schedule.to_vec();
+            let mut changed = false;
+            for seg in &mut all {
+                if let Some((p, n)) = seg.until {
+                    if let Some(q) = other_page(p, to) {
+                        seg.until = Some((q, n));
+                        changed = true;
+                    }
+                }
+            }
+            changed.then_some(all)
+        })
+        .collect()
+}
+
 /// `schedule` with stops that name a page naming the other page of its
 /// slot: every `new[i]` as `ring[i]`, every `ring[i]` as `new[i]`, then
 /// each stop alone. Where one version migrated a ring page and the other
 /// refused, later stops on `new[i]` in one are stops on `ring[i]` in the
 /// other.
 fn relabelled(schedule: &[Segment]) -> Vec<Vec<Segment>> {
-    let relabel = |s: &mut [Segment], i: usize, to: PageRole| -> bool {
-        let Some((p, n)) = s[i].until else {
-            return false;
-        };
-        let Some(q) = other_page(p, to) else {
-            return false;
-        };
-        s[i].until = Some((q, n));
-        true
-    };
-    let mut out: Vec<Vec<Segment>> = Vec::new();
-    let mut alone: Vec<Vec<Segment>> = Vec::new();
-    for to in [PageRole::Ring, PageRole::New] {
-        let mut all = schedule.to_vec();
-        let mut changed = 0;
-        for i in 0..schedule.len() {
-            let mut one = schedule.to_vec();
-            if relabel(&mut one, i, to) {
-                relabel(&mut all, i, to);
-                changed += 1;
-                alone.push(one);
+    let mut out = relabelled_all(schedule);
+    for i in 0..schedule.len() {
+        for to in [PageRole::Ring, PageRole::New] {
+            if let Some((p, n)) = schedule[i].until {
+                if let Some(q) = other_page(p, to) {
+                    let mut one = schedule.to_vec();
+                    one[i].until = Some((q, n));
+                    if !out.contains(&one) {
+                        out.push(one);
+                    }
+                }
             }
         }
-        if changed > 1 {
-            out.push(all);
-        }
     }
-    out.extend(alone);
     out
 }
 
@@ -325,7 +332,13 @@ pub fn search<O: AioModel, N: AioModel, T, D: Ord>(
         judge(&o)
     };
     let mut best = from;
-    let mut bases = vec![Moves::new(old, scenario, schedule, &anchors)];
+    // The case's schedule, and the ones with every stop on a page
+    // relabelled to the other page of its slot: where the versions
+    // migrated different pages, moves are wanted from those too.
+    let mut bases: Vec<Moves> = std::iter::once(schedule.to_vec())
+        .chain(relabelled_all(schedule))
+        .map(|s| Moves::new(old, scenario, &s, &anchors))
+        .collect();
     for turn in 0..budget {
         let candidate = loop {
             if bases.is_empty() {
@@ -429,10 +442,15 @@ mod tests {
                 "B until isolate_lru_page:ClearPageLRU(ring[0])#2",
             ]
         );
-        // (Only one stop names a ring page, so there is no "all ring pages
-        // as new".) Then each stop alone: two new pages, one ring page.
-        assert_eq!(all.len(), 1 + 2 + 1);
-        assert_eq!(all[3][0], "A until aio_setup_ring:unlock_page(new[0])");
-        assert_eq!(all[3][1..], shown(&case.schedule)[1..]);
+        // Then every ring page as new (here one stop), then each stop
+        // alone not yet tried (the two on new pages).
+        assert_eq!(all.len(), 1 + 1 + 2);
+        assert_eq!(all[1][0], "A until aio_setup_ring:unlock_page(new[0])");
+        assert_eq!(all[1][1..], shown(&case.schedule)[1..]);
+        assert_eq!(
+            all[3][3],
+            "B until isolate_lru_page:ClearPageLRU(ring[0])#2"
+        );
+        assert_eq!(all[3][..3], shown(&case.schedule)[..3]);
     }
 }
