@@ -3,15 +3,16 @@
 //!
 //! A finding panics from a non-inlined function of its own class, with the
 //! signature in the message, so that libFuzzer and ClusterFuzz keep findings
-//! of different classes apart. Every few seconds a run prints the share of
-//! executions per verdict class to standard error.
+//! of different classes apart. Now and then (at execution counts, never at
+//! times, so that the code a run covers does not depend on the clock) a
+//! run prints the share of executions per verdict class to standard error.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use kernel_sim::Segments;
 
@@ -22,11 +23,18 @@ use crate::{bytes, run_case, text, Verdict};
 /// Executions per verdict class, in [`Class::ALL`] order.
 static COUNTS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 
-/// When the shares were last printed.
-static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+/// Executions so far.
+static TOTAL: AtomicU64 = AtomicU64::new(0);
 
-/// How often the shares are printed.
-const EVERY: Duration = Duration::from_secs(5);
+/// Whether the shares are printed after `n` executions: at 4 096 and each
+/// power of two after, up to every 262 144. Counts, unlike a clock, keep
+/// the code an execution covers a function of the inputs, so that a fuzzer
+/// run with a fixed seed is repeatable.
+fn print_after(n: u64) -> bool {
+    const FIRST: u64 = 1 << 12;
+    const EVERY: u64 = 1 << 18;
+    (n.is_power_of_two() && n >= FIRST) || n % EVERY == 0
+}
 
 fn record(class: Class) {
     let i = Class::ALL
@@ -34,17 +42,8 @@ fn record(class: Class) {
         .position(|&c| c == class)
         .expect("a class");
     COUNTS[i].fetch_add(1, Ordering::Relaxed);
-    let Ok(mut last) = LAST.try_lock() else {
-        return;
-    };
-    let now = Instant::now();
-    match *last {
-        None => *last = Some(now),
-        Some(t) if now.duration_since(t) >= EVERY => {
-            *last = Some(now);
-            eprintln!("{}", shares());
-        }
-        Some(_) => {}
+    if print_after(TOTAL.fetch_add(1, Ordering::Relaxed) + 1) {
+        eprintln!("{}", shares());
     }
 }
 
@@ -244,4 +243,18 @@ pub fn decode(data: &[u8]) {
         }
     }
     let _ = text::parse("fuzz", &String::from_utf8_lossy(data));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::print_after;
+
+    #[test]
+    fn the_shares_print_at_counts_not_times() {
+        let printed: Vec<u64> = (1..=1 << 20).filter(|&n| print_after(n)).collect();
+        assert_eq!(
+            printed,
+            [4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 786432, 1048576]
+        );
+    }
 }
