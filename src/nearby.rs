@@ -299,6 +299,10 @@ pub fn nearby<O: AioModel, N: AioModel>(
     Moves::new(old, scenario, schedule, &anchors(new, scenario, schedule))
 }
 
+/// Moves of the case's schedule tried before the relabelled schedules
+/// become bases of their own.
+const SOON: usize = 64;
+
 /// Searches `old`'s schedules near `schedule` for an outcome `judge`
 /// accepts (`Ok`), running at most `budget` of them, and returns the
 /// schedule with what `judge` said. `from` is what `judge` would say of
@@ -332,14 +336,21 @@ pub fn search<O: AioModel, N: AioModel, T, D: Ord>(
         judge(&o)
     };
     let mut best = from;
-    // The case's schedule, and the ones with every stop on a page
-    // relabelled to the other page of its slot: where the versions
-    // migrated different pages, moves are wanted from those too.
-    let mut bases: Vec<Moves> = std::iter::once(schedule.to_vec())
-        .chain(relabelled_all(schedule))
-        .map(|s| Moves::new(old, scenario, &s, &anchors))
-        .collect();
+    let mut bases = vec![Moves::new(old, scenario, schedule, &anchors)];
+    // The schedules with every stop on a page relabelled to the other page
+    // of its slot become bases too, once the first moves have not decided:
+    // where the versions migrated different pages, moves are wanted from
+    // those as well. Most cases are decided before, and working out a
+    // base's moves takes a run per segment.
+    let mut relabelled = relabelled_all(schedule);
     for turn in 0..budget {
+        if turn == SOON || bases.is_empty() {
+            bases.extend(
+                relabelled
+                    .drain(..)
+                    .map(|s| Moves::new(old, scenario, &s, &anchors)),
+            );
+        }
         let candidate = loop {
             if bases.is_empty() {
                 return None;
