@@ -158,14 +158,20 @@ fn anchors<N: AioModel>(
 }
 
 /// The schedules that move one stop of a schedule, nearest first to the
-/// anchors: an iterator that owns what it needs.
-pub struct Moves {
+/// anchors: an iterator over schedules it works out as it goes.
+pub struct Moves<'a, O: AioModel> {
+    old: &'a O,
+    scenario: &'a Scenario,
     schedule: Vec<Segment>,
     /// Schedules whose stops name the other page of a slot, tried first.
     relabelled: std::vec::IntoIter<Vec<Segment>>,
     stops: Vec<Stop>,
     /// `(stop, p)` in the order to try.
     order: std::vec::IntoIter<(usize, usize)>,
+    /// Segments whose stop the old code makes where the new code does
+    /// (the same operation, as many actions into it), with their anchors:
+    /// their moves come after all the others.
+    aligned: Vec<(usize, (u32, u32))>,
 }
 
 /// `pattern` naming the `to` page of its slot where it names the other
@@ -227,48 +233,61 @@ fn relabelled(schedule: &[Segment]) -> Vec<Vec<Segment>> {
     out
 }
 
-impl Moves {
+impl<'a, O: AioModel> Moves<'a, O> {
     /// The moves of `schedule` for `old`. Working them out takes a run of
-    /// `old` per anchored segment, letting the segment run on past its
-    /// stop.
-    fn new<O: AioModel>(
-        old: &O,
-        scenario: &Scenario,
+    /// `old`, and one per segment whose stop it makes elsewhere than
+    /// `new` (the anchors), letting that segment run on past its stop; the
+    /// other segments get theirs only when these moves are used up.
+    fn new(
+        old: &'a O,
+        scenario: &'a Scenario,
         schedule: &[Segment],
         anchors: &[Option<(u32, u32)>],
-    ) -> Moves {
-        let stops: Vec<Stop> = schedule
-            .iter()
-            .enumerate()
-            .filter_map(|(i, seg)| {
-                let anchor = anchors.get(i).copied().flatten()?;
-                let mut open = schedule[..=i].to_vec();
-                open[i].until = None;
-                let actions = actions_of(&record(old, scenario, &open), i, seg.task);
-                Some(Stop {
-                    segment: i,
-                    actions,
-                    anchor,
-                })
+    ) -> Moves<'a, O> {
+        let base = record(old, scenario, schedule);
+        let (aligned, apart): (Vec<_>, Vec<_>) = (0..schedule.len())
+            .filter_map(|i| Some((i, anchors.get(i).copied().flatten()?)))
+            .partition(|&(i, anchor)| stop_of(&base, i) == Some(anchor));
+        let mut moves = Moves {
+            old,
+            scenario,
+            schedule: schedule.to_vec(),
+            relabelled: relabelled(schedule).into_iter(),
+            stops: Vec::new(),
+            order: Vec::new().into_iter(),
+            aligned,
+        };
+        moves.add(apart);
+        moves
+    }
+
+    /// Works out the moves of these segments, nearest first, as what comes
+    /// next.
+    fn add(&mut self, segments: Vec<(usize, (u32, u32))>) {
+        let first = self.stops.len();
+        for (i, anchor) in segments {
+            let mut open = self.schedule[..=i].to_vec();
+            open[i].until = None;
+            let steps = record(self.old, self.scenario, &open);
+            self.stops.push(Stop {
+                segment: i,
+                actions: actions_of(&steps, i, self.schedule[i].task),
+                anchor,
+            });
+        }
+        let mut ranked: Vec<((u32, u32), usize, usize)> = (first..self.stops.len())
+            .flat_map(|k| {
+                let stop = &self.stops[k];
+                (0..=stop.actions.len()).map(move |p| (stop.distance(p), k, p))
             })
-            .collect();
-        let mut ranked: Vec<((u32, u32), usize, usize)> = stops
-            .iter()
-            .enumerate()
-            .flat_map(|(k, stop)| (0..=stop.actions.len()).map(move |p| (stop.distance(p), k, p)))
             .collect();
         ranked.sort_by_key(|&(d, _, _)| d);
         let order: Vec<(usize, usize)> = ranked.into_iter().map(|(_, k, p)| (k, p)).collect();
-        Moves {
-            schedule: schedule.to_vec(),
-            relabelled: relabelled(schedule).into_iter(),
-            stops,
-            order: order.into_iter(),
-        }
+        self.order = order.into_iter();
     }
 }
 
-impl Iterator for Moves {
+impl<O: AioModel> Iterator for Moves<'_, O> {
     type Item = Vec<Segment>;
 
     fn next(&mut self) -> Option<Vec<Segment>> {
@@ -276,7 +295,14 @@ impl Iterator for Moves {
             return Some(s);
         }
         loop {
-            let (k, p) = self.order.next()?;
+            let Some((k, p)) = self.order.next() else {
+                if self.aligned.is_empty() {
+                    return None;
+                }
+                let aligned = std::mem::take(&mut self.aligned);
+                self.add(aligned);
+                continue;
+            };
             let stop = &self.stops[k];
             let s = moved(&self.schedule, stop.segment, &stop.actions, p);
             if s != self.schedule {
@@ -290,12 +316,12 @@ impl Iterator for Moves {
 /// each moves the stop of one segment that ends at a label, ranked by how
 /// many operations, then how many actions, it stops away from where `new`
 /// stopped that segment.
-pub fn nearby<O: AioModel, N: AioModel>(
-    old: &O,
+pub fn nearby<'a, O: AioModel, N: AioModel>(
+    old: &'a O,
     new: &N,
-    scenario: &Scenario,
+    scenario: &'a Scenario,
     schedule: &[Segment],
-) -> Moves {
+) -> Moves<'a, O> {
     Moves::new(old, scenario, schedule, &anchors(new, scenario, schedule))
 }
 
