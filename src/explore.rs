@@ -522,6 +522,10 @@ pub struct SkewCache {
     opts: ExploreOptions,
     table: RefusalTable,
     explored: std::collections::HashMap<Scenario, Exploration>,
+    /// New outcomes the check showed the old code reaching, per scenario,
+    /// with where: true of every case of that scenario with that outcome,
+    /// so that a fuzzer's many variants of one case search once.
+    reached: std::collections::HashMap<(Scenario, OutcomeKey), String>,
     known: Option<BTreeSet<String>>,
 }
 
@@ -539,6 +543,7 @@ impl SkewCache {
             },
             table,
             explored: std::collections::HashMap::new(),
+            reached: std::collections::HashMap::new(),
             known: None,
         }
     }
@@ -679,6 +684,44 @@ fn distance(a: &Outcome, b: &Outcome) -> Vec<u32> {
 }
 
 impl Checker<'_> {
+    /// Where the old code reaches `new` (whose key is `key`): under a
+    /// schedule near the case's, which holds for any case of the scenario
+    /// with this new outcome (`true`), or among the scenario's explored
+    /// outcomes, operation by operation against this case's old outcome
+    /// (`false`).
+    fn search(&mut self, old: &Outcome, new: &Outcome, key: &OutcomeKey) -> Option<(String, bool)> {
+        let table = self.cache.table.clone();
+        let near = self.search_nearby(distance(old, new), |o| {
+            if OutcomeKey::of(o) == *key {
+                return Ok(None);
+            }
+            let v = classify(o, new, &table, None);
+            if v.class != Class::AllowedRefusal {
+                return Err(distance(o, new));
+            }
+            let rows = v.rows_hit.iter().map(|&r| table.rows[r].name.as_str());
+            Ok(Some(rows.collect::<Vec<_>>().join(", ")))
+        });
+        match near {
+            Some((s, None)) => Some((format!("under the schedule `{}`", show(&s)), true)),
+            Some((s, Some(rows))) => Some((
+                format!(
+                    "up to the refusal table's rows {rows}, under the schedule `{}`",
+                    show(&s)
+                ),
+                true,
+            )),
+            None => {
+                let set = OldSet {
+                    old: self.cache.ensure(self.scenario),
+                    table: &table,
+                };
+                set.reaches(old, new)
+                    .then(|| ("under other schedules".to_string(), false))
+            }
+        }
+    }
+
     /// [`crate::nearby::search`] from this case, within
     /// [`SkewCache::NEARBY`] runs.
     fn search_nearby<T, D: Ord>(
@@ -705,36 +748,22 @@ impl SkewCheck for Checker<'_> {
     /// failing that, its explored outcomes show the new outcome (see
     /// [`OldSet`]). The nearby schedules come first: they usually decide
     /// within a few dozen runs, where a scenario's first exploration takes
-    /// thousands.
+    /// thousands. A schedule found is kept for the scenario and the new
+    /// outcome, and answers for later cases with both.
     fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> Option<String> {
-        let table = self.cache.table.clone();
         let key = OutcomeKey::of(new);
-        let near = self.search_nearby(distance(old, new), |o| {
-            if OutcomeKey::of(o) == key {
-                return Ok(None);
-            }
-            let v = classify(o, new, &table, None);
-            if v.class != Class::AllowedRefusal {
-                return Err(distance(o, new));
-            }
-            let rows = v.rows_hit.iter().map(|&r| table.rows[r].name.as_str());
-            Ok(Some(rows.collect::<Vec<_>>().join(", ")))
-        });
-        match near {
-            Some((s, None)) => Some(format!("under the schedule `{}`", show(&s))),
-            Some((s, Some(rows))) => Some(format!(
-                "up to the refusal table's rows {rows}, under the schedule `{}`",
-                show(&s)
-            )),
-            None => {
-                let set = OldSet {
-                    old: self.cache.ensure(self.scenario),
-                    table: &table,
-                };
-                set.reaches(old, new)
-                    .then(|| "under other schedules".to_string())
-            }
+        let memo = (self.scenario.clone(), key.clone());
+        if let Some(how) = self.cache.reached.get(&memo) {
+            return Some(how.clone());
         }
+        let (how, keep) = self.search(old, new, &key)?;
+        if keep {
+            if self.cache.reached.len() >= SkewCache::CAPACITY {
+                self.cache.reached.clear();
+            }
+            self.cache.reached.insert(memo, how.clone());
+        }
+        Some(how)
     }
 
     /// The old code hits `signature` in one of the catalogue's scenarios,
