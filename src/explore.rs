@@ -847,20 +847,18 @@ mod tests {
     #[test]
     fn distance_counts_differing_codes_one_by_one() {
         use kernel_sim::errno::EAGAIN;
-        use kernel_sim::{MigrateResult, RunEnd};
-        let outcome = |migrated: i32, aio: Vec<i32>| Outcome {
-            model: "t",
-            results: vec![vec![OpResult::Migrate {
-                result: MigrateResult::Migrated(migrated),
-                aio,
-                generic: Vec::new(),
-            }]],
-            notes: Vec::new(),
-            violations: Vec::new(),
-            end: RunEnd::Done,
-            ctxs: Vec::new(),
-            trace: Vec::new(),
-            decisions: Vec::new(),
+        use kernel_sim::MigrateResult;
+        let outcome = |migrated: i32, aio: Vec<i32>| {
+            let result = MigrateResult::Migrated(migrated);
+            let generic = Vec::new();
+            Outcome::with_results(
+                "t",
+                vec![vec![OpResult::Migrate {
+                    result,
+                    aio,
+                    generic,
+                }]],
+            )
         };
         let ten = outcome(1, vec![EAGAIN; 10]);
         let nine_then_moved = outcome(0, [vec![EAGAIN; 9], vec![0]].concat());

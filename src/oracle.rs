@@ -510,19 +510,13 @@ pub fn classify(
 mod tests {
     use super::*;
     use kernel_sim::violation::{Violation, ViolationKind};
-    use kernel_sim::{Func, Label, OpKind, RunEnd};
+    use kernel_sim::{Func, Label, OpKind};
 
     fn outcome(model: &'static str, migrate: OpResult) -> Outcome {
-        Outcome {
+        Outcome::with_results(
             model,
-            results: vec![vec![OpResult::Setup(Ok(0x1000))], vec![migrate]],
-            notes: Vec::new(),
-            violations: Vec::new(),
-            end: RunEnd::Done,
-            ctxs: Vec::new(),
-            trace: Vec::new(),
-            decisions: Vec::new(),
-        }
+            vec![vec![OpResult::Setup(Ok(0x1000))], vec![migrate]],
+        )
     }
 
     fn migrated() -> OpResult {

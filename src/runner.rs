@@ -74,6 +74,23 @@ impl Outcome {
     }
 }
 
+#[cfg(test)]
+impl Outcome {
+    /// An outcome with these results and nothing else, for tests.
+    pub(crate) fn with_results(model: &'static str, results: Vec<Vec<OpResult>>) -> Outcome {
+        Outcome {
+            model,
+            results,
+            notes: Vec::new(),
+            violations: Vec::new(),
+            end: RunEnd::Done,
+            ctxs: Vec::new(),
+            trace: Vec::new(),
+            decisions: Vec::new(),
+        }
+    }
+}
+
 /// What a run records besides results and violations.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct RunOptions {
