@@ -15,7 +15,8 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
-use crate::kernel::{Kernel, State, Status};
+use crate::history::EventKey;
+use crate::kernel::{Kernel, State, Status, TaskSlot};
 use crate::label::Label;
 use crate::violation::ViolationKind;
 
@@ -91,9 +92,14 @@ pub struct SchedView<'a> {
     pub step: u32,
     /// Each live task's next action.
     pub pending: &'a [Option<Label>; MAX_TASKS],
+    /// Each live task's next action's key, with
+    /// [`Config::history`](crate::Config::history) on.
+    pub keys: &'a [EventKey; MAX_TASKS],
     /// Tasks whose next action is the first of an operation: switching
     /// away from them does not preempt anything.
     pub op_start: TaskSet,
+    /// Each task's bookkeeping, for the frames it is in.
+    pub tasks: &'a [TaskSlot],
 }
 
 /// Chooses which runnable task performs the next action.
@@ -368,7 +374,9 @@ impl State {
             current: self.last,
             step: self.step,
             pending: &self.pending_labels,
+            keys: &self.pending_keys,
             op_start: self.op_start,
+            tasks: &self.tasks,
         };
         let choice = sched.next_task(&view);
         if runnable.contains(choice) {

@@ -2,12 +2,17 @@
 //! (mm/filemap.c of v3.14).
 
 use crate::errno::EEXIST;
+use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
-use crate::label::{Arg, Func, LockName, OpKind, PageFlag, PageRole};
+use crate::label::{Arg, Field, Func, LockName, OpKind, PageFlag, PageRole};
 use crate::mm::PageId;
 use crate::objects::InodeId;
 use crate::trace::Effect;
 use crate::violation::ViolationKind;
+
+/// Tree slots a lookup to the end of the tree reads at least: more than a
+/// ring has pages.
+const TREE_SLOTS: usize = 16;
 
 impl State {
     /// The page in `mapping`'s tree at `index`, without checks; for oracles
@@ -25,8 +30,10 @@ impl State {
     /// frozen page (the guard of every lookup waits that out).
     fn get_speculative(&mut self, p: PageId) -> bool {
         if self.page(p).count == 0 {
+            self.touch(Obj::PageCount(p.id), Access::Read);
             return false;
         }
+        self.touch(Obj::PageCount(p.id), Access::Add);
         self.page(p).count += 1;
         true
     }
@@ -35,6 +42,7 @@ impl State {
     /// indices from `start`, in index order, each with a speculative
     /// reference.
     pub fn pagevec_lookup(&mut self, mapping: InodeId, start: u32, nr: usize) -> Vec<PageId> {
+        self.touch_tree(mapping, start);
         let found: Vec<PageId> = self.mapping(mapping).tree[..]
             .iter()
             .skip(start as usize)
@@ -46,6 +54,30 @@ impl State {
             .into_iter()
             .filter(|&p| self.get_speculative(p))
             .collect()
+    }
+
+    /// Records a read of every slot of `mapping`'s tree from `start` on,
+    /// including empty ones past its end that an insertion could fill.
+    pub fn touch_tree(&mut self, mapping: InodeId, start: u32) {
+        let end = self.inodes[mapping.0 as usize]
+            .mapping
+            .tree
+            .len()
+            .max(TREE_SLOTS);
+        for i in start as usize..end {
+            self.touch(Obj::TreeSlot(mapping, i as u8), Access::Read);
+        }
+    }
+
+    /// [`State::ring_inode`], as an action that reads which inodes are live
+    /// and have `aio_ctx_aops`.
+    pub fn find_ring_inode(&mut self) -> Option<InodeId> {
+        for i in 0..self.inodes.len() {
+            let inode = InodeId(i as u8);
+            self.touch(Obj::Inode(inode), Access::Read);
+            self.touch(Obj::InodeField(inode, Field::AOps), Access::Read);
+        }
+        self.ring_inode()
     }
 
     /// The first inode whose mapping uses `aio_ctx_aops`, if one is live: the
@@ -69,6 +101,7 @@ impl Kernel {
             arg,
             Guard::TreeUnfrozen(mapping),
             |st| {
+                st.touch(Obj::TreeSlot(mapping, index as u8), Access::Read);
                 let p = st.tree_slot(mapping, index);
                 let p = p.filter(|&p| st.get_speculative(p));
                 (p, Effect::Page(p))
@@ -111,6 +144,7 @@ impl Kernel {
                             return (None, Effect::Fault);
                         }
                         let p = st.alloc_page(PageRole::Ring, index as u8);
+                        st.touch(Obj::PageFrame(p.id), Access::Write);
                         (Some(p), Effect::Alloc(p))
                     },
                 )
@@ -131,6 +165,7 @@ impl Kernel {
     /// this CPU's LRU-add pagevec.
     pub async fn add_to_page_cache_lru(&self, page: PageId, mapping: InodeId, index: u32) -> i32 {
         self.act(OpKind::SetPageLocked, page.arg(), Guard::None, |st| {
+            st.touch(Obj::PageFlag(page.id, PageFlag::Locked), Access::Write);
             st.page(page).set(PageFlag::Locked, true);
             ((), Effect::None)
         })
@@ -160,8 +195,14 @@ impl Kernel {
         self.spin_lock_irq(LockName::TreeLock, tree_lock).await;
         let err = self
             .act(OpKind::TreeInsert, page.arg(), Guard::None, |st| {
-                let m = st.mapping(mapping);
                 let i = index as usize;
+                let taken = st.tree_slot(mapping, index).is_some();
+                let access = if taken { Access::Read } else { Access::Write };
+                st.touch(Obj::TreeSlot(mapping, i as u8), access);
+                if !taken {
+                    st.touch(Obj::TreeCount(mapping), Access::Write);
+                }
+                let m = st.mapping(mapping);
                 if m.tree.len() <= i {
                     m.tree.resize(i + 1, None);
                 }
@@ -194,7 +235,10 @@ impl Kernel {
         let tree_lock = self.inspect(|st| st.inodes[mapping.0 as usize].mapping.tree_lock);
         self.spin_lock_irq(LockName::TreeLock, tree_lock).await;
         self.act(OpKind::TreeDelete, page.arg(), Guard::None, |st| {
+            st.touch(Obj::PageIndex(page.id), Access::Read);
             let index = st.page(page).index as usize;
+            st.touch(Obj::TreeSlot(mapping, index as u8), Access::Write);
+            st.touch(Obj::TreeCount(mapping), Access::Write);
             let m = st.mapping(mapping);
             if let Some(slot) = m.tree.get_mut(index) {
                 *slot = None;
@@ -217,7 +261,7 @@ impl Kernel {
         let _f = self.enter(Func::FindGetPage);
         let mapping = self
             .act(OpKind::TreeLookup, Arg::None, Guard::None, |st| {
-                let m = st.ring_inode();
+                let m = st.find_ring_inode();
                 (m, Effect::Int(m.map_or(-1, |m| m.0.into())))
             })
             .await;

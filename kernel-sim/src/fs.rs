@@ -7,6 +7,7 @@
 //! same task, so the order of shared events is the same.
 
 use crate::errno::ENOMEM;
+use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, Func, OpKind};
 use crate::locks::LockOwner;
@@ -46,6 +47,7 @@ impl Kernel {
         let _f = self.enter(Func::AllocAnonInode);
         self.act(OpKind::KmemCacheZalloc, Arg::None, Guard::None, |st| {
             let i = st.new_inode();
+            st.touch(Obj::Inode(i), Access::Write);
             (i, Effect::Int(i.0.into()))
         })
         .await
@@ -58,6 +60,7 @@ impl Kernel {
             Arg::Field(Field::AOps, None),
             Guard::None,
             |st| {
+                st.touch(Obj::InodeField(inode, Field::AOps), Access::Write);
                 st.mapping(inode).aio_aops = true;
                 ((), Effect::None)
             },
@@ -72,6 +75,7 @@ impl Kernel {
             Arg::Field(Field::ISize, None),
             Guard::None,
             |st| {
+                st.touch(Obj::InodeField(inode, Field::ISize), Access::Write);
                 st.inode(inode).i_size = size;
                 ((), Effect::Int(size as i64))
             },
@@ -91,8 +95,9 @@ impl Kernel {
                     inode,
                     freed: false,
                 });
-                let f = st.files.len() - 1;
-                (FileId(f as u8), Effect::Int(1))
+                let f = FileId((st.files.len() - 1) as u8);
+                st.touch(Obj::File(f), Access::Write);
+                (f, Effect::Int(1))
             },
         )
         .await
@@ -110,6 +115,7 @@ impl Kernel {
             Arg::Field(Field::FCount, None),
             Guard::None,
             |st| {
+                st.touch(Obj::FileCount(file), Access::Add);
                 let f = st.file(file);
                 f.f_count += 1;
                 ((), Effect::Int(f.f_count.into()))
@@ -130,6 +136,8 @@ impl Kernel {
                     let f = st.file(file);
                     f.f_count -= 1;
                     let c = f.f_count;
+                    let access = if c <= 0 { Access::Write } else { Access::Add };
+                    st.touch(Obj::FileCount(file), access);
                     if c < 0 {
                         st.violation(ViolationKind::UseAfterFree(crate::violation::Object::File));
                     }
@@ -154,6 +162,7 @@ impl Kernel {
             self.bug_on(nrpages != 0, Arg::Field(Field::NrPagesMapping, None))
                 .await;
             self.act(OpKind::KmemCacheFree, Arg::None, Guard::None, |st| {
+                st.touch(Obj::Inode(inode), Access::Write);
                 st.inode(inode).freed = true;
                 ((), Effect::None)
             })
@@ -164,6 +173,7 @@ impl Kernel {
             Arg::Field(Field::FCount, None),
             Guard::None,
             |st| {
+                st.touch(Obj::File(file), Access::Write);
                 st.file(file).freed = true;
                 ((), Effect::None)
             },
@@ -182,6 +192,7 @@ impl Kernel {
                 Arg::Field(Field::Mmap, None),
                 Guard::None,
                 |st| {
+                    st.touch(Obj::MmField(Field::Mmap), Access::Write);
                     if st.config.faults.mmap_fails {
                         return (Err(ENOMEM), Effect::Fault);
                     }
@@ -206,6 +217,7 @@ impl Kernel {
                 Arg::Field(Field::Mmap, None),
                 Guard::None,
                 |st| {
+                    st.touch(Obj::MmField(Field::Mmap), Access::Write);
                     let pos = st
                         .mm
                         .vmas

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 
 use crate::exec::{Choice, SchedSlot, TaskId, TaskSet, Yield, MAX_TASKS};
+use crate::history::{Access, EventKey, History, Obj, Occurrences};
 use crate::label::{Arg, Func, Label, OpKind};
 use crate::locks::{Lock, LockId, LockOwner};
 use crate::mm::{Page, PageId};
@@ -36,6 +37,10 @@ pub struct Config {
     pub step_budget: u32,
     /// Whether to record the trace. Violations are always recorded.
     pub tracing: bool,
+    /// Whether to record the run's [`History`]: each action's key and the
+    /// objects it touched. Schedulers see the keys of pending actions only
+    /// with it on.
+    pub history: bool,
 }
 
 impl Default for Config {
@@ -44,6 +49,7 @@ impl Default for Config {
             faults: Faults::default(),
             step_budget: 20_000,
             tracing: true,
+            history: false,
         }
     }
 }
@@ -83,6 +89,8 @@ pub struct Pending {
     pub label: Label,
     /// When it may run.
     pub guard: Guard,
+    /// Its key, with [`Config::history`] on.
+    pub key: EventKey,
 }
 
 /// Deepest nesting of simulated functions in one task.
@@ -96,6 +104,8 @@ pub struct TaskSlot {
     /// The action it waits to perform.
     pub pending: Option<Pending>,
     frames: [Func; MAX_DEPTH],
+    /// Each frame's name in event keys, with [`Config::history`] on.
+    frame_names: [u64; MAX_DEPTH],
     depth: usize,
     /// This task's CPU's LRU-add pagevec (each task runs on its own CPU).
     pub lru_add_pvec: Vec<PageId>,
@@ -107,6 +117,7 @@ impl TaskSlot {
             status: Status::Running,
             pending: None,
             frames: [Func::IoSetup; MAX_DEPTH],
+            frame_names: [0; MAX_DEPTH],
             depth: 0,
             lru_add_pvec: Vec::new(),
         }
@@ -115,6 +126,12 @@ impl TaskSlot {
     /// The innermost function the task is in.
     pub fn func(&self) -> Option<Func> {
         self.depth.checked_sub(1).map(|d| self.frames[d])
+    }
+
+    /// The names of the frames the task is in, outermost first, with
+    /// [`Config::history`] on (see [`crate::history`]).
+    pub fn frame_names(&self) -> &[u64] {
+        &self.frame_names[..self.depth]
     }
 
     /// Whether the task is between operations (in no simulated function).
@@ -176,6 +193,8 @@ pub struct State {
     pub current: Option<TaskId>,
     /// The label of that action.
     pub cur_label: Option<Label>,
+    /// Its key, with [`Config::history`] on.
+    pub(crate) cur_key: EventKey,
     /// Actions performed.
     pub step: u32,
     /// What happened, if tracing.
@@ -186,6 +205,13 @@ pub struct State {
     pub violations: Vec<Violation>,
     /// Return codes and other results the harness compares.
     pub notes: Vec<Note>,
+    /// The shared events, with [`Config::history`] on.
+    pub history: History,
+    /// Where the touches of the action in progress begin in `history`.
+    touch_mark: u32,
+    occurrences: Occurrences,
+    /// Each live task's next key, as schedulers see it.
+    pub(crate) pending_keys: [EventKey; MAX_TASKS],
     /// Each live task's next label, as schedulers see it.
     pub(crate) pending_labels: [Option<Label>; MAX_TASKS],
     /// Tasks waiting to perform an action.
@@ -217,11 +243,16 @@ impl State {
             tasks: Vec::new(),
             current: None,
             cur_label: None,
+            cur_key: EventKey::default(),
             step: 0,
             trace: Vec::with_capacity(if config.tracing { 1024 } else { 0 }),
             decisions: Vec::with_capacity(1024),
             violations: Vec::new(),
             notes: Vec::new(),
+            history: History::default(),
+            touch_mark: 0,
+            occurrences: Occurrences::default(),
+            pending_keys: [EventKey::default(); MAX_TASKS],
             pending_labels: [None; MAX_TASKS],
             waiting: TaskSet::default(),
             guarded: TaskSet::default(),
@@ -245,6 +276,7 @@ impl State {
         );
         self.tasks = (0..n).map(|_| TaskSlot::new()).collect();
         self.pending_labels = [None; MAX_TASKS];
+        self.pending_keys = [EventKey::default(); MAX_TASKS];
         self.waiting = TaskSet::default();
         self.guarded = TaskSet::default();
         self.op_start = TaskSet::default();
@@ -256,6 +288,8 @@ impl State {
     pub(crate) fn begin_action(&mut self, t: TaskId) {
         let pending = self.tasks[t.index()].pending.take();
         self.cur_label = pending.map(|p| p.label);
+        self.cur_key = pending.map_or(EventKey::default(), |p| p.key);
+        self.touch_mark = self.history.mark();
         self.pending_labels[t.index()] = None;
         self.waiting.remove(t);
         self.guarded.remove(t);
@@ -276,6 +310,15 @@ impl State {
                 .iter()
                 .flatten()
                 .all(|p| self.pages[p.index()].count != 0),
+        }
+    }
+
+    /// Records that the action in progress touches `obj`, with
+    /// [`Config::history`] on.
+    #[inline]
+    pub fn touch(&mut self, obj: Obj, access: Access) {
+        if self.config.history {
+            self.history.touch(obj, access);
         }
     }
 
@@ -391,6 +434,11 @@ impl Kernel {
         self.st.borrow().notes.clone()
     }
 
+    /// Moves out the shared events of a finished run.
+    pub fn take_history(&self) -> History {
+        std::mem::take(&mut self.st.borrow_mut().history)
+    }
+
     /// Moves out the notes, the trace and the decisions of a finished run.
     pub fn take_records(&self) -> (Vec<Note>, Vec<Event>, Vec<TaskId>) {
         let mut st = self.st.borrow_mut();
@@ -415,8 +463,21 @@ impl Kernel {
     pub fn enter(&self, func: Func) -> Frame<'_> {
         let mut st = self.st.borrow_mut();
         let task = st.current.expect("enter() outside a task");
+        assert!(
+            st.tasks[task.index()].depth < MAX_DEPTH,
+            "simulated call stack too deep"
+        );
+        if st.config.history {
+            let slot = &st.tasks[task.index()];
+            let caller = slot.depth.checked_sub(1).map(|d| slot.frame_names[d]);
+            let name = st
+                .occurrences
+                .call(caller.unwrap_or(Occurrences::root(task)), func as u64);
+            st.history.enter(name, caller.unwrap_or(0));
+            let slot = &mut st.tasks[task.index()];
+            slot.frame_names[slot.depth] = name;
+        }
         let slot = &mut st.tasks[task.index()];
-        assert!(slot.depth < MAX_DEPTH, "simulated call stack too deep");
         slot.frames[slot.depth] = func;
         slot.depth += 1;
         Frame { k: self, task }
@@ -440,9 +501,17 @@ impl Kernel {
             let task = st.current.expect("act() outside a task");
             let slot = &mut st.tasks[task.index()];
             let func = slot.func().expect("act() outside a simulated function");
+            let frame = slot.frame_names[slot.depth - 1];
             let label = Label { func, op, arg };
-            slot.pending = Some(Pending { label, guard });
+            let key = if st.config.history {
+                st.occurrences.action(frame, label)
+            } else {
+                EventKey::default()
+            };
+            let slot = &mut st.tasks[task.index()];
+            slot.pending = Some(Pending { label, guard, key });
             st.pending_labels[task.index()] = Some(label);
+            st.pending_keys[task.index()] = key;
             st.waiting.insert(task);
             if guard != Guard::None {
                 st.guarded.insert(task);
@@ -454,13 +523,20 @@ impl Kernel {
             let task = st.current.expect("action outside a task");
             st.op_start.remove(task);
             let (value, effect) = f(&mut st);
+            let task = st.current.expect("action outside a task");
+            let label = st.cur_label.expect("action without a label");
             if st.config.tracing {
-                let event = Event {
-                    task: st.current.expect("action outside a task"),
-                    label: st.cur_label.expect("action without a label"),
+                st.trace.push(Event {
+                    task,
+                    label,
                     effect,
-                };
-                st.trace.push(event);
+                });
+            }
+            if st.config.history {
+                let (key, mark) = (st.cur_key, st.touch_mark);
+                let slot = &st.tasks[task.index()];
+                let frame = slot.frame_names[slot.depth - 1];
+                st.history.push(task, key, label, frame, mark);
             }
             (value, st.current_ended())
         };

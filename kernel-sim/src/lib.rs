@@ -17,6 +17,7 @@ pub mod errno;
 pub mod exec;
 pub mod filemap;
 pub mod fs;
+pub mod history;
 pub mod kernel;
 pub mod label;
 pub mod locks;
@@ -33,7 +34,8 @@ pub mod truncate;
 pub mod violation;
 
 pub use exec::{Replay, RunEnd, RunToBlock, SchedView, Scheduler, TaskFuture, TaskId, TaskSet};
-pub use kernel::{Config, Faults, Kernel, Note, State, Status};
+pub use history::{Access, EventKey, History, Obj, SharedEvent, Touch};
+pub use kernel::{Config, Faults, Kernel, Note, State, Status, TaskSlot};
 pub use label::{Arg, Field, Func, Label, LockName, OpKind, PageFlag, PageRole};
 pub use migrate::{AddressSpaceOps, MigrateMode, MigrateResult};
 pub use mm::PageId;

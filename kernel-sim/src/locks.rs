@@ -6,6 +6,7 @@
 //! releases it. A task that re-acquires a lock it holds waits forever,
 //! which the executor reports as a deadlock.
 
+use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, LockName, OpKind};
 use crate::objects::{CtxId, InodeId};
@@ -61,12 +62,14 @@ impl State {
     }
 
     fn take_lock(&mut self, l: LockId) {
+        self.touch(Obj::Lock(l), Access::Write);
         self.check_owner(l);
         debug_assert!(self.locks[l.0 as usize].holder.is_none());
         self.locks[l.0 as usize].holder = self.current;
     }
 
     fn release_lock(&mut self, l: LockId) {
+        self.touch(Obj::Lock(l), Access::Write);
         self.check_owner(l);
         let lock = &mut self.locks[l.0 as usize];
         if lock.holder != self.current {

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use crate::errno::{EAGAIN, EBUSY, ENOMEM};
 use crate::exec::TaskId;
+use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, Note};
 use crate::label::{Arg, Func, LockName, OpKind, PageFlag, PageRole};
 use crate::mm::{PageId, EVENT_WORD};
@@ -116,7 +117,11 @@ impl Kernel {
                 Arg::Page(PageRole::Ring, index as u8),
                 Guard::None,
                 |st| {
-                    let p = st.ring_inode().and_then(|m| st.tree_slot(m, index));
+                    let m = st.find_ring_inode();
+                    if let Some(m) = m {
+                        st.touch(Obj::TreeSlot(m, index as u8), Access::Read);
+                    }
+                    let p = m.and_then(|m| st.tree_slot(m, index));
                     (p, Effect::Page(p))
                 },
             )
@@ -202,6 +207,7 @@ impl Kernel {
                     return (None, Effect::Fault);
                 }
                 let p = st.alloc_page(PageRole::New, page.idx);
+                st.touch(Obj::PageFrame(p.id), Access::Write);
                 (Some(p), Effect::Alloc(p))
             },
         )
@@ -375,6 +381,8 @@ impl Kernel {
         expected_count += 1;
         let ok = self
             .act(OpKind::TreeLookup, page.arg(), Guard::None, |st| {
+                st.touch(Obj::TreeSlot(mapping, index as u8), Access::Read);
+                st.touch(Obj::PageCount(page.id), Access::Read);
                 let slot = st.tree_slot(mapping, index);
                 let count = st.page(page).count;
                 let ok = count == expected_count && slot == Some(page);
@@ -391,6 +399,7 @@ impl Kernel {
         }
         self.get_page(newpage).await;
         self.act(OpKind::TreeReplace, newpage.arg(), Guard::None, |st| {
+            st.touch(Obj::TreeSlot(mapping, index as u8), Access::Write);
             let m = st.mapping(mapping);
             m.tree[index as usize] = Some(newpage);
             ((), Effect::Page(Some(newpage)))
@@ -405,8 +414,10 @@ impl Kernel {
     /// `count` to 0.
     pub async fn page_freeze_refs(&self, page: PageId, count: i32) -> bool {
         self.act(OpKind::FreezeRefs, page.arg(), Guard::None, |st| {
+            let ok = st.page(page).count == count;
+            let access = if ok { Access::Write } else { Access::Read };
+            st.touch(Obj::PageCount(page.id), access);
             let pg = st.page(page);
-            let ok = pg.count == count;
             if ok {
                 pg.count = 0;
             }
@@ -419,6 +430,7 @@ impl Kernel {
     /// set the count. A decrement that hit the frozen page is lost here.
     pub async fn page_unfreeze_refs(&self, page: PageId, count: i32) {
         self.act(OpKind::UnfreezeRefs, page.arg(), Guard::None, |st| {
+            st.touch(Obj::PageCount(page.id), Access::Write);
             if st.page(page).count != 0 {
                 st.violation(ViolationKind::VmBugOn);
             }
@@ -435,6 +447,8 @@ impl Kernel {
     pub async fn migrate_page_copy(&self, newpage: PageId, page: PageId) {
         let _f = self.enter(Func::MigratePageCopy);
         self.act(OpKind::CopyHighpage, newpage.arg(), Guard::None, |st| {
+            st.touch(Obj::PageData(page.id), Access::Write);
+            st.touch(Obj::PageData(newpage.id), Access::Write);
             let data = st.page(page).data;
             st.page(newpage).data = data;
             st.page(page).copied_to = Some(newpage);
@@ -450,6 +464,7 @@ impl Kernel {
                 page.flag_arg(PageFlag::Active),
                 Guard::None,
                 |st| {
+                    st.touch(Obj::PageFlag(page.id, PageFlag::Active), Access::Write);
                     let pg = st.page(page);
                     let was = pg.test(PageFlag::Active);
                     pg.set(PageFlag::Active, false);

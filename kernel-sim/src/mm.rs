@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, OpKind, PageFlag, PageRole};
 use crate::objects::InodeId;
@@ -141,6 +142,7 @@ impl State {
 
     /// The page, reporting a use after free if it was freed.
     pub fn page(&mut self, p: PageId) -> &mut Page {
+        self.touch(Obj::PageFrame(p.id), Access::Read);
         if self.pages[p.index()].freed {
             self.violation(ViolationKind::UseAfterFree(Object::Page));
         }
@@ -150,9 +152,11 @@ impl State {
     /// `get_page`: `VM_BUG_ON(count <= 0)`, then increment.
     pub fn get_page(&mut self, p: PageId) -> Effect {
         if self.page(p).count <= 0 {
+            self.touch(Obj::PageCount(p.id), Access::Read);
             self.violation(ViolationKind::GetPageZero);
             return Effect::Count(p, self.pages[p.index()].count);
         }
+        self.touch(Obj::PageCount(p.id), Access::Add);
         let page = self.page(p);
         page.count += 1;
         Effect::Count(p, page.count)
@@ -162,14 +166,17 @@ impl State {
     /// when it reaches zero.
     pub fn put_page(&mut self, p: PageId) -> Effect {
         if self.page(p).count <= 0 {
+            self.touch(Obj::PageCount(p.id), Access::Read);
             self.violation(ViolationKind::PutPageZero);
             return Effect::Count(p, self.pages[p.index()].count);
         }
         let page = self.page(p);
         page.count -= 1;
         if page.count > 0 {
-            return Effect::Count(p, page.count);
+            self.touch(Obj::PageCount(p.id), Access::Add);
+            return Effect::Count(p, self.pages[p.index()].count);
         }
+        self.touch(Obj::PageCount(p.id), Access::Write);
         self.free_page(p);
         Effect::Freed(p)
     }
@@ -178,6 +185,7 @@ impl State {
     /// LRU, then `free_hot_cold_page` runs `free_pages_check`, whose last
     /// matching reason wins. A bad page is reported and leaked.
     fn free_page(&mut self, p: PageId) {
+        self.touch(Obj::PageFrame(p.id), Access::Write);
         let page = &mut self.pages[p.index()];
         if page.test(PageFlag::Lru) {
             page.set(PageFlag::Lru, false);
@@ -237,7 +245,10 @@ impl Kernel {
             if got {
                 page.count += 1;
             }
-            (got, Effect::Count(p, page.count))
+            let count = page.count;
+            let access = if got { Access::Add } else { Access::Read };
+            st.touch(Obj::PageCount(p.id), access);
+            (got, Effect::Count(p, count))
         })
         .await
     }
@@ -245,6 +256,7 @@ impl Kernel {
     /// `page_count(p)`.
     pub async fn page_count(&self, p: PageId) -> i32 {
         self.act(OpKind::PageCount, p.arg(), Guard::None, |st| {
+            st.touch(Obj::PageCount(p.id), Access::Read);
             let c = st.page(p).count;
             (c, Effect::Int(c.into()))
         })
@@ -258,6 +270,7 @@ impl Kernel {
             p.field_arg(Field::PageMapcount),
             Guard::None,
             |st| {
+                st.touch(Obj::PageMapcount(p.id), Access::Read);
                 let c = st.page(p).mapcount;
                 (c, Effect::Int(c.into()))
             },
@@ -268,6 +281,7 @@ impl Kernel {
     /// `lock_page(p)`: sleeps until the page is unlocked, then locks it.
     pub async fn lock_page(&self, p: PageId) {
         self.act(OpKind::LockPage, p.arg(), Guard::PageUnlocked(p), |st| {
+            st.touch(Obj::PageFlag(p.id, PageFlag::Locked), Access::Write);
             st.page(p).set(PageFlag::Locked, true);
             ((), Effect::None)
         })
@@ -277,6 +291,7 @@ impl Kernel {
     /// `trylock_page(p)`: locks the page if it is unlocked.
     pub async fn trylock_page(&self, p: PageId) -> bool {
         self.act(OpKind::TrylockPage, p.arg(), Guard::None, |st| {
+            st.touch(Obj::PageFlag(p.id, PageFlag::Locked), Access::Write);
             let page = st.page(p);
             let got = !page.locked();
             page.set(PageFlag::Locked, true);
@@ -289,6 +304,7 @@ impl Kernel {
     /// any sleeper).
     pub async fn unlock_page(&self, p: PageId) {
         self.act(OpKind::UnlockPage, p.arg(), Guard::None, |st| {
+            st.touch(Obj::PageFlag(p.id, PageFlag::Locked), Access::Write);
             if !st.page(p).locked() {
                 st.violation(ViolationKind::VmBugOn);
             }
@@ -301,6 +317,7 @@ impl Kernel {
     /// `Set<Flag>(p)`.
     pub async fn set_page_flag(&self, p: PageId, flag: PageFlag) {
         self.act(OpKind::SetFlag, p.flag_arg(flag), Guard::None, |st| {
+            st.touch(Obj::PageFlag(p.id, flag), Access::Write);
             st.page(p).set(flag, true);
             ((), Effect::None)
         })
@@ -310,6 +327,7 @@ impl Kernel {
     /// `Clear<Flag>(p)`.
     pub async fn clear_page_flag(&self, p: PageId, flag: PageFlag) {
         self.act(OpKind::ClearFlag, p.flag_arg(flag), Guard::None, |st| {
+            st.touch(Obj::PageFlag(p.id, flag), Access::Write);
             st.page(p).set(flag, false);
             ((), Effect::None)
         })
@@ -319,6 +337,7 @@ impl Kernel {
     /// `Page<Flag>(p)`.
     pub async fn test_page_flag(&self, p: PageId, flag: PageFlag) -> bool {
         self.act(OpKind::TestFlag, p.flag_arg(flag), Guard::None, |st| {
+            st.touch(Obj::PageFlag(p.id, flag), Access::Read);
             let on = st.page(p).test(flag);
             (on, Effect::Bool(on))
         })
@@ -332,6 +351,7 @@ impl Kernel {
             p.field_arg(Field::PageMapping),
             Guard::None,
             |st| {
+                st.touch(Obj::PageMapping(p.id), Access::Read);
                 let m = st.page(p).mapping;
                 (m, Effect::Mapping(m))
             },
@@ -346,6 +366,7 @@ impl Kernel {
             p.field_arg(Field::PageMapping),
             Guard::None,
             |st| {
+                st.touch(Obj::PageMapping(p.id), Access::Write);
                 st.page(p).mapping = m;
                 ((), Effect::Mapping(m))
             },
@@ -360,6 +381,7 @@ impl Kernel {
             p.field_arg(Field::PageIndex),
             Guard::None,
             |st| {
+                st.touch(Obj::PageIndex(p.id), Access::Read);
                 let i = st.page(p).index;
                 (i, Effect::Int(i.into()))
             },
@@ -374,6 +396,7 @@ impl Kernel {
             p.field_arg(Field::PageIndex),
             Guard::None,
             |st| {
+                st.touch(Obj::PageIndex(p.id), Access::Write);
                 st.page(p).index = index;
                 ((), Effect::Int(index.into()))
             },
@@ -407,6 +430,7 @@ impl Kernel {
                     st.violation(ViolationKind::NullDeref);
                     return ((), Effect::None);
                 };
+                st.touch(Obj::PageData(p.id), Access::Write);
                 let page = st.page(p);
                 page.data[at..at + words.len()].copy_from_slice(words);
                 if page.copied_to.is_some() {

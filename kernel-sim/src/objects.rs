@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, OpKind};
 use crate::locks::{LockId, LockOwner};
@@ -199,6 +200,7 @@ pub struct Mm {
 impl State {
     /// The inode, reporting a use after free.
     pub fn inode(&mut self, i: InodeId) -> &mut Inode {
+        self.touch(Obj::Inode(i), Access::Read);
         if self.inodes[i.0 as usize].freed {
             self.violation(ViolationKind::UseAfterFree(Object::Inode));
         }
@@ -212,6 +214,7 @@ impl State {
 
     /// The file, reporting a use after free.
     pub fn file(&mut self, f: FileId) -> &mut File {
+        self.touch(Obj::File(f), Access::Read);
         if self.files[f.0 as usize].freed {
             self.violation(ViolationKind::UseAfterFree(Object::File));
         }
@@ -226,6 +229,7 @@ impl State {
             self.violation(ViolationKind::NullDeref);
             return None;
         };
+        self.touch(Obj::Ctx(c), Access::Read);
         if self.ctxs[c.0 as usize].freed {
             self.violation(ViolationKind::UseAfterFree(Object::Kioctx));
         }
@@ -234,6 +238,7 @@ impl State {
 
     /// `&ctx->ring_pages[i]`, with the checks of the pointer and the array.
     pub fn ring_slot(&mut self, c: CtxId, i: usize) -> Option<&mut Option<PageId>> {
+        self.touch(Obj::CtxField(c, Field::RingPagesPtr), Access::Read);
         let ptr = self.ctx(Some(c))?.ring_pages;
         match ptr {
             RingPagesPtr::Null => {
@@ -248,6 +253,7 @@ impl State {
                 Some(&mut self.ctxs[c.0 as usize].internal_pages[i])
             }
             RingPagesPtr::Heap(a) => {
+                self.touch(Obj::Array(a), Access::Read);
                 let a = a as usize;
                 if self.arrays[a].freed {
                     self.violation(ViolationKind::UseAfterFree(Object::RingPages));
@@ -374,6 +380,7 @@ impl Kernel {
             Arg::Field(r.field(), None),
             Guard::None,
             |st| {
+                st.touch(Obj::CtxField(ctx, r.field()), Access::Add);
                 let v = st.ctx(Some(ctx)).map_or(0, |c| {
                     *r.count(c) += 1;
                     *r.count(c)
@@ -396,6 +403,8 @@ impl Kernel {
                     *r.count(c) -= 1;
                     *r.count(c)
                 });
+                let access = if v == 0 { Access::Write } else { Access::Add };
+                st.touch(Obj::CtxField(ctx, r.field()), access);
                 (v == 0, Effect::Int(v.into()))
             },
         )
@@ -416,6 +425,7 @@ impl Kernel {
             Arg::Field(Field::Dead, None),
             Guard::None,
             |st| {
+                st.touch(Obj::CtxField(ctx, Field::Dead), Access::Write);
                 let old = st
                     .ctx(Some(ctx))
                     .is_some_and(|c| std::mem::replace(&mut c.dead, true));
@@ -432,6 +442,7 @@ impl Kernel {
             Arg::Field(Field::IoctxTable, None),
             Guard::None,
             |st| {
+                st.touch(Obj::MmField(Field::IoctxTable), Access::Read);
                 let nr = st.mm.ioctx_table.as_ref().map(Vec::len);
                 (nr, Effect::Int(nr.map_or(0, |n| n as i64)))
             },
@@ -446,6 +457,8 @@ impl Kernel {
             Arg::Field(Field::IoctxTable, Some(i as u8)),
             Guard::None,
             |st| {
+                st.touch(Obj::MmField(Field::IoctxTable), Access::Read);
+                st.touch(Obj::IoctxSlot(i as u8), Access::Read);
                 let c = st
                     .mm
                     .ioctx_table
@@ -464,6 +477,8 @@ impl Kernel {
             Arg::Field(Field::IoctxTable, Some(i as u8)),
             Guard::None,
             |st| {
+                st.touch(Obj::MmField(Field::IoctxTable), Access::Read);
+                st.touch(Obj::IoctxSlot(i as u8), Access::Write);
                 match st.mm.ioctx_table.as_mut().and_then(|t| t.get_mut(i)) {
                     Some(slot) => *slot = ctx,
                     None => st.violation(ViolationKind::OutOfBounds),
@@ -484,6 +499,7 @@ impl Kernel {
             Arg::Field(Field::IoctxTable, None),
             Guard::None,
             |st| {
+                st.touch(Obj::MmField(Field::IoctxTable), Access::Write);
                 let table = st.mm.ioctx_table.get_or_insert_with(Vec::new);
                 if table.len() < new_nr {
                     table.resize(new_nr, None);
@@ -506,10 +522,13 @@ impl Kernel {
             Arg::Field(Field::RingId, None),
             Guard::None,
             |st| {
+                st.touch(Obj::MmField(Field::Mmap), Access::Read);
                 let vma = st.mm.vmas.iter().find(|v| v.start == addr).copied();
                 let id = vma.and_then(|v| {
                     let inode = st.files[v.file.0 as usize].inode;
+                    st.touch(Obj::TreeSlot(inode, 0), Access::Read);
                     let page = st.tree_slot(inode, 0)?;
+                    st.touch(Obj::PageData(page.id), Access::Read);
                     Some(st.page(page).data[0])
                 });
                 (id, Effect::Int(id.map_or(-14, i64::from)))
@@ -524,7 +543,10 @@ impl Kernel {
             OpKind::Read,
             Arg::Field(Field::AioNr, None),
             Guard::None,
-            |st| (st.aio_nr, Effect::Int(st.aio_nr as i64)),
+            |st| {
+                st.touch(Obj::AioNr, Access::Read);
+                (st.aio_nr, Effect::Int(st.aio_nr as i64))
+            },
         )
         .await
     }
@@ -536,6 +558,7 @@ impl Kernel {
             Arg::Field(Field::AioNr, None),
             Guard::None,
             |st| {
+                st.touch(Obj::AioNr, Access::Write);
                 st.aio_nr = v;
                 ((), Effect::Int(v as i64))
             },
@@ -551,6 +574,9 @@ impl Kernel {
         get: impl FnOnce(&Kioctx) -> T,
     ) -> T {
         self.act(OpKind::Read, Arg::Field(field, None), Guard::None, |st| {
+            if let Some(c) = ctx {
+                st.touch(Obj::CtxField(c, field), Access::Read);
+            }
             let v = st.ctx(ctx).map(|c| get(c)).unwrap_or_default();
             (v, v.effect())
         })
@@ -566,6 +592,9 @@ impl Kernel {
         set: impl FnOnce(&mut Kioctx, T),
     ) {
         self.act(OpKind::Write, Arg::Field(field, None), Guard::None, |st| {
+            if let Some(c) = ctx {
+                st.touch(Obj::CtxField(c, field), Access::Write);
+            }
             if let Some(c) = st.ctx(ctx) {
                 set(c, value);
             }
@@ -611,6 +640,7 @@ impl Kernel {
             Arg::Field(Field::UserId, None),
             Guard::None,
             |st| {
+                st.touch(Obj::CtxField(ctx, Field::UserId), Access::Read);
                 let c = st.ctx(Some(ctx)).map_or(0, |c| {
                     c.published = true;
                     c.user_id
@@ -642,7 +672,10 @@ impl Kernel {
                     st.violation(ViolationKind::NullDeref);
                     None
                 }
-                Some(c) => st.ring_slot(c, i).and_then(|s| *s),
+                Some(c) => {
+                    st.touch(Obj::RingSlot(c, i as u8), Access::Read);
+                    st.ring_slot(c, i).and_then(|s| *s)
+                }
             };
             (v, Effect::Page(v))
         })
@@ -656,6 +689,7 @@ impl Kernel {
             match ctx {
                 None => st.violation(ViolationKind::NullDeref),
                 Some(c) => {
+                    st.touch(Obj::RingSlot(c, i as u8), Access::Write);
                     if let Some(s) = st.ring_slot(c, i) {
                         *s = page;
                     }
@@ -673,6 +707,7 @@ impl Kernel {
             Arg::Field(Field::PrivateData, None),
             Guard::None,
             |st| {
+                st.touch(Obj::InodeField(mapping, Field::PrivateData), Access::Read);
                 let v = st.mapping(mapping).private_data;
                 (v, Effect::Ctx(v))
             },
@@ -687,6 +722,7 @@ impl Kernel {
             Arg::Field(Field::PrivateData, None),
             Guard::None,
             |st| {
+                st.touch(Obj::InodeField(mapping, Field::PrivateData), Access::Write);
                 st.mapping(mapping).private_data = v;
                 ((), Effect::Ctx(v))
             },
@@ -722,6 +758,7 @@ impl Kernel {
                 published: false,
             });
             let c = CtxId((st.ctxs.len() - 1) as u8);
+            st.touch(Obj::Ctx(c), Access::Write);
             (c, Effect::Ctx(Some(c)))
         })
         .await
@@ -731,6 +768,7 @@ impl Kernel {
     /// must be empty by now.
     pub async fn kmem_cache_free_kioctx(&self, ctx: CtxId) {
         self.act(OpKind::KmemCacheFree, Arg::None, Guard::None, |st| {
+            st.touch(Obj::Ctx(ctx), Access::Write);
             let c = &mut st.ctxs[ctx.0 as usize];
             if c.freed {
                 st.violation(ViolationKind::UseAfterFree(Object::Kioctx));
@@ -758,7 +796,9 @@ impl Kernel {
                 slots: vec![None; n],
                 freed: false,
             });
-            let p = RingPagesPtr::Heap((st.arrays.len() - 1) as u16);
+            let a = (st.arrays.len() - 1) as u16;
+            st.touch(Obj::Array(a), Access::Write);
+            let p = RingPagesPtr::Heap(a);
             (p, p.effect())
         })
         .await
@@ -773,6 +813,7 @@ impl Kernel {
             |st| {
                 match p {
                     RingPagesPtr::Heap(a) => {
+                        st.touch(Obj::Array(a), Access::Write);
                         let arr = &mut st.arrays[a as usize];
                         if arr.freed {
                             st.violation(ViolationKind::UseAfterFree(Object::RingPages));

@@ -7,6 +7,7 @@
 
 use crate::errno::EBUSY;
 use crate::exec::TaskId;
+use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Func, OpKind, PageFlag};
 use crate::mm::{PageId, PAGEVEC_SIZE};
@@ -17,8 +18,10 @@ impl State {
     /// `lru_lock` each page gets `PG_lru`, then `release_pages` drops the
     /// pagevec's references. Returns how many pages it drained.
     pub fn drain_cpu(&mut self, cpu: TaskId) -> usize {
+        self.touch(Obj::Pagevec(cpu), Access::Write);
         let pvec = std::mem::take(&mut self.tasks[cpu.index()].lru_add_pvec);
         for &p in &pvec {
+            self.touch(Obj::PageFlag(p.id, PageFlag::Lru), Access::Write);
             if self.page(p).test(PageFlag::Lru) {
                 self.violation(crate::violation::ViolationKind::VmBugOn);
             }
@@ -38,6 +41,7 @@ impl State {
     /// zero also loses `PG_active` before it is freed.
     pub fn release_page(&mut self, p: PageId) -> Effect {
         if self.page(p).count == 1 {
+            self.touch(Obj::PageFlag(p.id, PageFlag::Active), Access::Write);
             self.page(p).set(PageFlag::Active, false);
         }
         self.put_page(p)
@@ -53,6 +57,7 @@ impl Kernel {
         self.act(OpKind::PagevecAdd, page.arg(), Guard::None, |st| {
             let effect = st.get_page(page);
             let cpu = st.current.expect("lru_cache_add outside a task");
+            st.touch(Obj::Pagevec(cpu), Access::Write);
             if st.tasks[cpu.index()].lru_add_pvec.len() == PAGEVEC_SIZE {
                 st.drain_cpu(cpu);
             }
@@ -101,7 +106,9 @@ impl Kernel {
             page.flag_arg(PageFlag::Lru),
             Guard::None,
             |st| {
+                st.touch(Obj::PageFlag(page.id, PageFlag::Lru), Access::Write);
                 if st.page(page).count == 0 {
+                    st.touch(Obj::PageCount(page.id), Access::Read);
                     st.violation(crate::violation::ViolationKind::VmBugOn);
                     return (EBUSY, Effect::Int(EBUSY.into()));
                 }

@@ -6,6 +6,7 @@
 //! zap and is not modelled.
 
 use crate::errno::EIO;
+use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, Status};
 use crate::label::{Arg, Field, Func, OpKind, PageFlag};
 use crate::mm::{PageId, PAGEVEC_SIZE};
@@ -23,6 +24,7 @@ impl Kernel {
             Arg::Field(Field::ISize, None),
             Guard::None,
             |st| {
+                st.touch(Obj::InodeField(inode, Field::ISize), Access::Write);
                 st.inode(inode).i_size = newsize;
                 ((), Effect::Int(newsize as i64))
             },
@@ -36,6 +38,7 @@ impl Kernel {
     pub async fn mapping_nrpages(&self, mapping: InodeId) -> u32 {
         let arg = Arg::Field(Field::NrPagesMapping, None);
         self.act(OpKind::Read, arg, Guard::None, |st| {
+            st.touch(Obj::TreeCount(mapping), Access::Read);
             let n = st.mapping(mapping).nrpages;
             (n, Effect::Int(n.into()))
         })
@@ -143,6 +146,17 @@ impl Kernel {
     async fn stranded(&self, mapping: InodeId) -> bool {
         let arg = Arg::Field(Field::PageTree, None);
         self.act(OpKind::TreeLookup, arg, Guard::None, |st| {
+            st.touch_tree(mapping, 0);
+            let pages: Vec<PageId> = st.inodes[mapping.0 as usize]
+                .mapping
+                .tree
+                .iter()
+                .flatten()
+                .copied()
+                .collect();
+            for p in pages {
+                st.touch(Obj::PageMapping(p.id), Access::Read);
+            }
             let stranded = st.stranded_page(mapping);
             if stranded.is_some() {
                 st.violation(ViolationKind::TruncateLivelock);

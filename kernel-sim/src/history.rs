@@ -1,0 +1,344 @@
+//! A run's shared events: which kernel object each action touches and how,
+//! and a name for each action that is the same in both ports.
+//!
+//! With [`Config::history`](crate::Config) set, every action records the
+//! objects it touched ([`Touch`]) and its [`EventKey`]. Objects are as fine
+//! as the kernel's own: a page's count, each of its flags, its mapping; one
+//! slot of the page-cache tree; one field of the kioctx; one lock. Two
+//! events of different tasks *conflict* when they touch one object and one
+//! of them writes it; reference-count changes ([`Access::Add`]) commute with
+//! each other, and conflict only with a read of the count, a freeze, or the
+//! put that takes it to zero, which are reads and writes.
+//!
+//! An event's key names it by its task, the stack of simulated function
+//! calls it is in (each call numbered among its caller's calls of the same
+//! function), its label, and how many times the label occurred before in
+//! that call. Where both ports run the same code, they give the same keys;
+//! where the patch changed a function, the actions it kept keep their keys
+//! and the others are events of one version only.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::exec::TaskId;
+use crate::label::{Arg, Field, Label, PageFlag};
+use crate::locks::LockId;
+use crate::objects::{CtxId, FileId, InodeId};
+
+/// A kernel object that actions of several tasks touch.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Obj {
+    /// A page's `_count`, by allocation ordinal.
+    PageCount(u16),
+    /// One flag of a page (the page lock is `PG_locked`).
+    PageFlag(u16, PageFlag),
+    /// `page->mapping`.
+    PageMapping(u16),
+    /// `page->index`.
+    PageIndex(u16),
+    /// `page->_mapcount`.
+    PageMapcount(u16),
+    /// The contents of the page's frame.
+    PageData(u16),
+    /// The frame itself: allocated, or back with the allocator. Every access
+    /// to a page reads it; allocation and the free write it.
+    PageFrame(u16),
+    /// One slot of a mapping's page-cache tree.
+    TreeSlot(InodeId, u8),
+    /// `mapping->nrpages`.
+    TreeCount(InodeId),
+    /// A field of an inode or its mapping (`private_data`, `a_ops`,
+    /// `i_size`).
+    InodeField(InodeId, Field),
+    /// The inode's memory: read by every access, written by its allocation
+    /// and by `evict`.
+    Inode(InodeId),
+    /// `file->f_count`.
+    FileCount(FileId),
+    /// The file's memory.
+    File(FileId),
+    /// A field of a kioctx.
+    CtxField(CtxId, Field),
+    /// `ctx->ring_pages[i]`, wherever the array is.
+    RingSlot(CtxId, u8),
+    /// The kioctx's memory.
+    Ctx(CtxId),
+    /// A kcalloc'd `ring_pages` array's memory.
+    Array(u16),
+    /// A lock.
+    Lock(LockId),
+    /// A CPU's LRU-add pagevec.
+    Pagevec(TaskId),
+    /// A field of the mm (`mm->mmap`, `mm->ioctx_table`).
+    MmField(Field),
+    /// `mm->ioctx_table->table[i]`.
+    IoctxSlot(u8),
+    /// The global `aio_nr`.
+    AioNr,
+}
+
+/// How an action touches an object.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Access {
+    /// It reads the object.
+    Read,
+    /// It writes it (or reads and writes it at once, as a test-and-set).
+    Write,
+    /// It adds to or subtracts from a count without reading it, which
+    /// commutes with other such changes.
+    Add,
+}
+
+impl Access {
+    /// Whether two touches of one object by different tasks must stay in
+    /// their order: unless both read, or both only add.
+    pub fn conflicts(self, other: Access) -> bool {
+        !matches!(
+            (self, other),
+            (Access::Read, Access::Read) | (Access::Add, Access::Add)
+        )
+    }
+}
+
+/// One object an action touched, and how.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Touch {
+    /// The object.
+    pub obj: Obj,
+    /// How.
+    pub access: Access,
+}
+
+/// An action's name across both ports: see the module documentation.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub struct EventKey(pub u64);
+
+/// One performed action, with what it touched.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SharedEvent {
+    /// Who performed it.
+    pub task: TaskId,
+    /// Its name across both ports.
+    pub key: EventKey,
+    /// Its label.
+    pub label: Label,
+    /// The name of the innermost simulated call it is in.
+    pub frame: u64,
+    touches: (u32, u32),
+}
+
+/// The events of a run, in the order they happened.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// The events.
+    pub events: Vec<SharedEvent>,
+    /// Every simulated call, as its name and its caller's (0 for a task's
+    /// outermost calls), in the order they were made.
+    pub frames: Vec<(u64, u64)>,
+    touches: Vec<Touch>,
+}
+
+impl History {
+    /// What `e` touched.
+    pub fn touches(&self, e: &SharedEvent) -> &[Touch] {
+        &self.touches[e.touches.0 as usize..e.touches.1 as usize]
+    }
+
+    /// Records that the action in progress touches `obj`.
+    pub(crate) fn touch(&mut self, obj: Obj, access: Access) {
+        self.touches.push(Touch { obj, access });
+    }
+
+    /// Where the touches of the action in progress begin.
+    pub(crate) fn mark(&self) -> u32 {
+        self.touches.len() as u32
+    }
+
+    /// Ends the action in progress, whose touches began at `mark`.
+    pub(crate) fn push(
+        &mut self,
+        task: TaskId,
+        key: EventKey,
+        label: Label,
+        frame: u64,
+        mark: u32,
+    ) {
+        let touches = (mark, self.touches.len() as u32);
+        self.events.push(SharedEvent {
+            task,
+            key,
+            label,
+            frame,
+            touches,
+        });
+    }
+
+    /// Records a call named `name` from the call named `parent`.
+    pub(crate) fn enter(&mut self, name: u64, parent: u64) {
+        self.frames.push((name, parent));
+    }
+}
+
+/// Mixes two words into one (the splitmix64 finaliser of their sum).
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A hasher for keys that are already [`mix`]ed.
+#[derive(Default)]
+pub(crate) struct Premixed(u64);
+
+impl Hasher for Premixed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = mix(self.0, b.into());
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// How often each function was called, and each label performed, in each
+/// simulated call so far: what [`EventKey`]s count.
+#[derive(Default, Debug)]
+pub(crate) struct Occurrences(HashMap<u64, u32, BuildHasherDefault<Premixed>>);
+
+impl Occurrences {
+    /// The name of a task's outermost frame.
+    pub(crate) fn root(task: TaskId) -> u64 {
+        mix(0x7461_736b, task.0.into())
+    }
+
+    /// The name of the next call of function `func` from the frame named
+    /// `parent`.
+    pub(crate) fn call(&mut self, parent: u64, func: u64) -> u64 {
+        let site = mix(parent, func);
+        mix(site, self.bump(site).into())
+    }
+
+    /// The key of the next action with `label` in the frame named `frame`.
+    pub(crate) fn action(&mut self, frame: u64, label: Label) -> EventKey {
+        let site = mix(mix(frame, 0x006c_6162_656c), label_code(label));
+        EventKey(mix(site, self.bump(site).into()))
+    }
+
+    fn bump(&mut self, site: u64) -> u32 {
+        let n = self.0.entry(site).or_insert(0);
+        *n += 1;
+        *n
+    }
+}
+
+/// A label as one word, different for different labels, except that a
+/// page is named by its ring index alone: whether the page at index `i` is
+/// the original (`ring[i]`) or a migration target (`new[i]`) depends on
+/// which migrations succeeded before, which is where the versions differ,
+/// and the actions on it are the same.
+fn label_code(l: Label) -> u64 {
+    let arg = match l.arg {
+        Arg::None => 0,
+        Arg::Lock(lock) => 1 | (lock as u64) << 8,
+        Arg::Flag(flag, _, i) => 2 | (flag as u64) << 8 | u64::from(i) << 24,
+        Arg::Page(_, i) => 3 | u64::from(i) << 24,
+        Arg::Field(field, i) => {
+            4 | (field as u64) << 8 | u64::from(i.map_or(0, |i| u16::from(i) + 1)) << 32
+        }
+        Arg::PageField(field, _, i) => 5 | (field as u64) << 8 | u64::from(i) << 24,
+    };
+    (l.func as u64) << 48 | (l.op as u64) << 40 | arg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::label::{Func, OpKind, PageRole};
+
+    #[test]
+    fn only_two_reads_or_two_adds_commute() {
+        use Access::*;
+        let pairs = [(Read, Read), (Add, Add)];
+        for a in [Read, Write, Add] {
+            for b in [Read, Write, Add] {
+                assert_eq!(a.conflicts(b), !pairs.contains(&(a, b)), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_records_what_each_action_touched_and_its_key() {
+        use crate::kernel::Config;
+        use crate::testing::{kernel_with_mapping, run_one, TEST_FUNC};
+        let record = |extra: bool| {
+            let (k, m) = kernel_with_mapping();
+            k.st.borrow_mut().config = Config {
+                history: true,
+                ..Config::default()
+            };
+            run_one(&k, async {
+                if extra {
+                    let _f = k.enter(Func::AioSetupRing);
+                    k.smp_wmb().await;
+                }
+                let _f = k.enter(TEST_FUNC);
+                let p = k.find_or_create_page(m, 0).await.unwrap();
+                k.unlock_page(p).await;
+                k.put_page(p).await;
+            });
+            k.take_history()
+        };
+        let h = record(false);
+        let put = h.events.last().unwrap();
+        assert_eq!(put.label.op, OpKind::PutPage);
+        assert!(h.touches(put).contains(&Touch {
+            obj: Obj::PageCount(0),
+            access: Access::Add
+        }));
+        let unlock = &h.events[h.events.len() - 2];
+        assert_eq!(
+            h.touches(unlock)[0],
+            Touch {
+                obj: Obj::PageFlag(0, PageFlag::Locked),
+                access: Access::Write
+            }
+        );
+        // An extra call before gives the same actions the same keys.
+        let keys = |h: &History| h.events.iter().map(|e| e.key).collect::<Vec<_>>();
+        let with_extra = record(true);
+        assert_eq!(keys(&with_extra)[1..], keys(&h)[..]);
+    }
+
+    #[test]
+    fn keys_count_calls_and_labels_per_frame() {
+        let put = |i| Label {
+            func: Func::AioFreeRing,
+            op: OpKind::PutPage,
+            arg: Arg::Page(PageRole::Ring, i),
+        };
+        let mut a = Occurrences::default();
+        let root = Occurrences::root(TaskId(0));
+        let first = a.call(root, Func::AioFreeRing as u64);
+        let second = a.call(root, Func::AioFreeRing as u64);
+        assert_ne!(first, second);
+        let k1 = a.action(first, put(0));
+        let k2 = a.action(first, put(0));
+        let k3 = a.action(first, put(1));
+        assert!(k1 != k2 && k1 != k3 && k2 != k3);
+
+        // Another run that makes an extra call elsewhere names the same
+        // actions the same way.
+        let mut b = Occurrences::default();
+        let other = b.call(root, Func::IoSetup as u64);
+        b.action(other, put(0));
+        let first_b = b.call(root, Func::AioFreeRing as u64);
+        assert_eq!(first_b, first);
+        assert_eq!(b.action(first_b, put(1)), k3);
+        assert_eq!(b.action(first_b, put(0)), k1);
+    }
+}
