@@ -22,16 +22,20 @@ pub enum Class {
     NewOnly,
     /// Both broke the same invariants.
     Shared,
-    /// The outcomes differ, both are safe, and the old code reaches the new
-    /// outcome under another schedule.
+    /// The old code could not follow the new run's order, and reaches the
+    /// new outcome under another schedule.
     Skew,
-    /// Anything else.
+    /// The old code does not reach the new outcome, though it could follow
+    /// the new run's order, or a confirmation showed it never does.
     Divergence,
+    /// The old code could not follow the new run's order, and no search
+    /// or confirmation settled whether it reaches the new outcome.
+    Undecided,
 }
 
 impl Class {
     /// Every class.
-    pub const ALL: [Class; 7] = [
+    pub const ALL: [Class; 8] = [
         Class::Agree,
         Class::AllowedRefusal,
         Class::OldOnly,
@@ -39,6 +43,7 @@ impl Class {
         Class::Shared,
         Class::Skew,
         Class::Divergence,
+        Class::Undecided,
     ];
 
     /// The class's name in signatures, `expect:` lines and tables.
@@ -51,6 +56,7 @@ impl Class {
             Class::Shared => "shared",
             Class::Skew => "skew",
             Class::Divergence => "divergence",
+            Class::Undecided => "undecided",
         }
     }
 

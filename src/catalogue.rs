@@ -3,7 +3,7 @@
 use kernel_sim::{Faults, MigrateMode};
 
 use crate::explore::{compare, Comparison, ExploreOptions};
-use crate::oracle::RefusalTable;
+use crate::judge::classify::RefusalTable;
 use crate::scenario::{MigrateFaults, Op, Scenario};
 use crate::text::print_op;
 

@@ -21,7 +21,7 @@ use crate::runner::{run_model, RunOptions};
 use crate::{bytes, run_case, text, Verdict};
 
 /// Executions per verdict class, in [`Class::ALL`] order.
-static COUNTS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
+static COUNTS: [AtomicU64; Class::ALL.len()] = [const { AtomicU64::new(0) }; Class::ALL.len()];
 
 /// Executions so far.
 static TOTAL: AtomicU64 = AtomicU64::new(0);
@@ -93,15 +93,37 @@ fn format_bug(what: &str) -> ! {
 }
 
 /// The `differential` target: crashes on new-only violations and on
-/// divergences; agreement, allowed refusals, skew, old-only and shared
-/// violations pass.
+/// divergences, which the verdict confirmed wherever the old code could not
+/// follow the new run; agreement, allowed refusals, skew, old-only and
+/// shared violations pass, and so do undecided cases, which with
+/// `AIODIFF_UNDECIDED_DIR` set are saved there for triage.
 pub fn differential(data: &[u8]) {
     let v = run_case(data);
     record(v.class);
     match v.class {
         Class::NewOnly => new_only(&v),
         Class::Divergence => divergence(&v),
+        Class::Undecided => keep_undecided(data),
         _ => {}
+    }
+}
+
+/// Saves an undecided input as `undecided-<hash>` in
+/// `AIODIFF_UNDECIDED_DIR`, if it is set. A directory that cannot be
+/// written is a setup error, reported once; the run goes on.
+fn keep_undecided(data: &[u8]) {
+    static DIR: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+    let Some(dir) = DIR.get_or_init(|| std::env::var_os("AIODIFF_UNDECIDED_DIR").map(Into::into))
+    else {
+        return;
+    };
+    let hash = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let path = dir.join(format!("undecided-{hash:016x}"));
+    if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, data)) {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| eprintln!("aiodiff: AIODIFF_UNDECIDED_DIR: {}: {e}", path.display()));
     }
 }
 

@@ -9,12 +9,12 @@ use kernel_sim::Scheduler;
 
 use crate::case::{Case, Class};
 use crate::catalogue::catalogue;
-use crate::explore::{witness_schedule, SkewCache};
-use crate::oracle::{RefusalTable, SkewCheck};
+use crate::explore::witness_schedule;
+use crate::judge::classify::RefusalTable;
 use crate::runner::{run_model, RunOptions};
 use crate::scenario::Scenario;
 use crate::strategy::{Pct, RandomWalk, Rng};
-use crate::{bytes, check_case_with_skew, New, Old};
+use crate::{bytes, Judge, New, Old};
 
 /// How schedules are chosen.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -100,7 +100,7 @@ pub fn hunt(
         return hits.into_values().collect();
     }
     let mut rng = Rng::new(seed);
-    let mut skew = SkewCache::new(crate::SKEW_PREEMPTIONS, crate::SKEW_BUDGET, table.clone());
+    let mut judge = Judge::new(table.clone());
     while start.elapsed() < time {
         tries += 1;
         let scenario = if rng.below(2) == 0 {
@@ -124,25 +124,29 @@ pub fn hunt(
             schedule,
             expect: None,
         };
-        let checked = check_case_with_skew(&case, table, false, &mut skew);
-        *classes.entry(checked.verdict.class).or_default() += 1;
-        let (old_sigs, new_sigs) = (checked.old.signatures(), checked.new.signatures());
-        for s in &old_sigs {
-            let class = if new_sigs.contains(s) {
-                "shared"
-            } else {
-                "old-only"
-            };
-            note(format!("{class}:{s}"), tries, &case, &mut hits);
+        let judged = judge.judge(&case);
+        let verdict = &judged.verdict;
+        *classes.entry(verdict.class).or_default() += 1;
+        for t in [&judged.forward, &judged.reverse] {
+            let (old_sigs, new_sigs) = (t.old.signatures(), t.new.signatures());
+            for s in &old_sigs {
+                let class = if new_sigs.contains(s) {
+                    "shared"
+                } else {
+                    "old-only"
+                };
+                note(format!("{class}:{s}"), tries, &case, &mut hits);
+            }
+            for s in new_sigs.iter().filter(|s| !old_sigs.contains(s)) {
+                // As the verdict has it: shared when the old code shows it
+                // too under another schedule.
+                let new_only = verdict.signature == format!("new-only:{s}");
+                let class = if new_only { "new-only" } else { "shared" };
+                note(format!("{class}:{s}"), tries, &case, &mut hits);
+            }
         }
-        for s in new_sigs.iter().filter(|s| !old_sigs.contains(s)) {
-            // As verify classifies it: shared when the old code shows it too.
-            let shared = skew.check(&case.scenario, &case.schedule).old_violates(s);
-            let class = if shared { "shared" } else { "new-only" };
-            note(format!("{class}:{s}"), tries, &case, &mut hits);
-        }
-        if checked.verdict.class == Class::Divergence {
-            note(checked.verdict.signature.clone(), tries, &case, &mut hits);
+        if matches!(verdict.class, Class::Divergence | Class::Undecided) {
+            note(verdict.signature.clone(), tries, &case, &mut hits);
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();

@@ -9,10 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use aiodiff::case::Case;
-use aiodiff::explore::{ExploreOptions, SkewCache};
-use aiodiff::oracle::RefusalTable;
+use aiodiff::explore::ExploreOptions;
 use aiodiff::report::{RowReport, RunReport};
-use aiodiff::{bytes, check_case_with_skew, minimize, swimlane, text, Checked};
+use aiodiff::{bytes, minimize, swimlane, text, Judge, Judged, RefusalTable};
 
 /// Differential checking of the fs/aio.c ring-page migration cleanup: runs
 /// the code from before and after the patch under the same schedule and
@@ -350,14 +349,10 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
 fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, Fail> {
     let mut reports = Vec::new();
     let mut checked_all = Vec::new();
-    let mut skew = skew_cache(table);
+    let mut judge = Judge::new(table.clone()).traced();
     for file in files {
         let case = load(file)?;
-        checked_all.push((
-            file,
-            check_case_with_skew(&case, table, true, &mut skew),
-            case,
-        ));
+        checked_all.push((file, judge.judge(&case), case));
     }
     let mut hits = vec![0; table.rows.len()];
     for (_, c, _) in &checked_all {
@@ -386,7 +381,7 @@ fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, 
         return Ok(ExitCode::SUCCESS);
     }
     for (file, checked, case) in &checked_all {
-        print!("{}", human(file, checked, case, table));
+        print!("{}", human(file, checked, case));
     }
     println!("allowed-refusal table:");
     for (row, n) in table.rows.iter().zip(&hits) {
@@ -401,18 +396,9 @@ fn run(files: &[PathBuf], json: bool, table: &RefusalTable) -> Result<ExitCode, 
     Ok(ExitCode::SUCCESS)
 }
 
-/// The skew check of `run` and `replay`: the old code explored once per
-/// scenario, with the same bound as the fuzz targets.
-fn skew_cache(table: &RefusalTable) -> SkewCache {
-    SkewCache::new(
-        aiodiff::SKEW_PREEMPTIONS,
-        aiodiff::SKEW_BUDGET,
-        table.clone(),
-    )
-}
-
-fn human(file: &Path, checked: &Checked, case: &Case, _table: &RefusalTable) -> String {
-    let v = &checked.verdict;
+fn human(file: &Path, judged: &Judged, case: &Case) -> String {
+    let v = &judged.verdict;
+    let shown = judged.shown();
     let mut out = format!("== {}\nverdict: {v}\n  {}\n", file.display(), v.explanation);
     if let Some(e) = &case.expect {
         let met = e.matches(v.class, &v.signature);
@@ -422,9 +408,20 @@ fn human(file: &Path, checked: &Checked, case: &Case, _table: &RefusalTable) -> 
         ));
     }
     let tasks = case.scenario.total_tasks();
+    out.push_str(&format!("runs: {}\n", shown.how()));
+    let other = if judged.from_reverse {
+        &judged.forward
+    } else {
+        &judged.reverse
+    };
+    out.push_str(&format!(
+        "the other direction: {}; {}\n",
+        other.verdict,
+        other.how()
+    ));
     for (name, o) in [
-        ("old: before the patch", &checked.old),
-        ("new: after the patch", &checked.new),
+        ("old: before the patch", &shown.old),
+        ("new: after the patch", &shown.new),
     ] {
         out.push_str(&format!(
             "\n-- {name}\nresults:\n{}",
@@ -433,8 +430,8 @@ fn human(file: &Path, checked: &Checked, case: &Case, _table: &RefusalTable) -> 
         out.push_str(&format!("violations:\n{}", swimlane::violations(o)));
     }
     out.push_str("\n-- traces, old and new merged\n");
-    out.push_str(&swimlane::lanes(&checked.old, &checked.new, tasks));
-    match swimlane::first_difference(&checked.old.trace, &checked.new.trace) {
+    out.push_str(&swimlane::lanes(&shown.old, &shown.new, tasks));
+    match swimlane::first_difference(&shown.old.trace, &shown.new.trace) {
         None => out.push_str("\nthe traces are identical\n\n"),
         Some((a, b)) => {
             let at = |x: Option<usize>| x.map_or("-".to_string(), |i| (i + 1).to_string());
@@ -491,10 +488,11 @@ fn replay(paths: &[PathBuf], twice: bool, table: &RefusalTable) -> Result<ExitCo
         .max()
         .unwrap_or(4);
     println!("{:<width$}  {:<6}  verdict", "file", "status");
-    let mut skew = skew_cache(table);
+    let judge = Judge::new(table.clone());
+    let mut judge = if twice { judge.traced() } else { judge };
     for file in &files {
         let case = load(file)?;
-        let checked = check_case_with_skew(&case, table, twice, &mut skew);
+        let checked = judge.judge(&case);
         for &r in &checked.verdict.rows_hit {
             hits[r] += 1;
         }
@@ -507,8 +505,12 @@ fn replay(paths: &[PathBuf], twice: bool, table: &RefusalTable) -> Result<ExitCo
             Some(_) => {}
         }
         if twice {
-            let again = check_case_with_skew(&case, table, true, &mut skew);
-            if again.old.trace != checked.old.trace || again.new.trace != checked.new.trace {
+            // A fresh judge: the verdict must not depend on what ran before.
+            let again = Judge::new(table.clone()).traced().judge(&case);
+            let traces = |j: &Judged| {
+                [&j.forward, &j.reverse].map(|t| (t.old.trace.clone(), t.new.trace.clone()))
+            };
+            if traces(&again) != traces(&checked) {
                 problems.push("traces differ between two runs".into());
             }
             if again.verdict != checked.verdict {
@@ -642,16 +644,16 @@ fn verify(
 }
 
 fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<ExitCode, Fail> {
-    let mut skew = skew_cache(table);
+    let mut judge = Judge::new(table.clone()).traced();
     for artifact in artifacts {
         let data = fs::read(artifact)
             .map_err(|e| Fail(format!("cannot read {}: {e}", artifact.display())))?;
         let case = bytes::decode(&data);
-        let checked = check_case_with_skew(&case, table, true, &mut skew);
-        print!("{}", human(artifact, &checked, &case, table));
+        let checked = judge.judge(&case);
+        print!("{}", human(artifact, &checked, &case));
         let m = minimize::minimize(&case, table);
         let mut entry = m.case.clone();
-        let verdict = check_case_with_skew(&entry, table, false, &mut skew).verdict;
+        let verdict = judge.judge(&entry).verdict;
         entry.expect = Some(aiodiff::Expect {
             class: verdict.class,
             detail: verdict

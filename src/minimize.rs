@@ -5,9 +5,9 @@
 use kernel_sim::{Faults, Segment, TaskId};
 
 use crate::case::Case;
-use crate::oracle::RefusalTable;
+use crate::judge::classify::RefusalTable;
 use crate::scenario::{Op, Scenario};
-use crate::{check_case, Verdict};
+use crate::{Judge, Verdict};
 
 /// Where each task of `from` (program tasks, then holders) went in `to`,
 /// given where the program tasks went; `None` where it was removed. A
@@ -78,11 +78,17 @@ fn candidates(case: &Case) -> Vec<Case> {
         let map = task_map(s, &programs, &to);
         out.push(with(to, remap(&case.schedule, &map)));
     }
-    // Drop a segment.
-    for i in 0..case.schedule.len() {
-        let mut schedule = case.schedule.clone();
-        schedule.remove(i);
-        out.push(with(s.clone(), schedule));
+    // Drop a run of segments: halves first, then quarters, and so on down
+    // to single segments, as delta debugging does.
+    let n = case.schedule.len();
+    let mut size = n.div_ceil(2);
+    while size > 0 {
+        for start in (0..n).step_by(size) {
+            let mut schedule = case.schedule.clone();
+            schedule.drain(start..(start + size).min(n));
+            out.push(with(s.clone(), schedule));
+        }
+        size = if size == 1 { 0 } else { size.div_ceil(2) };
     }
     // Drop an operation, or a migration's faults.
     for t in 0..s.tasks.len() {
@@ -168,33 +174,59 @@ fn candidates(case: &Case) -> Vec<Case> {
 pub struct Minimized {
     /// The smallest case found.
     pub case: Case,
-    /// Its verdict, with the same signature as the original's.
+    /// Its verdict, with the same signature as the original's (a divergence
+    /// may be undecided, or the other way round).
     pub verdict: Verdict,
     /// How many candidate cases were run.
     pub tries: usize,
 }
 
-/// Greedily applies reductions that keep the verdict's signature, until
-/// none does. Deterministic: candidates are tried in a fixed order.
-pub fn minimize(case: &Case, table: &RefusalTable) -> Minimized {
+/// Greedily applies reductions while `keep` holds of the reduced case,
+/// until none does or `limit` candidates were tried. Returns the smallest
+/// case and how many candidates were tried. Deterministic: candidates are
+/// tried in a fixed order.
+pub fn shrink(case: &Case, limit: usize, mut keep: impl FnMut(&Case) -> bool) -> (Case, usize) {
     let mut best = case.clone();
-    let mut verdict = check_case(&best, table, false).verdict;
-    let target = verdict.signature.clone();
     let mut tries = 0;
     'outer: loop {
         for candidate in candidates(&best) {
+            if tries == limit {
+                break 'outer;
+            }
             tries += 1;
-            let v = check_case(&candidate, table, false).verdict;
-            if v.signature == target {
+            if keep(&candidate) {
                 best = candidate;
-                verdict = v;
                 continue 'outer;
             }
         }
         break;
     }
+    (best, tries)
+}
+
+/// What minimisation keeps: the verdict's signature, where a divergence
+/// and an undecided case with the same difference count as one (whether a
+/// difference is confirmed is for the smallest case to say).
+fn kept(v: &Verdict) -> String {
+    match v.signature.strip_prefix("undecided:") {
+        Some(detail) if !detail.starts_with("new-only:") => format!("divergence:{detail}"),
+        Some(detail) => detail.to_string(),
+        None => v.signature.clone(),
+    }
+}
+
+/// Shrinks `case` while its verdict's signature stays the same, then
+/// judges the smallest case in full.
+pub fn minimize(case: &Case, table: &RefusalTable) -> Minimized {
+    let mut judge = Judge::new(table.clone());
+    let target = kept(&judge.judge(case).verdict);
+    let mut quick = Judge::new(table.clone()).unconfirming();
+    let (case, tries) = shrink(case, usize::MAX, |c| {
+        kept(&quick.judge(c).verdict) == target
+    });
+    let verdict = judge.judge(&case).verdict;
     Minimized {
-        case: best,
+        case,
         verdict,
         tries,
     }

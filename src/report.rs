@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 
-use crate::oracle::RefusalTable;
+use crate::judge::classify::RefusalTable;
 use crate::runner::Outcome;
 use crate::swimlane::result;
-use crate::{Checked, Verdict};
+use crate::{Judged, Verdict};
 
 /// One row of the refusal table and how often cases used it.
 #[derive(Serialize)]
@@ -145,6 +145,15 @@ pub struct RunReport<'a> {
     pub expect: Option<String>,
     /// Whether the verdict meets it.
     pub expect_met: Option<bool>,
+    /// The version that ran under the case's schedule in the runs below
+    /// (`new`, or `old` when the verdict comes from the reverse
+    /// direction); the other followed its order.
+    pub leader: &'static str,
+    /// Whether the follower kept the leader's order: the two runs are one
+    /// interleaving.
+    pub followed: bool,
+    /// Events both runs performed, only the leader's, only the follower's.
+    pub events: (usize, usize, usize),
     /// Where the aligned traces first differ: 0-based event indices in the
     /// old and the new trace (either missing when only one has the event).
     pub first_difference: Option<(Option<usize>, Option<usize>)>,
@@ -155,20 +164,21 @@ pub struct RunReport<'a> {
 }
 
 impl<'a> RunReport<'a> {
-    /// Builds the report of one checked case.
-    pub fn of(file: &str, checked: &'a Checked, expect: Option<&crate::Expect>) -> RunReport<'a> {
+    /// Builds the report of one judged case.
+    pub fn of(file: &str, judged: &'a Judged, expect: Option<&crate::Expect>) -> RunReport<'a> {
+        let shown = judged.shown();
+        let a = &shown.alignment;
         RunReport {
             file: file.to_string(),
-            verdict: &checked.verdict,
+            verdict: &judged.verdict,
             expect: expect.map(|e| e.to_string()),
-            expect_met: expect
-                .map(|e| e.matches(checked.verdict.class, &checked.verdict.signature)),
-            first_difference: crate::swimlane::first_difference(
-                &checked.old.trace,
-                &checked.new.trace,
-            ),
-            old: ModelReport::of(&checked.old),
-            new: ModelReport::of(&checked.new),
+            expect_met: expect.map(|e| e.matches(judged.verdict.class, &judged.verdict.signature)),
+            leader: shown.leader,
+            followed: a.followed(),
+            events: (a.shared, a.leader_only, a.follower_only),
+            first_difference: crate::swimlane::first_difference(&shown.old.trace, &shown.new.trace),
+            old: ModelReport::of(&shown.old),
+            new: ModelReport::of(&shown.new),
         }
     }
 }

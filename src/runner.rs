@@ -3,8 +3,8 @@
 use std::cell::RefCell;
 
 use kernel_sim::{
-    AioModel, Config, CtxId, Event, Kernel, MigrateResult, Note, PageRole, RunEnd, Scheduler,
-    TaskFuture, TaskId, Violation,
+    AioModel, Config, CtxId, Event, History, Kernel, MigrateResult, Note, PageRole, RunEnd,
+    Scheduler, TaskFuture, TaskId, Violation,
 };
 
 use crate::scenario::{Op, Scenario};
@@ -65,6 +65,8 @@ pub struct Outcome {
     pub trace: Vec<Event>,
     /// The scheduler's decisions, for replay.
     pub decisions: Vec<TaskId>,
+    /// The shared events, if recorded.
+    pub history: History,
 }
 
 impl Outcome {
@@ -87,6 +89,7 @@ impl Outcome {
             ctxs: Vec::new(),
             trace: Vec::new(),
             decisions: Vec::new(),
+            history: History::default(),
         }
     }
 }
@@ -96,13 +99,29 @@ impl Outcome {
 pub struct RunOptions {
     /// Keep the full trace.
     pub tracing: bool,
+    /// Keep the shared events and name pending actions for the scheduler.
+    pub history: bool,
 }
 
 impl RunOptions {
     /// Results and violations only: the fastest.
-    pub const QUIET: RunOptions = RunOptions { tracing: false };
+    pub const QUIET: RunOptions = RunOptions {
+        tracing: false,
+        history: false,
+    };
     /// With the trace, for people.
-    pub const TRACED: RunOptions = RunOptions { tracing: true };
+    pub const TRACED: RunOptions = RunOptions {
+        tracing: true,
+        history: false,
+    };
+
+    /// These options with the shared events recorded too.
+    pub fn with_history(self) -> RunOptions {
+        RunOptions {
+            history: true,
+            ..self
+        }
+    }
 }
 
 /// The `nr_events` for `io_setup` that gives a ring of `pages` pages with
@@ -124,6 +143,7 @@ pub fn run_model<M: AioModel>(
     let k = Kernel::new(Config {
         faults: scenario.faults,
         tracing: opts.tracing,
+        history: opts.history,
         ..Config::default()
     });
     let results: RefCell<Vec<Vec<OpResult>>> = RefCell::new(vec![Vec::new(); scenario.tasks.len()]);
@@ -170,6 +190,7 @@ pub fn run_model<M: AioModel>(
             .collect()
     });
     let (notes, trace, decisions) = k.take_records();
+    let history = k.take_history();
     Outcome {
         model: M::NAME,
         results: results.into_inner(),
@@ -179,6 +200,7 @@ pub fn run_model<M: AioModel>(
         ctxs,
         trace,
         decisions,
+        history,
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use kernel_sim::errno;
 use kernel_sim::{Event, TaskId};
 
-use crate::oracle::MigrationEnd;
+use crate::judge::classify::MigrationEnd;
 use crate::runner::{OpResult, Outcome};
 use crate::scenario::Scenario;
 use crate::text::print_op;

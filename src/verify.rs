@@ -13,8 +13,8 @@ use kernel_sim::errno;
 use crate::case::{Case, Class, Expect};
 use crate::catalogue::Entry;
 use crate::explore::{migratepage_codes, witness_schedule, Comparison, Tally};
-use crate::oracle::RefusalTable;
-use crate::{check_case, swimlane, text, New, Old};
+use crate::judge::classify::RefusalTable;
+use crate::{judge_case, swimlane, text, New, Old};
 
 /// One finding over the whole catalogue.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -70,7 +70,7 @@ pub struct Verification {
     pub new_codes: Vec<String>,
     /// Every distinct new outcome against the old code under the same
     /// schedule, summed over the catalogue.
-    pub tally: TallyReport,
+    pub tally: Tally,
     /// Total executions (both models).
     pub executions: usize,
     /// Total actions performed.
@@ -80,37 +80,6 @@ pub struct Verification {
     /// Whether the exit status says the patch is not safe: a new-only
     /// violation or a divergence.
     pub failed: bool,
-}
-
-/// [`Tally`] for JSON.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct TallyReport {
-    /// Same outcome.
-    pub agree: usize,
-    /// Allowed refusals.
-    pub allowed_refusal: usize,
-    /// Skew.
-    pub skew: usize,
-    /// Divergence.
-    pub divergence: usize,
-    /// With violations.
-    pub violation: usize,
-    /// Allowed refusals per row of the refusal table.
-    pub rows: Vec<usize>,
-}
-
-impl TallyReport {
-    fn add(&mut self, t: &Tally) {
-        self.agree += t.agree;
-        self.allowed_refusal += t.allowed;
-        self.skew += t.skew;
-        self.divergence += t.divergence;
-        self.violation += t.violation;
-        self.rows.resize(self.rows.len().max(t.rows.len()), 0);
-        for (a, b) in self.rows.iter_mut().zip(&t.rows) {
-            *a += b;
-        }
-    }
 }
 
 const CODES: [i32; 4] = [0, errno::EAGAIN, errno::EINVAL, errno::EBUSY];
@@ -166,7 +135,7 @@ pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>)
     let mut found: BTreeMap<(Class, String), Found> = BTreeMap::new();
     let mut scenarios = Vec::new();
     let (mut old_codes, mut new_codes) = (BTreeSet::new(), BTreeSet::new());
-    let mut tally = TallyReport::default();
+    let mut tally = Tally::default();
     let (mut executions, mut steps) = (0, 0);
     for (e, (c, took)) in entries.iter().zip(&results) {
         old_codes.extend(migratepage_codes(&c.old));
@@ -262,7 +231,7 @@ pub fn write_witnesses(
     for f in &mut v.findings {
         let path = dir.join(format!("{}.sched", slug(&f.signature)));
         let mut case = f.case.clone();
-        let replay = check_case(&case, table, false).verdict;
+        let replay = judge_case(&case, table, false).verdict;
         let detail = replay.signature.split_once(':').map(|(_, d)| d.to_string());
         case.expect = Some(Expect {
             class: replay.class,
@@ -364,9 +333,11 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
     let t = &v.tally;
     let _ = writeln!(
         out,
-        "\ndistinct new outcomes against the old code under the same schedule:\n  \
-         agree {}, allowed refusal {}, skew {}, divergence {}, with violations {}",
-        t.agree, t.allowed_refusal, t.skew, t.divergence, t.violation
+        "\ndistinct new outcomes, each against the old code following the order of the new run \
+         that reached it:\n  \
+         one interleaving: agree {}, allowed refusal {}, divergence {}, with violations {}\n  \
+         the old code could not follow: reached under other schedules {}, not reached {}",
+        t.agree, t.allowed, t.divergence, t.violation, t.skew, t.unreached
     );
     let _ = writeln!(out, "\nallowed-refusal table:");
     for (i, row) in table.rows.iter().enumerate() {
@@ -399,23 +370,40 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
 
 fn verdict_sentence(v: &Verification) -> String {
     let count = |c: Class| v.findings.iter().filter(|f| f.class == c).count();
-    let (fixed, broken, shared, diverged) = (
+    let (fixed, broken, shared) = (
         count(Class::OldOnly),
         count(Class::NewOnly),
         count(Class::Shared),
-        count(Class::Divergence),
     );
+    let unreached = v
+        .findings
+        .iter()
+        .filter(|f| f.signature.starts_with("divergence:new-outcome:"))
+        .count();
+    let aligned = count(Class::Divergence) - unreached;
     let mut s = format!(
         "the patch fixes {fixed} kind(s) of invariant violation and introduces {broken}; \
          {shared} kind(s) remain in both"
     );
-    if diverged > 0 {
+    if aligned > 0 {
         let _ = write!(
             s,
-            "; the new code reaches {diverged} outcome(s) the old code never does"
+            "; in one interleaving with the old code, the new code differs from it in {aligned} \
+             way(s)"
         );
     } else {
-        s.push_str("; every new outcome is one the old code reaches (up to allowed refusals)");
+        s.push_str(
+            "; every new outcome agrees with the old code in one interleaving where the old code \
+             can follow it (up to allowed refusals)",
+        );
+    }
+    if unreached > 0 {
+        let _ = write!(
+            s,
+            "; the new code reaches {unreached} outcome(s) the old code never does"
+        );
+    } else {
+        s.push_str(", and is one the old code reaches");
     }
     s
 }
@@ -433,7 +421,10 @@ pub fn report(v: &Verification, table: &RefusalTable) -> String {
         "Generated by `cargo run --release -- verify --report REPORT.md`. Both versions of \
          fs/aio.c's ring-page code were explored on every schedule with at most K preemptions \
          (K per scenario below) of each scenario of the built-in catalogue, on a deterministic \
-         simulation of the v3.14 kernel.\n"
+         simulation of the v3.14 kernel. Each distinct new outcome was then run again with the \
+         old code following the order of conflicting events of the new run that reached it, \
+         so that both are one interleaving, and the two compared. Each finding's witness below \
+         shows the two runs its verdict comes from.\n"
     );
     let _ = writeln!(out, "## Verdict\n\n{}.\n", verdict_sentence(v));
     let _ = writeln!(out, "```\n{}```\n", summary(v, table));
@@ -450,14 +441,15 @@ pub fn report(v: &Verification, table: &RefusalTable) -> String {
              Replay: `aiodiff run {path}`.\n",
             f.scenarios, f.model, f.scenario
         );
-        let checked = check_case(&f.case, table, true);
+        let judged = judge_case(&f.case, table, true);
         let _ = writeln!(
             out,
             "Under this schedule: {}, {}.\n",
-            checked.verdict, checked.verdict.explanation
+            judged.verdict, judged.verdict.explanation
         );
         let tasks = f.case.scenario.total_tasks();
-        let lanes = swimlane::lanes(&checked.old, &checked.new, tasks);
+        let shown = judged.shown();
+        let lanes = swimlane::lanes(&shown.old, &shown.new, tasks);
         let lines: Vec<&str> = lanes.lines().collect();
         let first = lines
             .iter()

@@ -56,8 +56,9 @@ fn run_json_is_machine_readable() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let case = &v["cases"][0];
-    assert_eq!(case["verdict"]["class"], "skew");
-    assert_eq!(case["verdict"]["unconfirmed"], false);
+    assert_eq!(case["verdict"]["class"], "divergence");
+    assert_eq!(case["leader"], "new");
+    assert_eq!(case["followed"], true);
     assert_eq!(
         case["expect_met"], false,
         "the entry expects the default table"

@@ -1,13 +1,13 @@
 //! Replays every entry of corpus/ and every witness `verify` wrote twice:
-//! each must meet its `expect:` line, and the two runs must give identical
-//! traces and verdicts. Every label the traces show must be in the byte
-//! format's label table.
+//! each must meet its `expect:` line, and the two runs, the second with a
+//! fresh judge, must give identical traces and verdicts. Every label the
+//! traces show must be in the byte format's label table, and the fuzz
+//! targets' entry point must give the same verdict on the entry's bytes.
 
 use std::fs;
 use std::path::Path;
 
-use aiodiff::explore::SkewCache;
-use aiodiff::{check_case_with_skew, text, RefusalTable};
+use aiodiff::{bytes, text, Judge, Judged, RefusalTable};
 
 fn entries(dir: &str) -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
@@ -20,6 +20,13 @@ fn entries(dir: &str) -> Vec<std::path::PathBuf> {
     files
 }
 
+fn traces(j: &Judged) -> Vec<Vec<kernel_sim::Event>> {
+    [&j.forward, &j.reverse]
+        .iter()
+        .flat_map(|t| [t.old.trace.clone(), t.new.trace.clone()])
+        .collect()
+}
+
 #[test]
 fn every_corpus_entry_and_witness_meets_its_expectation_deterministically() {
     let corpus = entries("corpus");
@@ -28,11 +35,7 @@ fn every_corpus_entry_and_witness_meets_its_expectation_deterministically() {
     assert!(!witnesses.is_empty(), "verify's witnesses are committed");
     let files: Vec<_> = corpus.into_iter().chain(witnesses).collect();
     let table = RefusalTable::default();
-    let mut skew = SkewCache::new(
-        aiodiff::SKEW_PREEMPTIONS,
-        aiodiff::SKEW_BUDGET,
-        table.clone(),
-    );
+    let mut judge = Judge::new(table.clone()).traced();
     let mut failures = Vec::new();
     for file in &files {
         let name = file.display().to_string();
@@ -42,26 +45,37 @@ fn every_corpus_entry_and_witness_meets_its_expectation_deterministically() {
             .expect
             .clone()
             .unwrap_or_else(|| panic!("{name} has no expect: line"));
-        let first = check_case_with_skew(&case, &table, true, &mut skew);
-        let second = check_case_with_skew(&case, &table, true, &mut skew);
+        let first = judge.judge(&case);
+        let second = Judge::new(table.clone()).traced().judge(&case);
         if !expect.matches(first.verdict.class, &first.verdict.signature) {
             failures.push(format!(
                 "{name}: expected {expect}, got {}",
                 first.verdict.signature
             ));
         }
-        if first.old.trace != second.old.trace || first.new.trace != second.new.trace {
+        if traces(&first) != traces(&second) {
             failures.push(format!("{name}: traces differ between two runs"));
         }
         if first.verdict != second.verdict {
             failures.push(format!("{name}: verdicts differ between two runs"));
         }
-        for e in first.old.trace.iter().chain(&first.new.trace) {
-            if !aiodiff::bytes::LABELS.contains(&(e.label.func, e.label.op)) {
+        if let Ok(data) = bytes::encode(&case) {
+            let fuzzed = aiodiff::run_case(&data);
+            if fuzzed != first.verdict {
                 failures.push(format!(
-                    "{name}: {}:{} is missing from the byte format's label table",
-                    e.label.func, e.label.op
+                    "{name}: the fuzz targets' verdict on its bytes is {}, not {}",
+                    fuzzed.signature, first.verdict.signature
                 ));
+            }
+        }
+        for t in [&first.forward, &first.reverse] {
+            for e in t.old.trace.iter().chain(&t.new.trace) {
+                if !bytes::LABELS.contains(&(e.label.func, e.label.op)) {
+                    failures.push(format!(
+                        "{name}: {}:{} is missing from the byte format's label table",
+                        e.label.func, e.label.op
+                    ));
+                }
             }
         }
     }

@@ -1,16 +1,13 @@
-//! The differential oracle: compares the two models' outcomes and gives a
-//! verdict with a stable signature.
+//! The comparison of two outcomes: a verdict class and a stable signature.
 //!
 //! Violations decide first: one only the new code has is a regression, one
 //! only the old code has is a bug the patch fixes, the same ones in both are
 //! shared. Without violations the outcomes are compared operation by
 //! operation, then the final state of each kioctx. A difference is an
-//! allowed refusal only when every difference is a migration the old code
-//! refused, with errnos that the [`RefusalTable`] lists, where the new code
-//! migrated. Anything else is a divergence. A divergence between two safe
-//! outcomes stays *unconfirmed* until a [`SkewCheck`] (the explorer) shows
-//! the old code reaching the new outcome under another schedule, which
-//! makes it skew.
+//! allowed refusal only when every difference is one a row of the
+//! [`RefusalTable`] names, such as a migration the old code refused with an
+//! errno the table lists where the new code migrated. Anything else is a
+//! divergence. [`crate::judge`] decides what a comparison means for a case.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -86,8 +83,10 @@ impl Default for RefusalTable {
                     Some(errno::EAGAIN),
                     NewSide::Migrated,
                     "the old aio_migratepage refuses a page whose ring_pages entry changed \
-                     (first or second check); the migration core retries or gives up, and the \
-                     page stays where it was",
+                     (first or second check), or whose count lacks the aio reference that the \
+                     old teardown drops before it truncates (reference D2); the migration core \
+                     retries, on the generic path once the page is truncated, or gives up, and \
+                     the page stays where it was",
                 ),
                 row(
                     "ebusy",
@@ -167,23 +166,6 @@ impl RefusalTable {
     }
 }
 
-/// Answers, for a divergence between two safe outcomes, whether the old
-/// code reaches the new outcome under another schedule (the explorer's
-/// answer: each operation that ended differently ends the new way, and the
-/// final state is reached, under some schedule of the same scenario). Until
-/// one is given, such divergences are unconfirmed.
-pub trait SkewCheck {
-    /// Whether `old` can reach the outcome `new` shows, and if so, where:
-    /// a phrase such as "under another schedule" or "under the schedule
-    /// `A until ..., B`".
-    fn old_reaches(&mut self, old: &Outcome, new: &Outcome) -> Option<String>;
-
-    /// Whether the old code hits a violation with this signature under some
-    /// schedule, which makes a violation only the new code shows under one
-    /// schedule a shared one.
-    fn old_violates(&mut self, signature: &str) -> bool;
-}
-
 /// The verdict on one case.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
 pub struct Verdict {
@@ -192,9 +174,6 @@ pub struct Verdict {
     /// A stable signature, `class` or `class:detail`, with no spaces or
     /// commas.
     pub signature: String,
-    /// For a divergence between safe outcomes: no skew check confirmed or
-    /// ruled out that the old code reaches the new outcome.
-    pub unconfirmed: bool,
     /// Rows of the refusal table this case used.
     pub rows_hit: Vec<usize>,
     /// A sentence for people.
@@ -203,11 +182,7 @@ pub struct Verdict {
 
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.signature)?;
-        if self.unconfirmed {
-            write!(f, " (unconfirmed)")?;
-        }
-        Ok(())
+        write!(f, "{}", self.signature)
     }
 }
 
@@ -251,9 +226,11 @@ impl MigrationEnd {
         )
     }
 
-    /// Refused, and only `aio_migratepage` refused it.
+    /// Refused, by `aio_migratepage` at least once, and otherwise only with
+    /// `-EAGAIN` on the generic path (the page was truncated between
+    /// passes).
     fn refused_in_aio(&self) -> bool {
-        !self.migrated() && self.generic.is_empty() && !self.aio.is_empty()
+        !self.migrated() && !self.aio.is_empty() && self.generic.iter().all(|&c| c == errno::EAGAIN)
     }
 
     /// Both migrated, and their codes differ only by `-EAGAIN`.
@@ -271,7 +248,7 @@ impl MigrationEnd {
         match (self.migrated(), new.migrated()) {
             (false, true) if self.refused_in_aio() => self
                 .aio
-                .iter()
+                .union(&self.generic)
                 .map(|&e| table.row_of(Some(e), NewSide::Migrated))
                 .collect(),
             (false, true) if self.missed() => table.row_of(None, NewSide::Missed).map(|r| vec![r]),
@@ -351,110 +328,101 @@ pub fn contents(ctxs: &[CtxState]) -> Vec<Contents> {
         .collect()
 }
 
-/// Classifies one case from the two models' outcomes.
-pub fn classify(
+/// A verdict of one of the violation classes, or none when neither
+/// outcome broke an invariant.
+fn by_violations(old: &Outcome, new: &Outcome) -> Option<Verdict> {
+    let (old_sigs, new_sigs) = (old.signatures(), new.signatures());
+    let verdict = |class: Class, s: &str, explanation: String| Verdict {
+        class,
+        signature: format!("{class}:{s}"),
+        rows_hit: Vec::new(),
+        explanation,
+    };
+    if let Some(s) = new_sigs.iter().find(|s| !old_sigs.contains(s)) {
+        return Some(verdict(
+            Class::NewOnly,
+            s,
+            format!("the new code hits {s}, which the old code does not: a regression"),
+        ));
+    }
+    if let Some(s) = old_sigs.iter().find(|s| !new_sigs.contains(s)) {
+        return Some(verdict(
+            Class::OldOnly,
+            s,
+            format!("the old code hits {s} and the new code does not: a bug the patch fixes"),
+        ));
+    }
+    old_sigs.first().map(|s| {
+        verdict(
+            Class::Shared,
+            s,
+            format!("both versions hit {s}: a bug the patch leaves in place"),
+        )
+    })
+}
+
+/// The first operation that ended differently beyond what `table` allows,
+/// as a signature detail and a sentence, and the rows the differences it
+/// allowed hit.
+fn first_difference(
     old: &Outcome,
     new: &Outcome,
     table: &RefusalTable,
-    mut skew: Option<&mut dyn SkewCheck>,
-) -> Verdict {
-    let (old_sigs, new_sigs) = (old.signatures(), new.signatures());
-    if let Some(s) = new_sigs.iter().find(|s| !old_sigs.contains(s)) {
-        if let Some(check) = skew.as_deref_mut() {
-            if check.old_violates(s) {
-                return Verdict {
-                    class: Class::Shared,
-                    signature: format!("shared:{s}"),
-                    unconfirmed: false,
-                    rows_hit: Vec::new(),
-                    explanation: format!(
-                        "the new code hits {s} under this schedule and the old code hits it \
-                         under another schedule or in another scenario: a bug the patch leaves \
-                         in place"
-                    ),
-                };
-            }
-        }
-        return Verdict {
-            class: Class::NewOnly,
-            signature: format!("new-only:{s}"),
-            unconfirmed: false,
-            rows_hit: Vec::new(),
-            explanation: format!("the new code hits {s}, which the old code does not under this schedule: a regression"),
-        };
-    }
-    if let Some(s) = old_sigs.iter().find(|s| !new_sigs.contains(s)) {
-        return Verdict {
-            class: Class::OldOnly,
-            signature: format!("old-only:{s}"),
-            unconfirmed: false,
-            rows_hit: Vec::new(),
-            explanation: format!(
-                "the old code hits {s} and the new code does not: a bug the patch fixes"
-            ),
-        };
-    }
-    if let Some(s) = old_sigs.first() {
-        return Verdict {
-            class: Class::Shared,
-            signature: format!("shared:{s}"),
-            unconfirmed: false,
-            rows_hit: Vec::new(),
-            explanation: format!("both versions hit {s}: a bug the patch leaves in place"),
-        };
-    }
-
+) -> (Option<(String, String)>, BTreeSet<usize>) {
     let mut rows_hit = BTreeSet::new();
-    let mut difference: Option<(String, String)> = None;
-    'tasks: for (t, (a, b)) in old.results.iter().zip(&new.results).enumerate() {
+    for (t, (a, b)) in old.results.iter().zip(&new.results).enumerate() {
         for (i, (ra, rb)) in a.iter().zip(b).enumerate() {
-            let (ea, eb) = (MigrationEnd::of(ra), MigrationEnd::of(rb));
-            match (ea, eb) {
+            let task = TaskId(t as u8);
+            match (MigrationEnd::of(ra), MigrationEnd::of(rb)) {
                 (Some(ea), Some(eb)) if ea == eb => continue,
                 (Some(ea), Some(eb)) => {
                     if let Some(rows) = ea.allowed_against(&eb, table) {
                         rows_hit.extend(rows);
                         continue;
                     }
-                    difference = Some((
-                        format!("migrate:{ea}->{eb}"),
-                        format!(
-                            "task {}'s migration {} ended {ea} in the old code and {eb} in the new",
-                            TaskId(t as u8),
-                            i + 1
-                        ),
-                    ));
-                    break 'tasks;
+                    let sentence = format!(
+                        "task {task}'s migration {} ended {ea} in the old code and {eb} in the new",
+                        i + 1
+                    );
+                    return (Some((format!("migrate:{ea}->{eb}"), sentence)), rows_hit);
                 }
                 _ if ra == rb => continue,
                 _ => {
-                    difference = Some((
-                        format!("{}:{}->{}", op_name(ra), short(ra), short(rb)),
-                        format!(
-                            "task {}'s operation {} ({}) returned {} in the old code and {} in the new",
-                            TaskId(t as u8),
-                            i + 1,
-                            op_name(ra),
-                            short(ra),
-                            short(rb)
-                        ),
-                    ));
-                    break 'tasks;
+                    let (name, sa, sb) = (op_name(ra), short(ra), short(rb));
+                    let sentence = format!(
+                        "task {task}'s operation {} ({name}) returned {sa} in the old code and \
+                         {sb} in the new",
+                        i + 1
+                    );
+                    return (Some((format!("{name}:{sa}->{sb}"), sentence)), rows_hit);
                 }
             }
         }
     }
-    if difference.is_none() && contents(&old.ctxs) != contents(&new.ctxs) {
-        difference = Some((
-            "final-state".into(),
-            "every operation returned the same, but the final kioctx state differs".into(),
-        ));
+    if contents(&old.ctxs) != contents(&new.ctxs) {
+        let sentence = "every operation returned the same, but the final kioctx state differs";
+        return (Some(("final-state".into(), sentence.into())), rows_hit);
     }
+    (None, rows_hit)
+}
+
+/// Compares two outcomes of one case: violations first, then operation
+/// results and final state, with the differences `table` allows.
+pub fn classify(old: &Outcome, new: &Outcome, table: &RefusalTable) -> Verdict {
+    if let Some(v) = by_violations(old, new) {
+        return v;
+    }
+    let (difference, rows_hit) = first_difference(old, new, table);
     match difference {
+        Some((detail, explanation)) => Verdict {
+            class: Class::Divergence,
+            signature: format!("divergence:{detail}"),
+            rows_hit: Vec::new(),
+            explanation,
+        },
         None if rows_hit.is_empty() => Verdict {
             class: Class::Agree,
             signature: "agree".into(),
-            unconfirmed: false,
             rows_hit: Vec::new(),
             explanation: "both versions did the same".into(),
         },
@@ -464,43 +432,12 @@ pub fn classify(
             Verdict {
                 class: Class::AllowedRefusal,
                 signature: format!("allowed-refusal:{}", names.join("+")),
-                unconfirmed: false,
                 explanation: format!(
-                    "the migrations differ only in ways the refusal table allows ({}); all else is equal",
+                    "the migrations differ only in ways the refusal table allows ({}); all else \
+                     is equal",
                     names.join(", ")
                 ),
                 rows_hit: rows,
-            }
-        }
-        Some((detail, explanation)) => {
-            let confirmed = skew.map(|s| s.old_reaches(old, new));
-            match confirmed {
-                Some(Some(how)) => Verdict {
-                    class: Class::Skew,
-                    signature: format!("skew:{detail}"),
-                    unconfirmed: false,
-                    rows_hit: Vec::new(),
-                    explanation: format!(
-                        "{explanation}; the old code reaches the new outcome {how}"
-                    ),
-                },
-                Some(None) => Verdict {
-                    class: Class::Divergence,
-                    signature: format!("divergence:{detail}"),
-                    unconfirmed: false,
-                    rows_hit: Vec::new(),
-                    explanation: format!(
-                        "{explanation}; the skew check did not find the old code reaching the \
-                         new outcome under another schedule"
-                    ),
-                },
-                None => Verdict {
-                    class: Class::Divergence,
-                    signature: format!("divergence:{detail}"),
-                    unconfirmed: true,
-                    rows_hit: Vec::new(),
-                    explanation,
-                },
             }
         }
     }
@@ -556,20 +493,19 @@ mod tests {
             refused(&[errno::EAGAIN, errno::EBUSY, errno::EAGAIN]),
         );
         let new = outcome("new", migrated());
-        let v = classify(&old, &new, &table, None);
+        let v = classify(&old, &new, &table);
         assert_eq!(v.class, Class::AllowedRefusal);
         assert_eq!(v.signature, "allowed-refusal:eagain+ebusy");
         assert_eq!(v.rows_hit, [0, 1]);
 
         let mut narrow = RefusalTable::default();
         narrow.disallow(errno::EBUSY);
-        let v = classify(&old, &new, &narrow, None);
+        let v = classify(&old, &new, &narrow);
         assert_eq!(v.class, Class::Divergence);
         assert_eq!(
             v.signature,
             "divergence:migrate:refused(aio-EBUSY+aio-EAGAIN)->migrated(aio0)"
         );
-        assert!(v.unconfirmed);
     }
 
     #[test]
@@ -579,14 +515,12 @@ mod tests {
             &outcome("old", refused(&[errno::EAGAIN])),
             &outcome("new", refused(&[errno::EAGAIN])),
             &table,
-            None,
         );
         assert_eq!(v.class, Class::Agree);
         let v = classify(
             &outcome("old", migrated()),
             &outcome("new", refused(&[errno::EAGAIN])),
             &table,
-            None,
         );
         assert_eq!(v.class, Class::Divergence);
         assert_eq!(
@@ -606,17 +540,17 @@ mod tests {
         let mut old = outcome("old", migrated());
         let mut new = outcome("new", refused(&[errno::EAGAIN]));
         new.violations.push(bug);
-        let v = classify(&old, &new, &table, None);
+        let v = classify(&old, &new, &table);
         assert_eq!(
             (v.class, v.signature.as_str()),
             (Class::NewOnly, "new-only:BUG_ON@aio_migratepage")
         );
         old.violations.push(livelock);
-        let v = classify(&old, &new, &table, None);
+        let v = classify(&old, &new, &table);
         assert_eq!(v.class, Class::NewOnly, "a regression outranks a fix");
         new.violations.push(livelock);
         old.violations.push(bug);
-        let v = classify(&old, &new, &table, None);
+        let v = classify(&old, &new, &table);
         assert_eq!(
             (v.class, v.signature.as_str()),
             (
@@ -636,40 +570,39 @@ mod tests {
         };
         let old = outcome("old", migrated());
         let new = outcome("new", after(&[errno::EAGAIN, 0]));
-        let v = classify(&old, &new, &table, None);
+        let v = classify(&old, &new, &table);
         assert_eq!(v.signature, "allowed-refusal:retried");
-        let v = classify(&new, &old, &table, None);
+        let v = classify(&new, &old, &table);
         assert_eq!(v.signature, "allowed-refusal:retried");
         let new = outcome("new", after(&[errno::EBUSY, 0]));
-        assert_eq!(classify(&old, &new, &table, None).class, Class::Divergence);
-    }
-
-    struct Always(bool);
-
-    impl SkewCheck for Always {
-        fn old_reaches(&mut self, _: &Outcome, _: &Outcome) -> Option<String> {
-            self.0.then(|| "under another schedule".to_string())
-        }
-
-        fn old_violates(&mut self, _: &str) -> bool {
-            self.0
-        }
+        assert_eq!(classify(&old, &new, &table).class, Class::Divergence);
     }
 
     #[test]
-    fn a_skew_check_confirms_or_rules_out_skew() {
-        let mut table = RefusalTable::default();
-        table.disallow(errno::EINVAL);
-        let old = outcome("old", refused(&[errno::EINVAL]));
+    fn an_aio_refusal_that_ends_on_the_generic_path_is_an_eagain_refusal() {
+        let table = RefusalTable::default();
+        let truncated_meanwhile = |generic: &[i32]| OpResult::Migrate {
+            result: MigrateResult::Migrated(1),
+            aio: vec![errno::EAGAIN],
+            generic: generic.to_vec(),
+        };
         let new = outcome("new", migrated());
-        let v = classify(&old, &new, &table, Some(&mut Always(true)));
-        assert_eq!((v.class, v.unconfirmed), (Class::Skew, false));
+        let old = outcome("old", truncated_meanwhile(&[errno::EAGAIN]));
         assert_eq!(
-            v.signature,
-            "skew:migrate:refused(aio-EINVAL)->migrated(aio0)"
+            classify(&old, &new, &table).signature,
+            "allowed-refusal:eagain"
         );
-        let v = classify(&old, &new, &table, Some(&mut Always(false)));
-        assert_eq!((v.class, v.unconfirmed), (Class::Divergence, false));
+        // Without an aio_migratepage refusal, or with a generic code other
+        // than -EAGAIN, it is not.
+        let generic_only = OpResult::Migrate {
+            result: MigrateResult::Migrated(1),
+            aio: vec![],
+            generic: vec![errno::EAGAIN],
+        };
+        let old = outcome("old", generic_only);
+        assert_eq!(classify(&old, &new, &table).class, Class::Divergence);
+        let old = outcome("old", truncated_meanwhile(&[errno::EBUSY]));
+        assert_eq!(classify(&old, &new, &table).class, Class::Divergence);
     }
 
     #[test]
@@ -679,7 +612,7 @@ mod tests {
         let mut new = outcome("new", migrated());
         new.results[0][0] = OpResult::Setup(Err(errno::ENOMEM));
         assert_eq!(
-            classify(&old, &new, &table, None).signature,
+            classify(&old, &new, &table).signature,
             "divergence:setup:ok->-ENOMEM"
         );
         let mut new = outcome("new", migrated());
@@ -689,7 +622,7 @@ mod tests {
             ring: vec![None],
         });
         assert_eq!(
-            classify(&old, &new, &table, None).signature,
+            classify(&old, &new, &table).signature,
             "divergence:final-state"
         );
     }

@@ -1,0 +1,94 @@
+//! How the judge decides, and what it costs: `cargo bench --bench judge`.
+//!
+//! Generates cases as `hunt` does (scenarios from random bytes, up to eight
+//! tasks; schedules from a random walk or PCT on one model, alternately, as
+//! label-aligned segments), judges each with one judge per strategy, as a
+//! fuzz target's process does, and prints:
+//! - how often each direction of the transplant was followed;
+//! - the verdict classes, with the share of undecided cases;
+//! - the judging time per case: median, 99th percentile, worst.
+//!
+//! `--cases N` sets how many cases to generate per strategy (default
+//! 20 000); `--seed S` the seed.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aiodiff::explore::witness_schedule;
+use aiodiff::strategy::{Pct, RandomWalk, Rng};
+use aiodiff::{bytes, run_model, Case, Judge, New, Old, RefusalTable, RunOptions};
+use kernel_sim::Scheduler;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .map_or(default, |i| args[i + 1].parse().expect("a number"))
+}
+
+/// A case as `hunt` makes them: the `n`th of a strategy's run.
+fn generate(rng: &mut Rng, strategy: &str, n: u64) -> Case {
+    let raw: Vec<u8> = (0..48).map(|_| rng.next_u64() as u8).collect();
+    let scenario = bytes::decode(&raw).scenario;
+    let run_seed = rng.next_u64();
+    let mut sched: Box<dyn Scheduler> = match strategy {
+        "random" => Box::new(RandomWalk::new(run_seed)),
+        _ => Box::new(Pct::new(run_seed, 3, 400)),
+    };
+    let schedule = if n % 2 == 0 {
+        let o = run_model(&New, &scenario, sched.as_mut(), RunOptions::QUIET);
+        witness_schedule(&New, &scenario, &o.decisions)
+    } else {
+        let o = run_model(&Old, &scenario, sched.as_mut(), RunOptions::QUIET);
+        witness_schedule(&Old, &scenario, &o.decisions)
+    };
+    Case {
+        scenario,
+        schedule,
+        expect: None,
+    }
+}
+
+fn main() {
+    let cases = arg("--cases", 20_000);
+    let seed = arg("--seed", 7);
+    for strategy in ["random", "pct"] {
+        let mut rng = Rng::new(seed);
+        let mut judge = Judge::new(RefusalTable::default());
+        let mut classes: BTreeMap<String, u64> = BTreeMap::new();
+        let (mut forward, mut reverse) = (0u64, 0u64);
+        let mut times = Vec::new();
+        for n in 0..cases {
+            let case = generate(&mut rng, strategy, n);
+            let t = Instant::now();
+            let judged = judge.judge(&case);
+            times.push((t.elapsed(), judged.verdict.signature.clone()));
+            *classes.entry(judged.verdict.class.to_string()).or_default() += 1;
+            forward += u64::from(judged.forward.alignment.followed());
+            reverse += u64::from(judged.reverse.alignment.followed());
+        }
+        times.sort();
+        let total: Duration = times.iter().map(|(d, _)| *d).sum();
+        let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize].0;
+        let share = |x: u64| format!("{:.2}%", 100.0 * x as f64 / cases as f64);
+        println!("{strategy}: {cases} cases judged in {total:.2?}");
+        println!(
+            "  followed: forward {} ({}), reverse {} ({})",
+            forward,
+            share(forward),
+            reverse,
+            share(reverse)
+        );
+        for (class, n) in &classes {
+            println!("  {class:<16} {n:>6}  {}", share(*n));
+        }
+        let worst = times.last().expect("some cases");
+        println!(
+            "  time per case: median {:.2?}, 99th percentile {:.2?}, worst {:.2?} ({})",
+            at(0.5),
+            at(0.99),
+            worst.0,
+            worst.1
+        );
+    }
+}
