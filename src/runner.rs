@@ -99,8 +99,11 @@ impl Outcome {
 pub struct RunOptions {
     /// Keep the full trace.
     pub tracing: bool,
-    /// Keep the shared events and name pending actions for the scheduler.
+    /// Keep the shared events (and name pending actions for the
+    /// scheduler).
     pub history: bool,
+    /// Name pending actions for the scheduler, keeping nothing.
+    pub keys: bool,
 }
 
 impl RunOptions {
@@ -108,11 +111,13 @@ impl RunOptions {
     pub const QUIET: RunOptions = RunOptions {
         tracing: false,
         history: false,
+        keys: false,
     };
     /// With the trace, for people.
     pub const TRACED: RunOptions = RunOptions {
         tracing: true,
         history: false,
+        keys: false,
     };
 
     /// These options with the shared events recorded too.
@@ -121,6 +126,11 @@ impl RunOptions {
             history: true,
             ..self
         }
+    }
+
+    /// These options with pending actions named for the scheduler.
+    pub fn with_keys(self) -> RunOptions {
+        RunOptions { keys: true, ..self }
     }
 }
 
@@ -144,6 +154,7 @@ pub fn run_model<M: AioModel>(
         faults: scenario.faults,
         tracing: opts.tracing,
         history: opts.history,
+        keys: opts.keys,
         ..Config::default()
     });
     let results: RefCell<Vec<Vec<OpResult>>> = RefCell::new(vec![Vec::new(); scenario.tasks.len()]);

@@ -10,10 +10,6 @@ use crate::objects::InodeId;
 use crate::trace::Effect;
 use crate::violation::ViolationKind;
 
-/// Tree slots a lookup to the end of the tree reads at least: more than a
-/// ring has pages.
-const TREE_SLOTS: usize = 16;
-
 impl State {
     /// The page in `mapping`'s tree at `index`, without checks; for oracles
     /// and lookups.
@@ -57,16 +53,13 @@ impl State {
     }
 
     /// Records a read of every slot of `mapping`'s tree from `start` on,
-    /// including empty ones past its end that an insertion could fill.
+    /// and of where the tree ends, which an insertion past it moves.
     pub fn touch_tree(&mut self, mapping: InodeId, start: u32) {
-        let end = self.inodes[mapping.0 as usize]
-            .mapping
-            .tree
-            .len()
-            .max(TREE_SLOTS);
+        let end = self.inodes[mapping.0 as usize].mapping.tree.len();
         for i in start as usize..end {
             self.touch(Obj::TreeSlot(mapping, i as u8), Access::Read);
         }
+        self.touch(Obj::TreeEnd(mapping), Access::Read);
     }
 
     /// [`State::ring_inode`], as an action that reads which inodes are live
@@ -144,7 +137,6 @@ impl Kernel {
                             return (None, Effect::Fault);
                         }
                         let p = st.alloc_page(PageRole::Ring, index as u8);
-                        st.touch(Obj::PageFrame(p.id), Access::Write);
                         (Some(p), Effect::Alloc(p))
                     },
                 )
@@ -201,6 +193,9 @@ impl Kernel {
                 st.touch(Obj::TreeSlot(mapping, i as u8), access);
                 if !taken {
                     st.touch(Obj::TreeCount(mapping), Access::Write);
+                }
+                if i >= st.inodes[mapping.0 as usize].mapping.tree.len() {
+                    st.touch(Obj::TreeEnd(mapping), Access::Write);
                 }
                 let m = st.mapping(mapping);
                 if m.tree.len() <= i {

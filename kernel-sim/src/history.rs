@@ -38,15 +38,17 @@ pub enum Obj {
     PageIndex(u16),
     /// `page->_mapcount`.
     PageMapcount(u16),
-    /// The contents of the page's frame.
+    /// The contents of the page's frame. (The free writes every field of
+    /// the page, so that any access to it is ordered against the free.)
     PageData(u16),
-    /// The frame itself: allocated, or back with the allocator. Every access
-    /// to a page reads it; allocation and the free write it.
-    PageFrame(u16),
     /// One slot of a mapping's page-cache tree.
     TreeSlot(InodeId, u8),
     /// `mapping->nrpages`.
     TreeCount(InodeId),
+    /// Where a mapping's tree ends: a lookup to the end reads it, an
+    /// insertion past it writes it (the slots past the end it read as
+    /// empty are the ones an insertion there fills).
+    TreeEnd(InodeId),
     /// A field of an inode or its mapping (`private_data`, `a_ops`,
     /// `i_size`).
     InodeField(InodeId, Field),
@@ -122,9 +124,20 @@ pub struct SharedEvent {
     pub key: EventKey,
     /// Its label.
     pub label: Label,
-    /// The name of the innermost simulated call it is in.
-    pub frame: u64,
+    /// The innermost simulated call it is in, as a place in
+    /// [`History::calls`].
+    pub call: u32,
     touches: (u32, u32),
+}
+
+/// One simulated call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Call {
+    /// Its name: the same for the same call in both ports.
+    pub name: u64,
+    /// Its caller, as a place in [`History::calls`]; `None` for a task's
+    /// outermost calls.
+    pub caller: Option<u32>,
 }
 
 /// The events of a run, in the order they happened.
@@ -132,10 +145,11 @@ pub struct SharedEvent {
 pub struct History {
     /// The events.
     pub events: Vec<SharedEvent>,
-    /// Every simulated call, as its name and its caller's (0 for a task's
-    /// outermost calls), in the order they were made.
-    pub frames: Vec<(u64, u64)>,
+    /// Every simulated call, in the order they were made.
+    pub calls: Vec<Call>,
     touches: Vec<Touch>,
+    /// Where the touches of the action in progress begin.
+    mark: u32,
 }
 
 impl History {
@@ -144,38 +158,45 @@ impl History {
         &self.touches[e.touches.0 as usize..e.touches.1 as usize]
     }
 
-    /// Records that the action in progress touches `obj`.
+    /// The calls event `e` was in, innermost first.
+    pub fn calls_of(&self, e: &SharedEvent) -> impl Iterator<Item = &Call> {
+        let mut next = Some(e.call);
+        std::iter::from_fn(move || {
+            let call = &self.calls[next? as usize];
+            next = call.caller;
+            Some(call)
+        })
+    }
+
+    /// Records that the action in progress touches `obj`, once.
     pub(crate) fn touch(&mut self, obj: Obj, access: Access) {
-        self.touches.push(Touch { obj, access });
+        let touch = Touch { obj, access };
+        if !self.touches[self.mark as usize..].contains(&touch) {
+            self.touches.push(touch);
+        }
     }
 
-    /// Where the touches of the action in progress begin.
-    pub(crate) fn mark(&self) -> u32 {
-        self.touches.len() as u32
+    /// Starts an action: its touches begin here.
+    pub(crate) fn begin(&mut self) {
+        self.mark = self.touches.len() as u32;
     }
 
-    /// Ends the action in progress, whose touches began at `mark`.
-    pub(crate) fn push(
-        &mut self,
-        task: TaskId,
-        key: EventKey,
-        label: Label,
-        frame: u64,
-        mark: u32,
-    ) {
-        let touches = (mark, self.touches.len() as u32);
+    /// Ends the action in progress.
+    pub(crate) fn push(&mut self, task: TaskId, key: EventKey, label: Label, call: u32) {
+        let touches = (self.mark, self.touches.len() as u32);
         self.events.push(SharedEvent {
             task,
             key,
             label,
-            frame,
+            call,
             touches,
         });
     }
 
-    /// Records a call named `name` from the call named `parent`.
-    pub(crate) fn enter(&mut self, name: u64, parent: u64) {
-        self.frames.push((name, parent));
+    /// Records a call named `name` from `caller`, and returns its place.
+    pub(crate) fn enter(&mut self, name: u64, caller: Option<u32>) -> u32 {
+        self.calls.push(Call { name, caller });
+        (self.calls.len() - 1) as u32
     }
 }
 
@@ -187,52 +208,99 @@ pub(crate) fn mix(a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A hasher for keys that are already [`mix`]ed.
-#[derive(Default)]
-pub(crate) struct Premixed(u64);
+/// A fast hasher for the small keys of the transplant's maps (event keys,
+/// objects, call names): each word is folded in by a multiply and a
+/// rotation, as rustc's own hasher does. Not for keys an adversary picks.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
 
-impl Hasher for Premixed {
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FastHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = mix(self.0, b.into());
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
         }
     }
+    fn write_u8(&mut self, n: u8) {
+        self.add(n.into());
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.add(n.into());
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(n.into());
+    }
     fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
     }
 }
 
-/// How often each function was called, and each label performed, in each
-/// simulated call so far: what [`EventKey`]s count.
-#[derive(Default, Debug)]
-pub(crate) struct Occurrences(HashMap<u64, u32, BuildHasherDefault<Premixed>>);
+/// A hash map with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// How often a task called each function, and performed each label, in
+/// each simulated call it is in: what [`EventKey`]s count. Level 0 is the
+/// task's outermost level, level `d` its `d`th open call; a new call's
+/// counts start empty. Each level's counts are a short list (a call
+/// performs few distinct labels), so looking one up is a scan.
+#[derive(Default, Clone, Debug)]
+pub(crate) struct Occurrences {
+    levels: Vec<Vec<(u64, u32)>>,
+}
 
 impl Occurrences {
-    /// The name of a task's outermost frame.
+    /// The name of a task's outermost level.
     pub(crate) fn root(task: TaskId) -> u64 {
         mix(0x7461_736b, task.0.into())
     }
 
-    /// The name of the next call of function `func` from the frame named
-    /// `parent`.
-    pub(crate) fn call(&mut self, parent: u64, func: u64) -> u64 {
-        let site = mix(parent, func);
-        mix(site, self.bump(site).into())
+    /// The name of the next call of function `func` from level `level`,
+    /// named `parent`, whose own counts start at level `level + 1`.
+    pub(crate) fn call(&mut self, level: usize, parent: u64, func: u64) -> u64 {
+        let n = self.bump(level, 1 << 63 | func);
+        if let Some(inner) = self.levels.get_mut(level + 1) {
+            inner.clear();
+        }
+        mix(mix(parent, func), n.into())
     }
 
-    /// The key of the next action with `label` in the frame named `frame`.
-    pub(crate) fn action(&mut self, frame: u64, label: Label) -> EventKey {
-        let site = mix(mix(frame, 0x006c_6162_656c), label_code(label));
-        EventKey(mix(site, self.bump(site).into()))
+    /// The key of the next action with `label` at level `level`, in the
+    /// call named `frame`.
+    pub(crate) fn action(&mut self, level: usize, frame: u64, label: Label) -> EventKey {
+        let code = label_code(label);
+        let n = self.bump(level, code);
+        let site = mix(mix(frame, 0x006c_6162_656c), code);
+        EventKey(mix(site, n.into()))
     }
 
-    fn bump(&mut self, site: u64) -> u32 {
-        let n = self.0.entry(site).or_insert(0);
-        *n += 1;
-        *n
+    fn bump(&mut self, level: usize, code: u64) -> u32 {
+        if self.levels.len() <= level {
+            self.levels.resize_with(level + 1, Vec::new);
+        }
+        let counts = &mut self.levels[level];
+        match counts.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                counts.push((code, 1));
+                1
+            }
+        }
     }
 }
 
@@ -323,22 +391,23 @@ mod tests {
         };
         let mut a = Occurrences::default();
         let root = Occurrences::root(TaskId(0));
-        let first = a.call(root, Func::AioFreeRing as u64);
-        let second = a.call(root, Func::AioFreeRing as u64);
+        let first = a.call(0, root, Func::AioFreeRing as u64);
+        let second = a.call(0, root, Func::AioFreeRing as u64);
         assert_ne!(first, second);
-        let k1 = a.action(first, put(0));
-        let k2 = a.action(first, put(0));
-        let k3 = a.action(first, put(1));
+        let k1 = a.action(1, second, put(0));
+        let k2 = a.action(1, second, put(0));
+        let k3 = a.action(1, second, put(1));
         assert!(k1 != k2 && k1 != k3 && k2 != k3);
 
-        // Another run that makes an extra call elsewhere names the same
-        // actions the same way.
+        // Another run that makes an extra call elsewhere first names the
+        // same actions the same way.
         let mut b = Occurrences::default();
-        let other = b.call(root, Func::IoSetup as u64);
-        b.action(other, put(0));
-        let first_b = b.call(root, Func::AioFreeRing as u64);
+        let other = b.call(0, root, Func::IoSetup as u64);
+        b.action(1, other, put(0));
+        let first_b = b.call(0, root, Func::AioFreeRing as u64);
         assert_eq!(first_b, first);
-        assert_eq!(b.action(first_b, put(1)), k3);
-        assert_eq!(b.action(first_b, put(0)), k1);
+        let second_b = b.call(0, root, Func::AioFreeRing as u64);
+        assert_eq!(b.action(1, second_b, put(1)), k3);
+        assert_eq!(b.action(1, second_b, put(0)), k1);
     }
 }

@@ -38,9 +38,20 @@ pub struct Config {
     /// Whether to record the trace. Violations are always recorded.
     pub tracing: bool,
     /// Whether to record the run's [`History`]: each action's key and the
-    /// objects it touched. Schedulers see the keys of pending actions only
-    /// with it on.
+    /// objects it touched.
     pub history: bool,
+    /// Whether to name actions and calls as [`History`] does, without
+    /// recording them, for a scheduler that follows another run: schedulers
+    /// see the keys of pending actions, and each task's calls, with this or
+    /// [`Config::history`] on.
+    pub keys: bool,
+}
+
+impl Config {
+    /// Whether actions and calls are named.
+    pub fn names(&self) -> bool {
+        self.history || self.keys
+    }
 }
 
 impl Default for Config {
@@ -50,6 +61,7 @@ impl Default for Config {
             step_budget: 20_000,
             tracing: true,
             history: false,
+            keys: false,
         }
     }
 }
@@ -106,6 +118,10 @@ pub struct TaskSlot {
     frames: [Func; MAX_DEPTH],
     /// Each frame's name in event keys, with [`Config::history`] on.
     frame_names: [u64; MAX_DEPTH],
+    /// Each frame's place in [`History::calls`], with [`Config::history`] on.
+    frame_calls: [u32; MAX_DEPTH],
+    /// What the keys of its calls and actions count.
+    occurrences: Occurrences,
     depth: usize,
     /// This task's CPU's LRU-add pagevec (each task runs on its own CPU).
     pub lru_add_pvec: Vec<PageId>,
@@ -118,6 +134,8 @@ impl TaskSlot {
             pending: None,
             frames: [Func::IoSetup; MAX_DEPTH],
             frame_names: [0; MAX_DEPTH],
+            frame_calls: [0; MAX_DEPTH],
+            occurrences: Occurrences::default(),
             depth: 0,
             lru_add_pvec: Vec::new(),
         }
@@ -207,9 +225,6 @@ pub struct State {
     pub notes: Vec<Note>,
     /// The shared events, with [`Config::history`] on.
     pub history: History,
-    /// Where the touches of the action in progress begin in `history`.
-    touch_mark: u32,
-    occurrences: Occurrences,
     /// Each live task's next key, as schedulers see it.
     pub(crate) pending_keys: [EventKey; MAX_TASKS],
     /// Each live task's next label, as schedulers see it.
@@ -250,8 +265,6 @@ impl State {
             violations: Vec::new(),
             notes: Vec::new(),
             history: History::default(),
-            touch_mark: 0,
-            occurrences: Occurrences::default(),
             pending_keys: [EventKey::default(); MAX_TASKS],
             pending_labels: [None; MAX_TASKS],
             waiting: TaskSet::default(),
@@ -289,7 +302,9 @@ impl State {
         let pending = self.tasks[t.index()].pending.take();
         self.cur_label = pending.map(|p| p.label);
         self.cur_key = pending.map_or(EventKey::default(), |p| p.key);
-        self.touch_mark = self.history.mark();
+        if self.config.history {
+            self.history.begin();
+        }
         self.pending_labels[t.index()] = None;
         self.waiting.remove(t);
         self.guarded.remove(t);
@@ -467,15 +482,19 @@ impl Kernel {
             st.tasks[task.index()].depth < MAX_DEPTH,
             "simulated call stack too deep"
         );
-        if st.config.history {
-            let slot = &st.tasks[task.index()];
-            let caller = slot.depth.checked_sub(1).map(|d| slot.frame_names[d]);
-            let name = st
-                .occurrences
-                .call(caller.unwrap_or(Occurrences::root(task)), func as u64);
-            st.history.enter(name, caller.unwrap_or(0));
+        if st.config.names() {
+            let slot = &mut st.tasks[task.index()];
+            let caller = slot.depth.checked_sub(1);
+            let parent = caller.map_or(Occurrences::root(task), |d| slot.frame_names[d]);
+            let caller = caller.map(|d| slot.frame_calls[d]);
+            let name = slot.occurrences.call(slot.depth, parent, func as u64);
+            let call = match st.config.history {
+                true => st.history.enter(name, caller),
+                false => 0,
+            };
             let slot = &mut st.tasks[task.index()];
             slot.frame_names[slot.depth] = name;
+            slot.frame_calls[slot.depth] = call;
         }
         let slot = &mut st.tasks[task.index()];
         slot.frames[slot.depth] = func;
@@ -499,16 +518,17 @@ impl Kernel {
         {
             let mut st = self.st.borrow_mut();
             let task = st.current.expect("act() outside a task");
+            let names = st.config.names();
             let slot = &mut st.tasks[task.index()];
             let func = slot.func().expect("act() outside a simulated function");
-            let frame = slot.frame_names[slot.depth - 1];
             let label = Label { func, op, arg };
-            let key = if st.config.history {
-                st.occurrences.action(frame, label)
-            } else {
-                EventKey::default()
+            let key = match names {
+                true => {
+                    let frame = slot.frame_names[slot.depth - 1];
+                    slot.occurrences.action(slot.depth, frame, label)
+                }
+                false => EventKey::default(),
             };
-            let slot = &mut st.tasks[task.index()];
             slot.pending = Some(Pending { label, guard, key });
             st.pending_labels[task.index()] = Some(label);
             st.pending_keys[task.index()] = key;
@@ -533,10 +553,10 @@ impl Kernel {
                 });
             }
             if st.config.history {
-                let (key, mark) = (st.cur_key, st.touch_mark);
+                let key = st.cur_key;
                 let slot = &st.tasks[task.index()];
-                let frame = slot.frame_names[slot.depth - 1];
-                st.history.push(task, key, label, frame, mark);
+                let call = slot.frame_calls[slot.depth - 1];
+                st.history.push(task, key, label, call);
             }
             (value, st.current_ended())
         };

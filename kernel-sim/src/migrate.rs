@@ -207,7 +207,6 @@ impl Kernel {
                     return (None, Effect::Fault);
                 }
                 let p = st.alloc_page(PageRole::New, page.idx);
-                st.touch(Obj::PageFrame(p.id), Access::Write);
                 (Some(p), Effect::Alloc(p))
             },
         )

@@ -142,7 +142,6 @@ impl State {
 
     /// The page, reporting a use after free if it was freed.
     pub fn page(&mut self, p: PageId) -> &mut Page {
-        self.touch(Obj::PageFrame(p.id), Access::Read);
         if self.pages[p.index()].freed {
             self.violation(ViolationKind::UseAfterFree(Object::Page));
         }
@@ -181,11 +180,27 @@ impl State {
         Effect::Freed(p)
     }
 
+    /// Records a write of every field of `p`, as its free does: every
+    /// access to the page before or after it is ordered against it.
+    fn touch_all_of(&mut self, p: PageId) {
+        for obj in [
+            Obj::PageMapping,
+            Obj::PageIndex,
+            Obj::PageMapcount,
+            Obj::PageData,
+        ] {
+            self.touch(obj(p.id), Access::Write);
+        }
+        for &flag in PageFlag::ALL {
+            self.touch(Obj::PageFlag(p.id, flag), Access::Write);
+        }
+    }
+
     /// The count reached zero: `__page_cache_release` takes the page off the
     /// LRU, then `free_hot_cold_page` runs `free_pages_check`, whose last
     /// matching reason wins. A bad page is reported and leaked.
     fn free_page(&mut self, p: PageId) {
-        self.touch(Obj::PageFrame(p.id), Access::Write);
+        self.touch_all_of(p);
         let page = &mut self.pages[p.index()];
         if page.test(PageFlag::Lru) {
             page.set(PageFlag::Lru, false);

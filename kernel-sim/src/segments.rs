@@ -2,10 +2,12 @@
 //! `B until aio_free_ring:put_page(ring[1])#1`, each running one task until
 //! it is about to perform a labelled action, or until it blocks or ends.
 //!
-//! Labels name shared kernel events, not lines of code, so one schedule
-//! drives both ports through the same interleaving of those events even
-//! where their code differs. Once the segments are used up, the default
-//! policy [`RunToBlock`] finishes the run.
+//! Labels name shared kernel events, not lines of code, so a schedule reads
+//! the same for both ports; where their code differs, it drives them
+//! through different interleavings, which is why the harness runs one port
+//! under it and makes the other follow that run's order of events (see
+//! [`crate::history`]). Once the segments are used up, the default policy
+//! [`RunToBlock`] finishes the run.
 
 use std::fmt;
 

@@ -174,7 +174,8 @@ pub struct Verdict {
     /// A stable signature, `class` or `class:detail`, with no spaces or
     /// commas.
     pub signature: String,
-    /// Rows of the refusal table this case used.
+    /// Rows of the refusal table this case used; for a divergence, the rows
+    /// that allowed differences before the one that is not allowed.
     pub rows_hit: Vec<usize>,
     /// A sentence for people.
     pub explanation: String,
@@ -417,7 +418,7 @@ pub fn classify(old: &Outcome, new: &Outcome, table: &RefusalTable) -> Verdict {
         Some((detail, explanation)) => Verdict {
             class: Class::Divergence,
             signature: format!("divergence:{detail}"),
-            rows_hit: Vec::new(),
+            rows_hit: rows_hit.into_iter().collect(),
             explanation,
         },
         None if rows_hit.is_empty() => Verdict {

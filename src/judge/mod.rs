@@ -320,6 +320,9 @@ impl Judge {
                     return shared;
                 }
             }
+            if v.class == Class::Divergence && !v.rows_hit.is_empty() {
+                return self.after_allowed(case, t);
+            }
             return Verdict {
                 explanation: with(v),
                 ..v.clone()
@@ -402,6 +405,44 @@ impl Judge {
         }
     }
 
+    /// A divergence in one interleaving that comes after a difference the
+    /// refusal table allows: the allowed difference may be its cause (a
+    /// migration the new code made and the old code refused leaves the new
+    /// code with references on a page the old code's run does not have), so
+    /// it is skew when the old code reaches the new outcome under another
+    /// schedule, and a divergence otherwise.
+    fn after_allowed(&mut self, case: &Case, t: &Transplant) -> Verdict {
+        let v = &t.verdict;
+        let rows: Vec<&str> = v
+            .rows_hit
+            .iter()
+            .map(|&r| self.table.rows[r].name.as_str())
+            .collect();
+        let reached =
+            self.knowledge
+                .old_reaches(&case.scenario, &case.schedule, &t.old, &t.new, &self.table);
+        let after = format!(
+            "{}; {}; it comes after a difference the refusal table allows ({})",
+            v.explanation,
+            t.how(),
+            rows.join(", ")
+        );
+        match reached {
+            Some(where_) => verdict(
+                Class::Skew,
+                detail(v),
+                Vec::new(),
+                format!("{after}, and the old code reaches the new outcome {where_}"),
+            ),
+            None => Verdict {
+                explanation: format!(
+                    "{after}, and the old code was not seen to reach the new outcome"
+                ),
+                ..v.clone()
+            },
+        }
+    }
+
     /// The reverse direction's verdict. When the new code followed the old
     /// run's order, the comparison stands as it is (the refusal table
     /// allows the old code's refusals where the new code migrated, so what
@@ -418,6 +459,9 @@ impl Judge {
         match v.class {
             Class::OldOnly | Class::Shared => Some(with(v)),
             _ if !t.alignment.followed() => None,
+            // A difference downstream of an allowed one: the new code's
+            // other schedules are not searched, so it does not count.
+            Class::Divergence if !v.rows_hit.is_empty() => None,
             Class::NewOnly => Some(
                 self.shared_elsewhere(case, t, detail(v))
                     .unwrap_or_else(|| with(v)),

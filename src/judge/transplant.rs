@@ -25,10 +25,15 @@
 //! run, the order was *followed* when every pair of events both runs have,
 //! one a predecessor of the other, happened in the leader's order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 
 use kernel_sim::exec::MAX_TASKS;
-use kernel_sim::{Access, AioModel, EventKey, History, Obj, SchedView, Scheduler, TaskId};
+use kernel_sim::history::FastHasher;
+use kernel_sim::{
+    Access, AioModel, Call, EventKey, FastMap, History, Obj, SchedView, Scheduler, SharedEvent,
+    TaskId,
+};
 
 use crate::runner::{run_model, Outcome, RunOptions};
 use crate::scenario::Scenario;
@@ -36,22 +41,35 @@ use crate::scenario::Scenario;
 /// The leader's events and, for each, the events that must come before it.
 #[derive(Clone, Debug, Default)]
 pub struct Order {
-    index: HashMap<EventKey, u32>,
+    index: FastMap<EventKey, u32>,
     task: Vec<TaskId>,
     /// Each event's position among its task's events.
     ordinal: Vec<u32>,
     /// Each event's predecessors, as `preds[from[j]..from[j + 1]]`.
     preds: Vec<u32>,
     from: Vec<u32>,
-    /// Each event's simulated calls, innermost first, as
-    /// `calls[call_from[j]..call_from[j + 1]]`.
-    calls: Vec<u64>,
-    call_from: Vec<u32>,
+    /// The innermost simulated call of each event, in `calls`.
+    call: Vec<u32>,
+    /// The leader's simulated calls.
+    calls: Vec<Call>,
 }
 
-/// The last touch of an object by one task in one simulated call, per kind
-/// of access: the task, the call's name, and the event of each kind.
-type LastTouch = (TaskId, u64, [Option<u32>; 3]);
+/// The last touches of an object by one task in one simulated call: the
+/// event of each kind of access, and the next such record of the object.
+struct Seen {
+    task: TaskId,
+    call: u32,
+    last: [Option<u32>; 3],
+    next: Option<u32>,
+}
+
+/// Every object's last touches, per task and call: where each object's list
+/// of [`Seen`] records starts, and the records.
+#[derive(Default)]
+struct Touched {
+    first: FastMap<Obj, u32>,
+    seen: Vec<Seen>,
+}
 
 fn kind(a: Access) -> usize {
     match a {
@@ -61,21 +79,67 @@ fn kind(a: Access) -> usize {
     }
 }
 
+impl Touched {
+    /// Appends to `preds` the events of other tasks that touched what
+    /// event `j`, `e`, touches in a conflicting way (the last of each of
+    /// their calls), then notes `e`'s own touches.
+    fn link(&mut self, history: &History, e: &SharedEvent, j: u32, preds: &mut Vec<u32>) {
+        let start = preds.len();
+        for t in history.touches(e) {
+            let first = self.first.get(&t.obj).copied();
+            let (mut at, mut own) = (first, None);
+            while let Some(i) = at {
+                let s = &self.seen[i as usize];
+                if s.task != e.task {
+                    let conflicting = [Access::Read, Access::Write, Access::Add]
+                        .into_iter()
+                        .filter(|&a| a.conflicts(t.access))
+                        .filter_map(|a| s.last[kind(a)]);
+                    preds.extend(conflicting.max());
+                } else if s.call == e.call {
+                    own = Some(i);
+                }
+                at = s.next;
+            }
+            let own = own.unwrap_or_else(|| {
+                self.seen.push(Seen {
+                    task: e.task,
+                    call: e.call,
+                    last: [None; 3],
+                    next: first,
+                });
+                let i = (self.seen.len() - 1) as u32;
+                self.first.insert(t.obj, i);
+                i
+            });
+            self.seen[own as usize].last[kind(t.access)] = Some(j);
+        }
+        preds[start..].sort_unstable();
+        let mut kept = start;
+        for i in start..preds.len() {
+            if kept == start || preds[kept - 1] != preds[i] {
+                preds[kept] = preds[i];
+                kept += 1;
+            }
+        }
+        preds.truncate(kept);
+    }
+}
+
 impl Order {
     /// The order of the events of `history`.
     pub fn of(history: &History) -> Order {
         let n = history.events.len();
         let mut order = Order {
-            index: HashMap::with_capacity(n),
+            index: FastMap::with_capacity_and_hasher(n, Default::default()),
             task: Vec::with_capacity(n),
             ordinal: Vec::with_capacity(n),
             preds: Vec::new(),
             from: Vec::with_capacity(n + 1),
-            calls: Vec::new(),
-            call_from: Vec::with_capacity(n + 1),
+            call: Vec::with_capacity(n),
+            calls: history.calls.clone(),
         };
-        let callers: HashMap<u64, u64> = history.frames.iter().copied().collect();
-        let mut last: HashMap<Obj, Vec<LastTouch>> = HashMap::new();
+        let mut touched = Touched::default();
         let mut per_task = [0u32; MAX_TASKS];
         for (j, e) in history.events.iter().enumerate() {
             let j = j as u32;
@@ -84,56 +148,10 @@ impl Order {
             order.ordinal.push(per_task[e.task.index()]);
             per_task[e.task.index()] += 1;
             order.from.push(order.preds.len() as u32);
-            order.call_from.push(order.calls.len() as u32);
-            let mut call = e.frame;
-            while call != 0 {
-                order.calls.push(call);
-                call = callers.get(&call).copied().unwrap_or(0);
-            }
-            let start = order.preds.len();
-            let touches = history.touches(e);
-            for t in touches {
-                let Some(seen) = last.get(&t.obj) else {
-                    continue;
-                };
-                for (u, _, by) in seen {
-                    if *u == e.task {
-                        continue;
-                    }
-                    let pred = [Access::Read, Access::Write, Access::Add]
-                        .into_iter()
-                        .filter(|&a| a.conflicts(t.access))
-                        .filter_map(|a| by[kind(a)])
-                        .max();
-                    order.preds.extend(pred);
-                }
-            }
-            order.preds[start..].sort_unstable();
-            let mut kept = start;
-            for i in start..order.preds.len() {
-                if kept == start || order.preds[kept - 1] != order.preds[i] {
-                    order.preds[kept] = order.preds[i];
-                    kept += 1;
-                }
-            }
-            order.preds.truncate(kept);
-            for t in touches {
-                let seen = last.entry(t.obj).or_default();
-                let at = match seen
-                    .iter()
-                    .position(|&(u, f, _)| u == e.task && f == e.frame)
-                {
-                    Some(at) => at,
-                    None => {
-                        seen.push((e.task, e.frame, [None; 3]));
-                        seen.len() - 1
-                    }
-                };
-                seen[at].2[kind(t.access)] = Some(j);
-            }
+            order.call.push(e.call);
+            touched.link(history, e, j, &mut order.preds);
         }
         order.from.push(order.preds.len() as u32);
-        order.call_from.push(order.calls.len() as u32);
         order
     }
 
@@ -157,9 +175,14 @@ impl Order {
         &self.preds[self.from[j as usize] as usize..self.from[j as usize + 1] as usize]
     }
 
-    /// The simulated calls event `j` was in, innermost first.
-    fn calls(&self, j: u32) -> &[u64] {
-        &self.calls[self.call_from[j as usize] as usize..self.call_from[j as usize + 1] as usize]
+    /// The names of the simulated calls event `j` was in, innermost first.
+    fn calls(&self, j: u32) -> impl Iterator<Item = u64> + '_ {
+        let mut next = Some(self.call[j as usize]);
+        std::iter::from_fn(move || {
+            let call = self.calls[next? as usize];
+            next = call.caller;
+            Some(call.name)
+        })
     }
 }
 
@@ -194,6 +217,11 @@ pub struct Follow<'a> {
     /// The follower's step at which each leader event happened, from 1; 0
     /// while it has not.
     done: Vec<u32>,
+    /// For each leader event, how many of its predecessors (in order) are
+    /// known to be passed.
+    unmet: Vec<u32>,
+    /// Each task's pending key, and where it came in the leader.
+    pending: [(EventKey, Option<u32>); MAX_TASKS],
     steps: u32,
     /// For each task, the calls it is in, outermost first, each with one
     /// more than the furthest of the task's leader events it performed in
@@ -203,7 +231,7 @@ pub struct Follow<'a> {
     /// events come later in the leader, yet say nothing of the loop.
     open: [Vec<(u64, u32)>; MAX_TASKS],
     /// Every call a task of the follower entered.
-    entered: HashSet<u64>,
+    entered: HashSet<u64, BuildHasherDefault<FastHasher>>,
     breaks: usize,
     follower_only: usize,
 }
@@ -214,9 +242,11 @@ impl<'a> Follow<'a> {
         Follow {
             order,
             done: vec![0; order.len()],
+            unmet: vec![0; order.len()],
+            pending: [(EventKey(u64::MAX), None); MAX_TASKS],
             steps: 0,
             open: Default::default(),
-            entered: HashSet::new(),
+            entered: HashSet::default(),
             breaks: 0,
             follower_only: 0,
         }
@@ -248,9 +278,21 @@ impl<'a> Follow<'a> {
         }
     }
 
-    /// Brings [`Follow::open`] up to date with the calls each task is in.
+    /// Brings [`Follow::open`] up to date with the calls each task is in:
+    /// at the first step, every task's; then the task that acted last, the
+    /// only one that moved.
     fn sync(&mut self, view: &SchedView<'_>) {
-        for (t, slot) in view.tasks.iter().enumerate() {
+        let moved = match view.current {
+            Some(t) if self.steps > 0 => t.index()..t.index() + 1,
+            _ => 0..view.tasks.len(),
+        };
+        for (t, slot) in view
+            .tasks
+            .iter()
+            .enumerate()
+            .skip(moved.start)
+            .take(moved.len())
+        {
             let names = slot.frame_names();
             let open = &mut self.open[t];
             let same = open
@@ -278,25 +320,43 @@ impl<'a> Follow<'a> {
         if view.pending[u].is_none() {
             return true;
         }
-        let calls = self.order.calls(p);
-        for (k, call) in calls.iter().enumerate() {
-            if let Some(&(_, reached)) = self.open[u].iter().find(|(name, _)| name == call) {
-                return match k {
-                    0 => reached > self.order.ordinal[p as usize],
-                    _ => self.entered.contains(&calls[k - 1]),
+        let mut inner = None;
+        for call in self.order.calls(p) {
+            if let Some(&(_, reached)) = self.open[u].iter().find(|&&(name, _)| name == call) {
+                return match inner {
+                    None => reached > self.order.ordinal[p as usize],
+                    Some(inner) => self.entered.contains(&inner),
                 };
             }
+            inner = Some(call);
         }
-        calls.last().is_some_and(|c| self.entered.contains(c))
+        inner.is_some_and(|c| self.entered.contains(&c))
     }
 
-    fn ready(&self, j: u32, view: &SchedView<'_>) -> bool {
-        self.order.preds(j).iter().all(|&p| self.passed(p, view))
+    /// Whether every predecessor of leader event `j` is passed. Passing is
+    /// for good (what happened stays happened, tasks only go on), so the
+    /// predecessors found passed are not looked at again.
+    fn ready(&mut self, j: u32, view: &SchedView<'_>) -> bool {
+        let preds = self.order.preds(j);
+        let mut k = self.unmet[j as usize] as usize;
+        while k < preds.len() && self.passed(preds[k], view) {
+            k += 1;
+        }
+        self.unmet[j as usize] = k as u32;
+        k == preds.len()
     }
 
     fn choose(&mut self, view: &SchedView<'_>) -> TaskId {
         self.sync(view);
-        let pos = |t: TaskId| self.order.position(view.keys[t.index()]);
+        for t in view.runnable.iter() {
+            let (key, _) = self.pending[t.index()];
+            if key != view.keys[t.index()] {
+                let key = view.keys[t.index()];
+                self.pending[t.index()] = (key, self.order.position(key));
+            }
+        }
+        let at = self.pending;
+        let pos = |t: TaskId| at[t.index()].1;
         if let Some(c) = view.current {
             if view.runnable.contains(c) && pos(c).is_none() {
                 return c;
@@ -305,20 +365,21 @@ impl<'a> Follow<'a> {
         if let Some(t) = view.runnable.iter().find(|&t| pos(t).is_none()) {
             return t;
         }
-        let first = |ready: bool| {
-            view.runnable
-                .iter()
-                .filter_map(|t| pos(t).map(|j| (j, t)))
-                .filter(|&(j, _)| !ready || self.ready(j, view))
-                .min()
-                .map(|(_, t)| t)
-        };
-        if let Some(t) = first(true) {
+        let mut candidates = [(u32::MAX, TaskId(0)); MAX_TASKS];
+        let mut n = 0;
+        for t in view.runnable.iter() {
+            if let Some(j) = pos(t) {
+                candidates[n] = (j, t);
+                n += 1;
+            }
+        }
+        let candidates = &mut candidates[..n];
+        candidates.sort_unstable();
+        if let Some(&(_, t)) = candidates.iter().find(|&&(j, _)| self.ready(j, view)) {
             return t;
         }
-        let t = first(false).expect("runnable is never empty");
         self.breaks += 1;
-        t
+        candidates.first().expect("runnable is never empty").1
     }
 }
 
@@ -326,7 +387,13 @@ impl Scheduler for Follow<'_> {
     fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
         let t = self.choose(view);
         self.steps += 1;
-        match self.order.position(view.keys[t.index()]) {
+        let (key, at) = self.pending[t.index()];
+        let at = if key == view.keys[t.index()] {
+            at
+        } else {
+            self.order.position(view.keys[t.index()])
+        };
+        match at {
             Some(j) => {
                 self.done[j as usize] = self.steps;
                 let ordinal = self.order.ordinal[j as usize] + 1;
@@ -340,8 +407,8 @@ impl Scheduler for Follow<'_> {
     }
 }
 
-/// Runs `model` on `scenario` following the order of `leader`'s shared
-/// events (recorded with [`RunOptions::with_history`]).
+/// Runs `model` on `scenario` following `order`, the order of a leader
+/// run's events (recorded with [`RunOptions::with_history`]).
 pub fn follow<M: AioModel>(
     model: &M,
     scenario: &Scenario,
@@ -349,7 +416,7 @@ pub fn follow<M: AioModel>(
     opts: RunOptions,
 ) -> (Outcome, Alignment) {
     let mut f = Follow::new(order);
-    let outcome = run_model(model, scenario, &mut f, opts.with_history());
+    let outcome = run_model(model, scenario, &mut f, opts.with_keys());
     (outcome, f.alignment())
 }
 
