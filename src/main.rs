@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use aiodiff::case::Case;
 use aiodiff::explore::ExploreOptions;
 use aiodiff::report::{RowReport, RunReport};
-use aiodiff::{bytes, minimize, swimlane, text, Judge, Judged, RefusalTable};
+use aiodiff::{bytes, minimize, swimlane, text, Class, Judge, Judged, RefusalTable};
 
 /// Differential checking of the fs/aio.c ring-page migration cleanup: runs
 /// the code from before and after the patch under the same schedule and
@@ -643,14 +643,45 @@ fn verify(
     })
 }
 
+/// What a fuzz target finds in a judged case, if anything: the finding of
+/// `differential`, else the first violation of the old code under the
+/// schedule (`old_model`) or of the new code (`invariants`), or an
+/// undecided case as `differential` saves it.
+fn target_finding(judged: &Judged) -> Option<String> {
+    let v = &judged.verdict;
+    if matches!(
+        v.class,
+        Class::NewOnly | Class::Divergence | Class::Undecided
+    ) {
+        return Some(format!("differential: {}", v.signature));
+    }
+    let first = |o: &aiodiff::Outcome| o.signatures().into_iter().next();
+    if let Some(s) = first(&judged.reverse.old) {
+        return Some(format!("old_model: {s}"));
+    }
+    first(&judged.forward.new).map(|s| format!("invariants: {s}"))
+}
+
 fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<ExitCode, Fail> {
     let mut judge = Judge::new(table.clone()).traced();
+    let mut all_reproduced = true;
     for artifact in artifacts {
         let data = fs::read(artifact)
             .map_err(|e| Fail(format!("cannot read {}: {e}", artifact.display())))?;
         let case = bytes::decode(&data);
         let checked = judge.judge(&case);
         print!("{}", human(artifact, &checked, &case));
+        match target_finding(&checked) {
+            Some(finding) => println!("reproduced: {} gives {finding}", artifact.display()),
+            None => {
+                all_reproduced = false;
+                println!(
+                    "did not reproduce: {} is {}, which no fuzz target reports",
+                    artifact.display(),
+                    checked.verdict.signature
+                );
+            }
+        }
         let m = minimize::minimize(&case, table);
         let mut entry = m.case.clone();
         let verdict = judge.judge(&entry).verdict;
@@ -689,7 +720,11 @@ fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<Exi
             path.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if all_reproduced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn hunt(

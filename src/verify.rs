@@ -53,6 +53,8 @@ pub struct ScenarioStats {
     pub pruned: (u64, u64),
     /// Whether a budget cut either exploration short.
     pub incomplete: bool,
+    /// Whether the scenario shows a new-only violation or a divergence.
+    pub failed: bool,
     /// Wall time in milliseconds.
     pub millis: u128,
 }
@@ -150,6 +152,10 @@ pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>)
             outcomes: (c.old.outcomes.len(), c.new.outcomes.len()),
             pruned: (c.old.pruned, c.new.pruned),
             incomplete: c.old.incomplete || c.new.incomplete,
+            failed: c
+                .findings
+                .iter()
+                .any(|f| matches!(f.class, Class::NewOnly | Class::Divergence)),
             millis: took.as_millis(),
         });
         for f in &c.findings {

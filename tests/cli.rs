@@ -172,3 +172,45 @@ fn bad_input_gets_a_clear_error_and_no_panic() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no-such-dir does not exist"));
 }
+
+#[test]
+fn triage_says_whether_an_artifact_reproduces() {
+    let dir = scratch("triaged");
+    let found = scratch("b1-artifact");
+    let o = aiodiff(&[
+        "encode",
+        "corpus/b1-half-migrated-page.sched",
+        "-o",
+        found.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = aiodiff(&[
+        "triage",
+        "--corpus",
+        dir.to_str().unwrap(),
+        found.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("gives old_model: truncate-livelock@truncate_inode_pages_range"),
+        "{out}"
+    );
+
+    let nothing = scratch("a1-artifact");
+    let o = aiodiff(&[
+        "encode",
+        "corpus/a1-migrate-during-setup.sched",
+        "-o",
+        nothing.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = aiodiff(&[
+        "triage",
+        "--corpus",
+        dir.to_str().unwrap(),
+        nothing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("did not reproduce"), "{}", stdout(&o));
+}

@@ -81,3 +81,24 @@ fn every_corpus_entry_and_witness_meets_its_expectation_deterministically() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn the_fuzz_targets_verdict_on_random_bytes_is_the_verdict_of_the_decoded_case() {
+    let table = RefusalTable::default();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..300 {
+        let len = 8 + (next() % 96) as usize;
+        let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let case = bytes::decode(&data);
+        let printed = text::print(&case);
+        let reparsed = text::parse("decoded", &printed).unwrap();
+        let fresh = Judge::new(table.clone()).judge(&reparsed).verdict;
+        assert_eq!(aiodiff::run_case(&data), fresh, "{printed}");
+    }
+}
