@@ -6,6 +6,10 @@
 //! fuzz target's process does, and prints:
 //! - how often each direction of the transplant was followed;
 //! - the verdict classes, with the share of undecided cases;
+//! - what decided them: the direct comparison of one interleaving (either
+//!   direction), the old code's nearest run where it could not follow, the
+//!   search of nearby schedules, the scenario's exploration, or the
+//!   confirmation on a minimised case;
 //! - the judging time per case: median, 99th percentile, worst.
 //!
 //! `--cases N` sets how many cases to generate per strategy (default
@@ -49,6 +53,24 @@ fn generate(rng: &mut Rng, strategy: &str, n: u64) -> Case {
     }
 }
 
+/// What decided a verdict, from the phrases its explanation is made of.
+fn decided_by(judged: &aiodiff::Judged) -> &'static str {
+    let e = &judged.verdict.explanation;
+    if e.contains("minimised (") {
+        "confirmation on a minimised case"
+    } else if e.contains("under another schedule with at most") {
+        "the scenario's exploration"
+    } else if e.contains("under the schedule `") && !e.contains("as far as it could") {
+        "a nearby schedule"
+    } else if e.contains("as far as it could") {
+        "the old code's nearest run"
+    } else if judged.shown().alignment.followed() {
+        "one interleaving"
+    } else {
+        "the old code's run, unaligned"
+    }
+}
+
 fn main() {
     let cases = arg("--cases", 20_000);
     let seed = arg("--seed", 7);
@@ -56,6 +78,7 @@ fn main() {
         let mut rng = Rng::new(seed);
         let mut judge = Judge::new(RefusalTable::default());
         let mut classes: BTreeMap<String, u64> = BTreeMap::new();
+        let mut decided: BTreeMap<&str, u64> = BTreeMap::new();
         let (mut forward, mut reverse) = (0u64, 0u64);
         let mut times = Vec::new();
         for n in 0..cases {
@@ -64,6 +87,7 @@ fn main() {
             let judged = judge.judge(&case);
             times.push((t.elapsed(), judged.verdict.signature.clone()));
             *classes.entry(judged.verdict.class.to_string()).or_default() += 1;
+            *decided.entry(decided_by(&judged)).or_default() += 1;
             forward += u64::from(judged.forward.alignment.followed());
             reverse += u64::from(judged.reverse.alignment.followed());
         }
@@ -81,6 +105,9 @@ fn main() {
         );
         for (class, n) in &classes {
             println!("  {class:<16} {n:>6}  {}", share(*n));
+        }
+        for (how, n) in &decided {
+            println!("  decided by {how:<34} {n:>6}  {}", share(*n));
         }
         let worst = times.last().expect("some cases");
         println!(

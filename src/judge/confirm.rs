@@ -28,7 +28,7 @@ use crate::Old;
 pub const CANDIDATES: usize = 1_000;
 
 /// Executions one exploration of the minimised scenario spends at most.
-pub const BUDGET: usize = 100_000;
+pub const BUDGET: usize = 20_000;
 
 /// Preemption bounds tried, the largest first.
 pub const BOUNDS: [u32; 2] = [2, 1];
@@ -110,9 +110,9 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
                 signature,
                 Vec::new(),
                 format!(
-                    "{}; {minimised}where the old code hits it too, under {bound}: a bug the \
-                     patch leaves in place",
-                    found.explanation
+                    "the new code hits {signature} where the old code does not, in the runs \
+                     below; {minimised}where the old code hits it too, under {bound}: a bug \
+                     the patch leaves in place"
                 ),
             )
         } else {

@@ -310,51 +310,46 @@ impl Judge {
         })
     }
 
+    /// The forward direction's verdict: see the module documentation.
     fn forward_verdict(&mut self, case: &Case, t: &Transplant) -> Verdict {
+        if t.alignment.followed() {
+            self.aligned(case, t)
+        } else {
+            self.unaligned(case, t)
+        }
+    }
+
+    /// The old code followed: the comparison stands, but for a violation
+    /// the old code shows elsewhere in the scenario, and a divergence after
+    /// an allowed difference.
+    fn aligned(&mut self, case: &Case, t: &Transplant) -> Verdict {
+        let v = &t.verdict;
+        if v.class == Class::NewOnly {
+            if let Some(shared) = self.shared_elsewhere(case, t, detail(v)) {
+                return shared;
+            }
+        }
+        if v.class == Class::Divergence && !v.rows_hit.is_empty() {
+            return self.after_allowed(case, t);
+        }
+        Verdict {
+            explanation: format!("{}; {}", v.explanation, t.how()),
+            ..v.clone()
+        }
+    }
+
+    /// The old code could not follow.
+    fn unaligned(&mut self, case: &Case, t: &Transplant) -> Verdict {
         let v = &t.verdict;
         let how = t.how();
-        let with = |v: &Verdict| format!("{}; {how}", v.explanation);
-        if t.alignment.followed() {
-            if v.class == Class::NewOnly {
-                if let Some(shared) = self.shared_elsewhere(case, t, detail(v)) {
-                    return shared;
-                }
-            }
-            if v.class == Class::Divergence && !v.rows_hit.is_empty() {
-                return self.after_allowed(case, t);
-            }
-            return Verdict {
-                explanation: with(v),
-                ..v.clone()
-            };
-        }
         match v.class {
-            Class::Agree | Class::AllowedRefusal => {
-                let followed = witness_schedule(&Old, &case.scenario, &t.old.decisions);
-                let what = match v.class {
-                    Class::Agree => "the new outcome".to_string(),
-                    _ => format!("the new outcome up to the refusal table ({})", detail(v)),
-                };
-                let unaligned = match v.class {
-                    Class::Agree => "unaligned".to_string(),
-                    _ => format!("unaligned:{}", detail(v)),
-                };
-                verdict(
-                    Class::Skew,
-                    &unaligned,
-                    v.rows_hit.clone(),
-                    format!(
-                        "{how}; as far as it could, it reaches {what}, under the schedule `{}`",
-                        fallback::show(&followed)
-                    ),
-                )
-            }
+            Class::Agree | Class::AllowedRefusal => self.nearest(case, t),
             // A bug of the old code the new code does not show, as far as
             // the old code could follow: what decides is the old bug, which
             // also changes the results after it (a livelocked teardown does
             // not finish).
             Class::Shared | Class::OldOnly => Verdict {
-                explanation: with(v),
+                explanation: format!("{}; {how}", v.explanation),
                 ..v.clone()
             },
             Class::NewOnly => self
@@ -370,39 +365,58 @@ impl Judge {
                         ),
                     )
                 }),
-            Class::Divergence | Class::Skew | Class::Undecided => {
-                let difference = detail(v).to_string();
-                let reached = self.knowledge.old_reaches(
-                    &case.scenario,
-                    &case.schedule,
-                    &t.old,
-                    &t.new,
-                    &self.table,
-                );
-                match reached {
-                    Some(where_) => verdict(
-                        Class::Skew,
-                        &difference,
-                        Vec::new(),
-                        format!(
-                            "{}; {how}; the old code reaches the new outcome {where_}",
-                            v.explanation
-                        ),
-                    ),
-                    None => verdict(
-                        Class::Undecided,
-                        &difference,
-                        Vec::new(),
-                        format!(
-                            "{}; {how}; no schedule of the old code near it, and none with at \
-                             most {} preemption(s), reaches the new outcome",
-                            v.explanation,
-                            fallback::PREEMPTIONS
-                        ),
-                    ),
-                }
-            }
+            Class::Divergence | Class::Skew | Class::Undecided => self.searched(case, t),
         }
+    }
+
+    /// Where the old code could not follow but its nearest run has the new
+    /// outcome (up to the table): skew, naming that run's schedule.
+    fn nearest(&mut self, case: &Case, t: &Transplant) -> Verdict {
+        let v = &t.verdict;
+        let followed = witness_schedule(&Old, &case.scenario, &t.old.decisions);
+        let (what, unaligned) = match v.class {
+            Class::Agree => ("the new outcome".to_string(), "unaligned".to_string()),
+            _ => (
+                format!("the new outcome up to the refusal table ({})", detail(v)),
+                format!("unaligned:{}", detail(v)),
+            ),
+        };
+        verdict(
+            Class::Skew,
+            &unaligned,
+            v.rows_hit.clone(),
+            format!(
+                "{}; as far as it could, it reaches {what}, under the schedule `{}`",
+                t.how(),
+                fallback::show(&followed)
+            ),
+        )
+    }
+
+    /// Where the old code could not follow and its nearest run differs: skew
+    /// if the bounded search finds the new outcome, else undecided.
+    fn searched(&mut self, case: &Case, t: &Transplant) -> Verdict {
+        let v = &t.verdict;
+        let (scenario, schedule) = (&case.scenario, &case.schedule);
+        let reached = self
+            .knowledge
+            .old_reaches(scenario, schedule, &t.old, &t.new, &self.table);
+        let (class, found) = match reached {
+            Some(where_) => (
+                Class::Skew,
+                format!("the old code reaches the new outcome {where_}"),
+            ),
+            None => (
+                Class::Undecided,
+                format!(
+                    "no schedule of the old code near it, and none with at most {} \
+                     preemption(s), reaches the new outcome",
+                    fallback::PREEMPTIONS
+                ),
+            ),
+        };
+        let explanation = format!("{}; {}; {found}", v.explanation, t.how());
+        verdict(class, detail(v), Vec::new(), explanation)
     }
 
     /// A divergence in one interleaving that comes after a difference the
