@@ -9,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/fuzz/corpus}"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
-aiodiff="$root/target/release/aiodiff"
+aiodiff="${CARGO_TARGET_DIR:-$root/target}/release/aiodiff"
 declare -A skip=(
     [differential]="new-only|divergence"
     [invariants]="new-only|shared"

@@ -42,19 +42,32 @@ fn record(class: Class) {
         .position(|&c| c == class)
         .expect("a class");
     COUNTS[i].fetch_add(1, Ordering::Relaxed);
-    if print_after(TOTAL.fetch_add(1, Ordering::Relaxed) + 1) {
+    let n = TOTAL.fetch_add(1, Ordering::Relaxed) + 1;
+    if n == 1 {
+        // The last line, when the fuzzer ends the process by exit(), as it
+        // does at -max_total_time and -runs: what a fork-mode job did.
+        // SAFETY: `print_at_exit` is an `extern "C"` function without
+        // arguments that does not unwind, as `atexit` requires.
+        unsafe { libc::atexit(print_at_exit) };
+    }
+    if print_after(n) {
         eprintln!("{}", shares());
     }
 }
 
-/// The share of executions per verdict class so far, as one line.
+extern "C" fn print_at_exit() {
+    eprintln!("{} (at exit)", shares());
+}
+
+/// The executions per verdict class so far, with their shares, as one
+/// line.
 pub fn shares() -> String {
     let counts: Vec<u64> = COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     let total: u64 = counts.iter().sum::<u64>().max(1);
     let parts: Vec<String> = Class::ALL
         .iter()
         .zip(&counts)
-        .map(|(c, &n)| format!("{c} {:.1}%", 100.0 * n as f64 / total as f64))
+        .map(|(c, &n)| format!("{c} {n} ({:.1}%)", 100.0 * n as f64 / total as f64))
         .collect();
     format!("aiodiff: {} executions: {}", total, parts.join(", "))
 }
