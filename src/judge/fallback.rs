@@ -8,9 +8,7 @@
 //! scenario and the case alone; the cache only saves the exploration's
 //! repeats.
 
-use std::collections::HashMap;
-
-use kernel_sim::Segment;
+use kernel_sim::{FastMap, Segment};
 
 use super::classify::{classify, RefusalTable};
 use super::nearby;
@@ -31,10 +29,12 @@ pub const BUDGET: usize = 4_000;
 /// Schedules near the case's that a search runs at most.
 pub const NEARBY: usize = 2_000;
 
-/// The explorations made so far, per scenario.
+/// The explorations made so far, per scenario. The map's hasher is
+/// deterministic, so that the code a fuzz target covers is a function of
+/// its inputs, as a fixed-seed fuzzer run needs.
 #[derive(Default)]
 pub struct Knowledge {
-    explored: HashMap<Scenario, Exploration>,
+    explored: FastMap<Scenario, Exploration>,
 }
 
 /// A schedule as `A until ..., B`.
