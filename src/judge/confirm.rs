@@ -6,15 +6,17 @@
 //! difference (the old code could not follow, and the bounded search found
 //! no old schedule with the new outcome). The case is minimised while its
 //! direct comparison stays the same, within [`CANDIDATES`] candidates;
-//! then the minimised scenario's old code is explored with the largest
-//! bound of [`BOUNDS`] that completes within [`BUDGET`] executions.
+//! then the minimised scenario's old code is explored under each bound of
+//! [`BOUNDS`] in turn, within that bound's executions.
 //! - A violation the old code hits there too is shared; one it never hits
-//!   is confirmed new-only.
+//!   under a bound whose exploration completed is confirmed new-only.
 //! - A new outcome the old code never reaches there is a confirmed
 //!   divergence; one it reaches leaves the case undecided.
 //!
-//! When no exploration completes, the case is undecided. The verdict names
-//! the minimised case and the bound.
+//! What an exploration finds counts even when it did not complete; only
+//! "never" needs a complete one. When no exploration completes and none
+//! finds it, the case is undecided. The verdict names the minimised case
+//! and the bound.
 
 use super::classify::Verdict;
 use super::{detail, forward, reverse, verdict, Judge};
@@ -27,11 +29,10 @@ use crate::Old;
 /// Minimisation candidates tried at most.
 pub const CANDIDATES: usize = 1_000;
 
-/// Executions one exploration of the minimised scenario spends at most.
-pub const BUDGET: usize = 20_000;
-
-/// Preemption bounds tried, the largest first.
-pub const BOUNDS: [u32; 2] = [2, 1];
+/// The preemption bounds tried, in order, each with the executions its
+/// exploration spends at most: two preemptions where that is cheap, then
+/// one, which completes on most minimised scenarios.
+pub const BOUNDS: [(u32, usize); 2] = [(2, 20_000), (1, 100_000)];
 
 /// A direction's direct comparison: whether the follower followed, and the
 /// verdict's signature.
@@ -43,17 +44,48 @@ fn direct(case: &Case, judge: &Judge, backwards: bool) -> (bool, String) {
     (t.alignment.followed(), t.verdict.signature)
 }
 
-/// The first complete exploration of `case`'s scenario for the old code,
-/// with its bound.
-fn explored(case: &Case) -> Option<(u32, Exploration)> {
-    BOUNDS.iter().find_map(|&k| {
+/// What the explorations of a minimised scenario say of the old code.
+enum Search {
+    /// It does it under the bound named.
+    Found(String),
+    /// It never does under the bound named, whose exploration completed.
+    Never(String),
+    /// No exploration found it, and none completed.
+    Unknown,
+}
+
+/// Explores `case`'s scenario for the old code under each of [`BOUNDS`]
+/// until one shows `hit` or completes.
+fn search(case: &Case, hit: impl Fn(&Exploration) -> bool) -> Search {
+    for (k, budget) in BOUNDS {
         let opts = ExploreOptions {
             preemptions: k,
-            max_executions: BUDGET,
+            max_executions: budget,
         };
         let e = explore(&Old, &case.scenario, opts, |_, _| {});
-        (!e.incomplete).then_some((k, e))
-    })
+        if hit(&e) {
+            return Search::Found(format!(
+                "a schedule with at most {k} preemption(s) (found within {} executions)",
+                e.executions
+            ));
+        }
+        if !e.incomplete {
+            return Search::Never(format!(
+                "every schedule with at most {k} preemption(s) ({} executions)",
+                e.executions
+            ));
+        }
+    }
+    Search::Unknown
+}
+
+/// The bounds of [`BOUNDS`], as a phrase.
+fn bounds() -> String {
+    let each: Vec<String> = BOUNDS
+        .iter()
+        .map(|(k, budget)| format!("{budget} executions with {k} preemption(s)"))
+        .collect();
+    each.join(", nor within ")
 }
 
 /// The verdict on a case whose `found` verdict (new-only, or undecided)
@@ -86,26 +118,21 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
             format!("{}; {more}", found.explanation),
         )
     };
-    let Some((k, e)) = explored(&min) else {
-        return undecided(format!(
-            "{minimised}whose exploration did not complete within {BUDGET} executions"
-        ));
+    let unknown = || {
+        undecided(format!(
+            "{minimised}where no exploration found it or completed within {}",
+            bounds()
+        ))
     };
-    let bound = format!(
-        "every schedule with at most {k} preemption(s) ({} executions)",
-        e.executions
-    );
+    let table = &judge.table;
     let what = detail(found);
     if let Some(signature) = what.strip_prefix("new-only:").or(match found.class {
         Class::NewOnly => Some(what),
         _ => None,
     }) {
-        let set = OldSet {
-            old: &e,
-            table: &judge.table,
-        };
-        return if set.violates(signature) {
-            verdict(
+        let violates = |e: &Exploration| OldSet { old: e, table }.violates(signature);
+        return match search(&min, violates) {
+            Search::Found(bound) => verdict(
                 Class::Shared,
                 signature,
                 Vec::new(),
@@ -114,9 +141,8 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
                      below; {minimised}where the old code hits it too, under {bound}: a bug \
                      the patch leaves in place"
                 ),
-            )
-        } else {
-            verdict(
+            ),
+            Search::Never(bound) => verdict(
                 Class::NewOnly,
                 signature,
                 Vec::new(),
@@ -124,28 +150,27 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
                     "{}; confirmed: {minimised}where the old code never hits it under {bound}",
                     found.explanation
                 ),
-            )
+            ),
+            Search::Unknown => unknown(),
         };
     }
-    let new = forward(&min, &judge.table, RunOptions::QUIET).new;
-    let set = OldSet {
-        old: &e,
-        table: &judge.table,
-    };
-    if set.matches(&new).is_some() {
-        return keep(format!(
+    let new = forward(&min, table, RunOptions::QUIET).new;
+    let reaches = |e: &Exploration| OldSet { old: e, table }.matches(&new).is_some();
+    match search(&min, reaches) {
+        Search::Found(bound) => keep(format!(
             "{minimised}where the old code reaches the new outcome under {bound}: a difference \
              of timing, most likely"
-        ));
-    }
-    verdict(
-        Class::Divergence,
-        what,
-        Vec::new(),
-        format!(
-            "{}; confirmed: {minimised}where the old code never reaches the new outcome under \
-             {bound}",
-            found.explanation
+        )),
+        Search::Never(bound) => verdict(
+            Class::Divergence,
+            what,
+            Vec::new(),
+            format!(
+                "{}; confirmed: {minimised}where the old code never reaches the new outcome \
+                 under {bound}",
+                found.explanation
+            ),
         ),
-    )
+        Search::Unknown => unknown(),
+    }
 }
