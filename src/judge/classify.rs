@@ -362,15 +362,17 @@ fn by_violations(old: &Outcome, new: &Outcome) -> Option<Verdict> {
     })
 }
 
-/// The first operation that ended differently beyond what `table` allows,
-/// as a signature detail and a sentence, and the rows the differences it
-/// allowed hit.
+/// The first operation, in task order, that ended differently beyond what
+/// `table` allows, as a signature detail and a sentence, and the rows that
+/// the allowed differences hit: all of them, since one in a later task may
+/// have come first in time.
 fn first_difference(
     old: &Outcome,
     new: &Outcome,
     table: &RefusalTable,
 ) -> (Option<(String, String)>, BTreeSet<usize>) {
     let mut rows_hit = BTreeSet::new();
+    let mut first = None;
     for (t, (a, b)) in old.results.iter().zip(&new.results).enumerate() {
         for (i, (ra, rb)) in a.iter().zip(b).enumerate() {
             let task = TaskId(t as u8);
@@ -385,9 +387,10 @@ fn first_difference(
                         "task {task}'s migration {} ended {ea} in the old code and {eb} in the new",
                         i + 1
                     );
-                    return (Some((format!("migrate:{ea}->{eb}"), sentence)), rows_hit);
+                    first = first.or(Some((format!("migrate:{ea}->{eb}"), sentence)));
                 }
                 _ if ra == rb => continue,
+                _ if first.is_some() => continue,
                 _ => {
                     let (name, sa, sb) = (op_name(ra), short(ra), short(rb));
                     let sentence = format!(
@@ -395,10 +398,13 @@ fn first_difference(
                          {sb} in the new",
                         i + 1
                     );
-                    return (Some((format!("{name}:{sa}->{sb}"), sentence)), rows_hit);
+                    first = Some((format!("{name}:{sa}->{sb}"), sentence));
                 }
             }
         }
+    }
+    if first.is_some() {
+        return (first, rows_hit);
     }
     if contents(&old.ctxs) != contents(&new.ctxs) {
         let sentence = "every operation returned the same, but the final kioctx state differs";
