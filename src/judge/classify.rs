@@ -383,11 +383,14 @@ fn first_difference(
                         rows_hit.extend(rows);
                         continue;
                     }
+                    if first.is_some() {
+                        continue;
+                    }
                     let sentence = format!(
                         "task {task}'s migration {} ended {ea} in the old code and {eb} in the new",
                         i + 1
                     );
-                    first = first.or(Some((format!("migrate:{ea}->{eb}"), sentence)));
+                    first = Some((format!("migrate:{ea}->{eb}"), sentence));
                 }
                 _ if ra == rb => continue,
                 _ if first.is_some() => continue,
