@@ -19,12 +19,12 @@
 //! and the bound.
 
 use super::classify::Verdict;
+use super::fallback::Knowledge;
 use super::{detail, forward, reverse, verdict, Judge};
 use crate::case::{Case, Class};
-use crate::explore::{explore, Exploration, ExploreOptions, OldSet};
+use crate::explore::{Exploration, ExploreOptions, OldSet};
 use crate::minimize::shrink;
 use crate::runner::RunOptions;
-use crate::Old;
 
 /// Minimisation candidates tried at most.
 pub const CANDIDATES: usize = 1_000;
@@ -56,14 +56,14 @@ enum Search {
 
 /// Explores `case`'s scenario for the old code under each of [`BOUNDS`]
 /// until one shows `hit` or completes.
-fn search(case: &Case, hit: impl Fn(&Exploration) -> bool) -> Search {
+fn search(knowledge: &mut Knowledge, case: &Case, hit: impl Fn(&Exploration) -> bool) -> Search {
     for (k, budget) in BOUNDS {
         let opts = ExploreOptions {
             preemptions: k,
             max_executions: budget,
         };
-        let e = explore(&Old, &case.scenario, opts, |_, _| {});
-        if hit(&e) {
+        let e = knowledge.bounded(&case.scenario, opts);
+        if hit(e) {
             return Search::Found(format!(
                 "a schedule with at most {k} preemption(s) (found within {} executions)",
                 e.executions
@@ -131,7 +131,7 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
         _ => None,
     }) {
         let violates = |e: &Exploration| OldSet { old: e, table }.violates(signature);
-        return match search(&min, violates) {
+        return match search(&mut judge.knowledge, &min, violates) {
             Search::Found(bound) => verdict(
                 Class::Shared,
                 signature,
@@ -156,7 +156,7 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
     }
     let new = forward(&min, table, RunOptions::QUIET).new;
     let reaches = |e: &Exploration| OldSet { old: e, table }.matches(&new).is_some();
-    match search(&min, reaches) {
+    match search(&mut judge.knowledge, &min, reaches) {
         Search::Found(bound) => keep(format!(
             "{minimised}where the old code reaches the new outcome under {bound}: a difference \
              of timing, most likely"

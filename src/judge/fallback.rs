@@ -29,12 +29,14 @@ pub const BUDGET: usize = 4_000;
 /// Schedules near the case's that a search runs at most.
 pub const NEARBY: usize = 2_000;
 
-/// The explorations made so far, per scenario. The map's hasher is
-/// deterministic, so that the code a fuzz target covers is a function of
-/// its inputs, as a fixed-seed fuzzer run needs.
+/// The explorations made so far, per scenario: the search's, and the
+/// plain bounded ones that confirmation asks for, per bound. The maps'
+/// hasher is deterministic, so that the code a fuzz target covers is a
+/// function of its inputs, as a fixed-seed fuzzer run needs.
 #[derive(Default)]
 pub struct Knowledge {
     explored: FastMap<Scenario, Exploration>,
+    bounded: FastMap<(Scenario, u32, usize), Exploration>,
 }
 
 /// A schedule as `A until ..., B`.
@@ -76,6 +78,21 @@ impl Knowledge {
             self.explored.insert(scenario.clone(), e);
         }
         &self.explored[scenario]
+    }
+
+    /// The old code's outcomes on `scenario` under `opts`, as
+    /// [`explore`] gives them. Many fuzzer inputs minimise to one scenario,
+    /// so confirmation asks for the same ones again and again.
+    pub fn bounded(&mut self, scenario: &Scenario, opts: ExploreOptions) -> &Exploration {
+        let key = (scenario.clone(), opts.preemptions, opts.max_executions);
+        if !self.bounded.contains_key(&key) {
+            if self.bounded.len() >= Self::CAPACITY {
+                self.bounded.clear();
+            }
+            let e = explore(&Old, scenario, opts, |_, _| {});
+            self.bounded.insert(key.clone(), e);
+        }
+        &self.bounded[&key]
     }
 
     /// Where the old code reaches `new`'s outcome, or one it matches up to
