@@ -280,11 +280,20 @@ fn codes_line(reached: &[String]) -> String {
     )
 }
 
-fn never(v: &Verification, prefix: &str) -> String {
+/// Whether `signature` (`class:kind@function`) is a violation of kind
+/// `kind`: `BUG_ON` is not `VM_BUG_ON`.
+fn is_kind(signature: &str, kind: &str) -> bool {
+    let detail = signature.split_once(':').map_or(signature, |(_, d)| d);
+    detail.split_once('@').is_some_and(|(k, _)| k == kind)
+}
+
+/// Whether the patch's new code hits a violation of `kind`: the first such
+/// finding, with its witness, or "never".
+fn never(v: &Verification, kind: &str) -> String {
     match v
         .findings
         .iter()
-        .find(|f| matches!(f.class, Class::NewOnly | Class::Shared) && f.signature.contains(prefix))
+        .find(|f| matches!(f.class, Class::NewOnly | Class::Shared) && is_kind(&f.signature, kind))
     {
         None => "never".into(),
         Some(f) => format!(
@@ -333,8 +342,8 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
     let _ = writeln!(out, "  old: {}", codes_line(&v.old_codes));
     let _ = writeln!(out, "  new: {}", codes_line(&v.new_codes));
     let _ = writeln!(out, "\nthe new code hits:");
-    let _ = writeln!(out, "  BUG_ON:    {}", never(v, "BUG_ON@"));
-    let _ = writeln!(out, "  VM_BUG_ON: {}", never(v, "VM_BUG_ON@"));
+    let _ = writeln!(out, "  BUG_ON:    {}", never(v, "BUG_ON"));
+    let _ = writeln!(out, "  VM_BUG_ON: {}", never(v, "VM_BUG_ON"));
     let _ = writeln!(out, "  NULL ctx:  {}", never(v, "NULL-deref"));
     let t = &v.tally;
     let _ = writeln!(
@@ -514,5 +523,13 @@ mod tests {
             slug("shared:use-after-free(page)@lru_add_drain_all"),
             "shared-use-after-free-page-lru-add-drain-all"
         );
+    }
+
+    #[test]
+    fn a_vm_bug_on_is_not_a_bug_on() {
+        assert!(is_kind("shared:BUG_ON@aio_migratepage", "BUG_ON"));
+        assert!(!is_kind("new-only:VM_BUG_ON@isolate_lru_page", "BUG_ON"));
+        assert!(is_kind("new-only:VM_BUG_ON@isolate_lru_page", "VM_BUG_ON"));
+        assert!(!is_kind("new-only:leak(page)", "BUG_ON"));
     }
 }
