@@ -226,6 +226,42 @@ fn a2_migration_racing_aio_free_ring() {
     }
 }
 
+/// A2 with the put inside the freeze: the migrator has frozen page 0's
+/// count when the old aio_free_ring drops the ring's reference. That is a
+/// put on a frozen page, not on a freed one (the unfreeze would have
+/// overwritten it), and the old teardown oopses on it. The new code has
+/// truncated the page before the migrator finds it.
+#[test]
+fn a2_the_old_teardown_puts_a_page_the_migrator_froze() {
+    let scenario = Scenario {
+        ring_pages: 1,
+        tasks: vec![vec![Op::Setup, Op::Destroy], vec![migrate(0)]],
+        faults: Faults::default(),
+    };
+    let schedule = [
+        until(A, "aio_setup_ring:unlock_page(ring[0])", 1),
+        run(B),
+        until(A, "lookup_ioctx:read(ring->id)", 1),
+        until(
+            B,
+            "migrate_page_move_mapping:page_unfreeze_refs(ring[0])",
+            1,
+        ),
+        run(A),
+        run(B),
+    ];
+    let (old, new) = run_both(&scenario, &schedule);
+    // The oops leaves teardown half done, which the end-of-run audit sees.
+    assert_eq!(kinds(&old)[0], ViolationKind::PutPageFrozen);
+    let v = &old.violations[0];
+    assert_eq!(v.task, Some(A));
+    assert_eq!(
+        v.label.unwrap().to_string(),
+        "aio_free_ring:put_page(ring[0])"
+    );
+    assert!(!kinds(&new).contains(&ViolationKind::PutPageFrozen));
+}
+
 /// D2, the other ending: the migrator isolated page 0 and teardown then ran
 /// to completion. Only the isolation reference is left, so both treat the
 /// page as freed under them, and the page is freed cleanly.

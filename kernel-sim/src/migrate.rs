@@ -419,6 +419,7 @@ impl Kernel {
             let pg = st.page(page);
             if ok {
                 pg.count = 0;
+                pg.frozen = true;
             }
             (ok, Effect::Count(page, st.pages[page.index()].count))
         })
@@ -434,6 +435,7 @@ impl Kernel {
                 st.violation(ViolationKind::VmBugOn);
             }
             st.page(page).count = count;
+            st.page(page).frozen = false;
             ((), Effect::Count(page, count))
         })
         .await
@@ -622,9 +624,9 @@ mod tests {
         });
         let v = k.violations();
         assert_eq!(v.len(), 1);
-        assert_eq!(v[0].kind, ViolationKind::PutPageZero);
+        assert_eq!(v[0].kind, ViolationKind::PutPageFrozen);
         assert!(v[0]
             .to_string()
-            .starts_with("put_page-on-zero by A at io_setup:put_page(ring[0])"));
+            .starts_with("put_page-on-frozen by A at io_setup:put_page(ring[0])"));
     }
 }

@@ -89,6 +89,9 @@ pub struct Page {
     pub leaked: bool,
     /// Isolated from the LRU by a migrator (bookkeeping for the refcount audit).
     pub isolated: bool,
+    /// Its count frozen to 0 by `page_freeze_refs`, until
+    /// `page_unfreeze_refs`.
+    pub frozen: bool,
     /// The migration target its contents were copied to, if any (oracle O7).
     pub copied_to: Option<PageId>,
 }
@@ -105,6 +108,7 @@ impl Page {
             freed: false,
             leaked: false,
             isolated: false,
+            frozen: false,
             copied_to: None,
         }
     }
@@ -162,11 +166,16 @@ impl State {
     }
 
     /// `put_page`: `VM_BUG_ON_PAGE(count == 0)`, decrement, and free the page
-    /// when it reaches zero.
+    /// when it reaches zero. A frozen page's 0 is its own finding.
     pub fn put_page(&mut self, p: PageId) -> Effect {
         if self.page(p).count <= 0 {
             self.touch(Obj::PageCount(p.id), Access::Read);
-            self.violation(ViolationKind::PutPageZero);
+            let kind = if self.page(p).frozen {
+                ViolationKind::PutPageFrozen
+            } else {
+                ViolationKind::PutPageZero
+            };
+            self.violation(kind);
             return Effect::Count(p, self.pages[p.index()].count);
         }
         let page = self.page(p);

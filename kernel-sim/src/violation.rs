@@ -47,9 +47,14 @@ pub enum ViolationKind {
     NullDeref,
     /// An array was indexed past its end (KASAN).
     OutOfBounds,
-    /// `put_page` on a page whose count was already 0, or frozen (O3). Fatal,
-    /// as `VM_BUG_ON_PAGE` is with `CONFIG_DEBUG_VM`.
+    /// `put_page` on a page whose count was already 0 (O3). Fatal, as
+    /// `VM_BUG_ON_PAGE` is with `CONFIG_DEBUG_VM`.
     PutPageZero,
+    /// `put_page` on a page whose count `page_freeze_refs` froze to 0 (O3):
+    /// without `CONFIG_DEBUG_VM` the unfreeze would overwrite the
+    /// decrement, and the putter's reference would outlive it. Fatal, as
+    /// `PutPageZero` is.
+    PutPageFrozen,
     /// `get_page` on a page whose count was 0 or frozen (O3). Fatal.
     GetPageZero,
     /// A page reached the allocator in a bad state (O2); it is leaked.
@@ -89,6 +94,7 @@ impl ViolationKind {
             self,
             ViolationKind::NullDeref
                 | ViolationKind::PutPageZero
+                | ViolationKind::PutPageFrozen
                 | ViolationKind::GetPageZero
                 | ViolationKind::BugOn
                 | ViolationKind::VmBugOn
@@ -102,6 +108,7 @@ impl ViolationKind {
             ViolationKind::NullDeref => "NULL-deref".into(),
             ViolationKind::OutOfBounds => "out-of-bounds".into(),
             ViolationKind::PutPageZero => "put_page-on-zero".into(),
+            ViolationKind::PutPageFrozen => "put_page-on-frozen".into(),
             ViolationKind::GetPageZero => "get_page-on-zero".into(),
             ViolationKind::BadPageState(r) => format!("bad-page-state({})", r.name()),
             ViolationKind::BugOn => "BUG_ON".into(),
