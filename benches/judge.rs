@@ -13,7 +13,9 @@
 //! - the judging time per case: median, 99th percentile, worst.
 //!
 //! `--cases N` sets how many cases to generate per strategy (default
-//! 20 000); `--seed S` the seed.
+//! 20 000); `--seed S` the seed. `--corpus DIR` judges the fuzzer inputs
+//! of DIR instead (a grown `differential` corpus, say), in file-name order,
+//! and adds the time each way of deciding took.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -71,51 +73,86 @@ fn decided_by(judged: &aiodiff::Judged) -> &'static str {
     }
 }
 
+/// Judges `cases` with one judge, as a fuzz target's process does, and
+/// prints what decided them and what it cost.
+fn report(name: &str, cases: impl Iterator<Item = Case>) {
+    let mut judge = Judge::new(RefusalTable::default());
+    let mut classes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut decided: BTreeMap<&str, (u64, Duration)> = BTreeMap::new();
+    let (mut forward, mut reverse) = (0u64, 0u64);
+    let mut times = Vec::new();
+    for case in cases {
+        let t = Instant::now();
+        let judged = judge.judge(&case);
+        let took = t.elapsed();
+        times.push((took, judged.verdict.signature.clone()));
+        *classes.entry(judged.verdict.class.to_string()).or_default() += 1;
+        let by = decided.entry(decided_by(&judged)).or_default();
+        *by = (by.0 + 1, by.1 + took);
+        forward += u64::from(judged.forward.alignment.followed());
+        reverse += u64::from(judged.reverse.alignment.followed());
+    }
+    let cases = times.len() as u64;
+    assert!(cases > 0, "no cases to judge");
+    times.sort();
+    let total: Duration = times.iter().map(|(d, _)| *d).sum();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize].0;
+    let share = |x: u64| format!("{:.2}%", 100.0 * x as f64 / cases as f64);
+    println!("{name}: {cases} cases judged in {total:.2?}");
+    println!(
+        "  followed: forward {} ({}), reverse {} ({})",
+        forward,
+        share(forward),
+        reverse,
+        share(reverse)
+    );
+    for (class, n) in &classes {
+        println!("  {class:<16} {n:>6}  {}", share(*n));
+    }
+    for (how, (n, took)) in &decided {
+        println!(
+            "  decided by {how:<34} {n:>6}  {}, {took:.2?} ({:.1}% of the time)",
+            share(*n),
+            100.0 * took.as_secs_f64() / total.as_secs_f64()
+        );
+    }
+    let worst = times.last().expect("some cases");
+    println!(
+        "  time per case: median {:.2?}, 99th percentile {:.2?}, worst {:.2?} ({})",
+        at(0.5),
+        at(0.99),
+        worst.0,
+        worst.1
+    );
+}
+
+/// The fuzzer inputs in `dir`, decoded, in file-name order.
+fn corpus(dir: &str) -> impl Iterator<Item = Case> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    files.sort();
+    files.into_iter().map(|f| {
+        let data = std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        bytes::decode(&data)
+    })
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--corpus") {
+        let dir = args.get(i + 1).expect("--corpus DIR");
+        report(dir, corpus(dir));
+        return;
+    }
     let cases = arg("--cases", 20_000);
     let seed = arg("--seed", 7);
     for strategy in ["random", "pct"] {
         let mut rng = Rng::new(seed);
-        let mut judge = Judge::new(RefusalTable::default());
-        let mut classes: BTreeMap<String, u64> = BTreeMap::new();
-        let mut decided: BTreeMap<&str, u64> = BTreeMap::new();
-        let (mut forward, mut reverse) = (0u64, 0u64);
-        let mut times = Vec::new();
-        for n in 0..cases {
-            let case = generate(&mut rng, strategy, n);
-            let t = Instant::now();
-            let judged = judge.judge(&case);
-            times.push((t.elapsed(), judged.verdict.signature.clone()));
-            *classes.entry(judged.verdict.class.to_string()).or_default() += 1;
-            *decided.entry(decided_by(&judged)).or_default() += 1;
-            forward += u64::from(judged.forward.alignment.followed());
-            reverse += u64::from(judged.reverse.alignment.followed());
-        }
-        times.sort();
-        let total: Duration = times.iter().map(|(d, _)| *d).sum();
-        let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize].0;
-        let share = |x: u64| format!("{:.2}%", 100.0 * x as f64 / cases as f64);
-        println!("{strategy}: {cases} cases judged in {total:.2?}");
-        println!(
-            "  followed: forward {} ({}), reverse {} ({})",
-            forward,
-            share(forward),
-            reverse,
-            share(reverse)
-        );
-        for (class, n) in &classes {
-            println!("  {class:<16} {n:>6}  {}", share(*n));
-        }
-        for (how, n) in &decided {
-            println!("  decided by {how:<34} {n:>6}  {}", share(*n));
-        }
-        let worst = times.last().expect("some cases");
-        println!(
-            "  time per case: median {:.2?}, 99th percentile {:.2?}, worst {:.2?} ({})",
-            at(0.5),
-            at(0.99),
-            worst.0,
-            worst.1
+        report(
+            strategy,
+            (0..cases).map(|n| generate(&mut rng, strategy, n)),
         );
     }
 }
