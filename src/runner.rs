@@ -275,6 +275,7 @@ async fn run_program<M: AioModel>(
             },
         };
         results.borrow_mut()[task].push(result);
+        k.end_op();
     }
 }
 

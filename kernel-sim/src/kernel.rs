@@ -473,6 +473,15 @@ impl Kernel {
         st.op_start.insert(task);
     }
 
+    /// Marks the current task's return to user space at the end of an
+    /// operation: lockdep's "lock held when returning to user space" for
+    /// each lock it still holds.
+    pub fn end_op(&self) {
+        let mut st = self.st.borrow_mut();
+        assert!(st.current.is_some(), "end_op() outside a task");
+        st.check_no_locks_held();
+    }
+
     /// Enters simulated function `func`: scheduling points until the frame is
     /// dropped carry its name.
     pub fn enter(&self, func: Func) -> Frame<'_> {

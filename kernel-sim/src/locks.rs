@@ -8,7 +8,7 @@
 
 use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
-use crate::label::{Arg, LockName, OpKind};
+use crate::label::{Arg, Label, LockName, OpKind};
 use crate::objects::{CtxId, InodeId};
 use crate::trace::Effect;
 use crate::violation::ViolationKind;
@@ -34,6 +34,8 @@ pub enum LockOwner {
 pub struct Lock {
     /// The task holding it.
     pub holder: Option<crate::exec::TaskId>,
+    /// Where its holder took it, as lockdep records it.
+    pub acquired_at: Option<Label>,
     /// What it is embedded in.
     pub owner: LockOwner,
 }
@@ -43,6 +45,7 @@ impl State {
     pub fn new_lock(&mut self, owner: LockOwner) -> LockId {
         self.locks.push(Lock {
             holder: None,
+            acquired_at: None,
             owner,
         });
         LockId((self.locks.len() - 1) as u16)
@@ -66,6 +69,25 @@ impl State {
         self.check_owner(l);
         debug_assert!(self.locks[l.0 as usize].holder.is_none());
         self.locks[l.0 as usize].holder = self.current;
+        self.locks[l.0 as usize].acquired_at = self.cur_label;
+    }
+
+    /// lockdep's check on the way back to user space: a violation for
+    /// each lock the current task still holds, at the place it took it.
+    pub(crate) fn check_no_locks_held(&mut self) {
+        let held: Vec<Option<Label>> = (self.locks.iter())
+            .filter(|l| l.holder.is_some() && l.holder == self.current)
+            .map(|l| l.acquired_at)
+            .collect();
+        for at in held {
+            let name = match at.map(|l| l.arg) {
+                Some(Arg::Lock(name)) => name,
+                _ => unreachable!("every lock is taken by a labelled acquire"),
+            };
+            let label = std::mem::replace(&mut self.cur_label, at);
+            self.violation(ViolationKind::LockHeldOnReturn(name));
+            self.cur_label = label;
+        }
     }
 
     fn release_lock(&mut self, l: LockId) {
@@ -199,5 +221,37 @@ mod tests {
         };
         assert_eq!(k.run(vec![Box::pin(body)], &mut RunToBlock), RunEnd::Done);
         assert_eq!(k.violations()[0].kind, ViolationKind::LockNotHeld);
+    }
+
+    #[test]
+    fn returning_to_user_space_with_a_lock_held_is_reported_where_it_was_taken() {
+        let k = Kernel::new(Config::default());
+        let (held, released) = {
+            let mut st = k.st.borrow_mut();
+            (
+                st.new_lock(LockOwner::Global),
+                st.new_lock(LockOwner::Global),
+            )
+        };
+        let body = async {
+            {
+                let _f = k.enter(Func::AioMigratepage);
+                k.spin_lock_irqsave(LockName::CompletionLock, held).await;
+                k.spin_lock(LockName::PrivateLock, released).await;
+                k.spin_unlock(LockName::PrivateLock, released).await;
+            }
+            k.end_op();
+        };
+        assert_eq!(k.run(vec![Box::pin(body)], &mut RunToBlock), RunEnd::Done);
+        let v = k.violations();
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v[0].kind,
+            ViolationKind::LockHeldOnReturn(LockName::CompletionLock)
+        );
+        assert_eq!(
+            v[0].label.unwrap().to_string(),
+            "aio_migratepage:spin_lock_irqsave(completion_lock)"
+        );
     }
 }

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::exec::TaskId;
-use crate::label::Label;
+use crate::label::{Label, LockName};
 
 /// A kernel object that can be used after it was freed.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -65,6 +65,9 @@ pub enum ViolationKind {
     VmBugOn,
     /// A lock was released by a task that did not hold it.
     LockNotHeld,
+    /// A task returned to user space holding the lock, taken where the
+    /// violation's label says (lockdep).
+    LockHeldOnReturn(LockName),
     /// The tasks left cannot make progress: each waits on a lock.
     Deadlock,
     /// Truncate's second pass can never terminate (O4).
@@ -114,6 +117,7 @@ impl ViolationKind {
             ViolationKind::BugOn => "BUG_ON".into(),
             ViolationKind::VmBugOn => "VM_BUG_ON".into(),
             ViolationKind::LockNotHeld => "unlock-not-held".into(),
+            ViolationKind::LockHeldOnReturn(l) => format!("lock-held-on-return({})", l.name()),
             ViolationKind::Deadlock => "deadlock".into(),
             ViolationKind::TruncateLivelock => "truncate-livelock".into(),
             ViolationKind::StepBudget => "step-budget".into(),
