@@ -530,6 +530,6 @@ mod tests {
         assert!(is_kind("shared:BUG_ON@aio_migratepage", "BUG_ON"));
         assert!(!is_kind("new-only:VM_BUG_ON@isolate_lru_page", "BUG_ON"));
         assert!(is_kind("new-only:VM_BUG_ON@isolate_lru_page", "VM_BUG_ON"));
-        assert!(!is_kind("new-only:leak(page)", "BUG_ON"));
+        assert!(!is_kind("new-only:leak(new[0])", "BUG_ON"));
     }
 }

@@ -115,7 +115,8 @@ impl State {
                 continue;
             }
             if held == 0 {
-                found.push(ViolationKind::Leak(Object::Page));
+                let (role, idx) = pg.allocated_as;
+                found.push(ViolationKind::PageLeak(role, idx));
             } else if pg.count != held {
                 found.push(ViolationKind::RefcountMismatch);
             }
@@ -223,7 +224,7 @@ mod tests {
             kinds(&v),
             [
                 ViolationKind::RefcountMismatch,
-                ViolationKind::Leak(Object::Page)
+                ViolationKind::PageLeak(PageRole::New, 0)
             ]
         );
         assert_eq!(k.inspect(|st| st.pages[orphan.index()].count), 1);

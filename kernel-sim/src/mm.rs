@@ -94,10 +94,13 @@ pub struct Page {
     pub frozen: bool,
     /// The migration target its contents were copied to, if any (oracle O7).
     pub copied_to: Option<PageId>,
+    /// What it was allocated as, and for which ring index: its name in
+    /// findings, `ring[i]` or `new[i]`.
+    pub allocated_as: (PageRole, u8),
 }
 
 impl Page {
-    fn new() -> Page {
+    fn new(allocated_as: (PageRole, u8)) -> Page {
         Page {
             count: 1,
             mapcount: 0,
@@ -110,6 +113,7 @@ impl Page {
             isolated: false,
             frozen: false,
             copied_to: None,
+            allocated_as,
         }
     }
 
@@ -136,7 +140,7 @@ impl Page {
 impl State {
     /// Allocates a zeroed page with count 1.
     pub fn alloc_page(&mut self, role: PageRole, idx: u8) -> PageId {
-        self.pages.push(Page::new());
+        self.pages.push(Page::new((role, idx)));
         PageId {
             id: (self.pages.len() - 1) as u16,
             role,

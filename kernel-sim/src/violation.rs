@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::exec::TaskId;
-use crate::label::{Label, LockName};
+use crate::label::{Arg, Label, LockName, PageRole};
 
 /// A kernel object that can be used after it was freed.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -85,6 +85,12 @@ pub enum ViolationKind {
     /// An object is still allocated at the end of a run with nothing
     /// referring to it (O5).
     Leak(Object),
+    /// A page is still allocated at the end of a run, and none of the
+    /// holders the audit knows of (page cache, `ring_pages[]`, a pagevec, an
+    /// isolating migrator) refers to it (O5). Named by what it was
+    /// allocated as, `leak(new[0])`, so that one version's leak of a page
+    /// is not taken for the other's leak of another.
+    PageLeak(PageRole, u8),
     /// A store to ring memory landed in a page whose contents had already
     /// been copied to a migration target (O7).
     LostWrite,
@@ -126,6 +132,7 @@ impl ViolationKind {
             ViolationKind::NrpagesAtFree => "O5-nrpages-at-free".into(),
             ViolationKind::RefcountMismatch => "O5-refcount-mismatch".into(),
             ViolationKind::Leak(o) => format!("leak({})", o.name()),
+            ViolationKind::PageLeak(role, idx) => format!("leak({})", Arg::Page(role, idx)),
             ViolationKind::LostWrite => "O7-lost-write".into(),
         }
     }

@@ -457,7 +457,7 @@ pub fn classify(old: &Outcome, new: &Outcome, table: &RefusalTable) -> Verdict {
 mod tests {
     use super::*;
     use kernel_sim::violation::{Violation, ViolationKind};
-    use kernel_sim::{Func, Label, OpKind};
+    use kernel_sim::{Func, Label, OpKind, PageRole};
 
     fn outcome(model: &'static str, migrate: OpResult) -> Outcome {
         Outcome::with_results(
@@ -568,6 +568,28 @@ mod tests {
                 "shared:truncate-livelock@truncate_inode_pages_range"
             )
         );
+    }
+
+    #[test]
+    fn a_leak_of_another_page_is_not_the_same_leak() {
+        let table = RefusalTable::default();
+        let leak = |role, idx| Violation {
+            kind: ViolationKind::PageLeak(role, idx),
+            task: None,
+            label: None,
+            step: 9,
+        };
+        let mut old = outcome("old", migrated());
+        let mut new = outcome("new", migrated());
+        old.violations.push(leak(PageRole::Ring, 0));
+        new.violations.push(leak(PageRole::New, 0));
+        let v = classify(&old, &new, &table);
+        assert_eq!(
+            (v.class, v.signature.as_str()),
+            (Class::NewOnly, "new-only:leak(new[0])")
+        );
+        new.violations[0] = leak(PageRole::Ring, 0);
+        assert_eq!(classify(&old, &new, &table).class, Class::Shared);
     }
 
     #[test]
