@@ -18,7 +18,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kernel_sim::{AioModel, Label, LabelPattern, SchedView, Scheduler, Segment, TaskId, TaskSet};
+use kernel_sim::{
+    AioModel, Label, LabelPattern, Note, ReturnSite, SchedView, Scheduler, Segment, TaskId, TaskSet,
+};
 
 use crate::case::Class;
 use crate::judge::classify::{classify, Contents, RefusalTable};
@@ -107,6 +109,10 @@ pub struct Exploration {
     pub incomplete: bool,
     /// Every distinct outcome, with its shortest schedule.
     pub outcomes: BTreeMap<OutcomeKey, Reached>,
+    /// Every `aio_migratepage` return site reached, with the shortest
+    /// schedule that reaches it (outcomes alone would hide a site behind
+    /// another that returns the same code).
+    pub sites: BTreeMap<ReturnSite, Vec<TaskId>>,
 }
 
 /// One decision of the current execution.
@@ -179,6 +185,7 @@ pub fn explore<M: AioModel>(
         pruned: 0,
         incomplete: false,
         outcomes: BTreeMap::new(),
+        sites: BTreeMap::new(),
     };
     loop {
         let prefix: Vec<TaskId> = stack.iter().map(|f| f.chosen).collect();
@@ -196,6 +203,15 @@ pub fn explore<M: AioModel>(
         }
         let key = OutcomeKey::of(&outcome);
         let decisions = std::mem::take(&mut outcome.decisions);
+        for site in return_sites(&outcome) {
+            let shortest = result
+                .sites
+                .entry(site)
+                .or_insert_with(|| decisions.clone());
+            if decisions.len() < shortest.len() {
+                *shortest = decisions.clone();
+            }
+        }
         match result.outcomes.get_mut(&key) {
             Some(r) if r.decisions.len() <= decisions.len() => {}
             Some(r) => r.decisions = decisions,
@@ -488,17 +504,12 @@ pub fn compare(
     }
 }
 
-/// The distinct `aio_migratepage` return codes a model reached.
-pub fn migratepage_codes(e: &Exploration) -> BTreeSet<i32> {
-    e.outcomes
-        .values()
-        .flat_map(|r| r.outcome.results.iter().flatten())
-        .filter_map(|r| match r {
-            OpResult::Migrate { aio, .. } => Some(aio.iter().copied()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
+/// The `aio_migratepage` return sites of a run, in the order reached.
+pub fn return_sites(o: &Outcome) -> impl Iterator<Item = ReturnSite> + '_ {
+    o.notes.iter().filter_map(|n| match *n {
+        Note::Migratepage { site, .. } => site,
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -563,10 +574,21 @@ mod tests {
             "{sigs:?}"
         );
         assert!(!sigs.iter().any(|s| s.starts_with("new-only:")), "{sigs:?}");
+        let sites = |e: &Exploration| e.sites.keys().copied().collect::<Vec<_>>();
         assert_eq!(
-            migratepage_codes(&c.new),
-            BTreeSet::from([kernel_sim::errno::EAGAIN, 0])
+            sites(&c.new),
+            [ReturnSite::MoveMapping, ReturnSite::Success]
         );
-        assert!(migratepage_codes(&c.old).contains(&kernel_sim::errno::EINVAL));
+        assert_eq!(
+            sites(&c.old),
+            [
+                ReturnSite::FirstCheckRingPage,
+                ReturnSite::FirstCheckIndex,
+                ReturnSite::MoveMapping,
+                ReturnSite::SecondCheckRingPage,
+                ReturnSite::Success
+            ],
+            "B1's second check fires; the NULL-ctx branches cannot"
+        );
     }
 }

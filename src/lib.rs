@@ -18,6 +18,7 @@ pub mod minimize;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sites;
 pub mod strategy;
 pub mod swimlane;
 pub mod text;

@@ -415,9 +415,11 @@ fn human(file: &Path, judged: &Judged, case: &Case) -> String {
         &judged.reverse
     };
     out.push_str(&format!(
-        "the other direction: {}; {}\n",
+        "the other direction: {}; {}\n  aio_migratepage returned from: old {}; new {}\n",
         other.verdict,
-        other.how()
+        other.how(),
+        swimlane::return_sites(&other.old),
+        swimlane::return_sites(&other.new)
     ));
     for (name, o) in [
         ("old: before the patch", &shown.old),
@@ -426,6 +428,10 @@ fn human(file: &Path, judged: &Judged, case: &Case) -> String {
         out.push_str(&format!(
             "\n-- {name}\nresults:\n{}",
             swimlane::results(&case.scenario, o)
+        ));
+        out.push_str(&format!(
+            "aio_migratepage returned from: {}\n",
+            swimlane::return_sites(o)
         ));
         out.push_str(&format!("violations:\n{}", swimlane::violations(o)));
     }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use kernel_sim::errno;
-use kernel_sim::{Event, TaskId};
+use kernel_sim::{Event, Note, TaskId};
 
 use crate::judge::classify::MigrationEnd;
 use crate::runner::{OpResult, Outcome};
@@ -192,6 +192,29 @@ pub fn results(scenario: &Scenario, outcome: &Outcome) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Where each `aio_migratepage` call of a run returned, per task in order,
+/// or `none`.
+pub fn return_sites(outcome: &Outcome) -> String {
+    let mut per_task: Vec<(TaskId, Vec<&str>)> = Vec::new();
+    for note in &outcome.notes {
+        if let Note::Migratepage { task, site, .. } = *note {
+            let name = site.map_or("unnamed", |s| s.name());
+            match per_task.iter_mut().find(|(t, _)| *t == task) {
+                Some((_, sites)) => sites.push(name),
+                None => per_task.push((task, vec![name])),
+            }
+        }
+    }
+    if per_task.is_empty() {
+        return "none".into();
+    }
+    per_task
+        .iter()
+        .map(|(t, sites)| format!("{t}: {}", sites.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The violations, one per line.

@@ -1,19 +1,18 @@
 //! `aiodiff verify`: explore the catalogue, aggregate the findings, write
 //! their witnesses, and state the verdict on the patch.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kernel_sim::errno;
-
 use crate::case::{Case, Class, Expect};
 use crate::catalogue::Entry;
-use crate::explore::{migratepage_codes, witness_schedule, Comparison, Tally};
+use crate::explore::{witness_schedule, Comparison, Tally};
 use crate::judge::classify::RefusalTable;
+use crate::sites::{self, SiteReach};
 use crate::{judge_case, swimlane, text, New, Old};
 
 /// One finding over the whole catalogue.
@@ -66,10 +65,9 @@ pub struct Verification {
     pub findings: Vec<Found>,
     /// Per-scenario statistics.
     pub scenarios: Vec<ScenarioStats>,
-    /// `aio_migratepage` codes the old code returns somewhere.
-    pub old_codes: Vec<String>,
-    /// `aio_migratepage` codes the new code returns somewhere.
-    pub new_codes: Vec<String>,
+    /// Each `aio_migratepage` return site of each version: reached, with
+    /// its shortest witness, or never.
+    pub sites: Vec<SiteReach>,
     /// Every distinct new outcome against the old code under the same
     /// schedule, summed over the catalogue.
     pub tally: Tally,
@@ -83,8 +81,6 @@ pub struct Verification {
     /// violation or a divergence.
     pub failed: bool,
 }
-
-const CODES: [i32; 4] = [0, errno::EAGAIN, errno::EINVAL, errno::EBUSY];
 
 /// Explores every catalogue entry on `jobs` threads, calling `done` after
 /// each with its name.
@@ -136,12 +132,9 @@ pub fn verify(
 pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>) -> Verification {
     let mut found: BTreeMap<(Class, String), Found> = BTreeMap::new();
     let mut scenarios = Vec::new();
-    let (mut old_codes, mut new_codes) = (BTreeSet::new(), BTreeSet::new());
     let mut tally = Tally::default();
     let (mut executions, mut steps) = (0, 0);
     for (e, (c, took)) in entries.iter().zip(&results) {
-        old_codes.extend(migratepage_codes(&c.old));
-        new_codes.extend(migratepage_codes(&c.new));
         tally.add(&c.tally);
         executions += c.old.executions + c.new.executions;
         steps += c.old.steps + c.new.steps;
@@ -193,12 +186,10 @@ pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>)
     let failed = findings
         .iter()
         .any(|f| matches!(f.class, Class::NewOnly | Class::Divergence));
-    let names = |codes: &BTreeSet<i32>| codes.iter().map(|&c| errno::name(c)).collect();
     Verification {
         findings,
         scenarios,
-        old_codes: names(&old_codes),
-        new_codes: names(&new_codes),
+        sites: sites::aggregate(entries, &results.iter().map(|(c, _)| c).collect::<Vec<_>>()),
         tally,
         executions,
         steps,
@@ -260,24 +251,7 @@ pub fn write_witnesses(
         std::fs::write(&path, out)?;
         f.witness = Some(path);
     }
-    Ok(())
-}
-
-fn codes_line(reached: &[String]) -> String {
-    let dead: Vec<String> = CODES
-        .iter()
-        .map(|&c| errno::name(c))
-        .filter(|c| !reached.contains(c))
-        .collect();
-    format!(
-        "reachable {}; never returned {}",
-        reached.join(", "),
-        if dead.is_empty() {
-            "-".to_string()
-        } else {
-            dead.join(", ")
-        }
-    )
+    sites::write_witnesses(&mut v.sites, dir, table)
 }
 
 /// Whether `signature` (`class:kind@function`) is a violation of kind
@@ -338,9 +312,11 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\naio_migratepage return codes:");
-    let _ = writeln!(out, "  old: {}", codes_line(&v.old_codes));
-    let _ = writeln!(out, "  new: {}", codes_line(&v.new_codes));
+    let _ = writeln!(
+        out,
+        "\naio_migratepage return sites, each with its shortest witness:"
+    );
+    out.push_str(&sites::table(&v.sites, &v.scenarios));
     let _ = writeln!(out, "\nthe new code hits:");
     let _ = writeln!(out, "  BUG_ON:    {}", never(v, "BUG_ON"));
     let _ = writeln!(out, "  VM_BUG_ON: {}", never(v, "VM_BUG_ON"));
@@ -420,6 +396,7 @@ fn verdict_sentence(v: &Verification) -> String {
     } else {
         s.push_str(", and is one the old code reaches");
     }
+    let _ = write!(s, "; {}", sites::removed_checks(&v.sites, &v.scenarios));
     s
 }
 

@@ -214,3 +214,67 @@ fn triage_says_whether_an_artifact_reproduces() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("did not reproduce"), "{}", stdout(&o));
 }
+
+#[test]
+fn explore_names_every_return_site_and_the_checks_that_never_fire() {
+    let dir = scratch("sites");
+    let o = aiodiff(&[
+        "explore",
+        "corpus/b1-half-migrated-page.sched",
+        "--witnesses",
+        dir.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let line = |site: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(site))
+            .unwrap_or_else(|| panic!("no line for {site}: {out}"))
+            .to_string()
+    };
+    // The old second check fires where teardown cleared the slot after the
+    // move; its -EBUSY branch (private_data cleared) never does, though the
+    // old first check returns -EAGAIN too.
+    let eagain = line("old second-check:-EAGAIN ");
+    assert!(
+        eagain.contains("site-old-second-check-eagain.sched"),
+        "{eagain}"
+    );
+    let ebusy = line("old second-check:-EBUSY(NULL-ctx) ");
+    assert!(
+        ebusy.contains("never, in 1 scenario(s) explored at K = 2"),
+        "{ebusy}"
+    );
+    assert!(line("new move-mapping ").contains("site-new-move-mapping.sched"));
+    assert!(
+        out.contains("of the 6 return sites the patch removes, 3 fired"),
+        "{out}"
+    );
+
+    let witness = dir.join("site-old-second-check-eagain.sched");
+    let o = aiodiff(&["run", witness.to_str().unwrap()]);
+    let run = stdout(&o);
+    assert!(o.status.success(), "{run}{}", stderr(&o));
+    let old = &run[run.find("-- old").unwrap()..run.find("-- new").unwrap()];
+    assert!(
+        old.contains("aio_migratepage returned from: B: second-check:-EAGAIN"),
+        "{run}"
+    );
+
+    let o = aiodiff(&[
+        "explore",
+        "--json",
+        "corpus/b1-half-migrated-page.sched",
+        "--witnesses",
+        dir.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sites = v["sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 10, "eight old sites and two new");
+    let ebusy = sites
+        .iter()
+        .find(|s| s["model"] == "old" && s["site"] == "second-check:-EBUSY(NULL-ctx)")
+        .unwrap();
+    assert_eq!(ebusy["scenarios"], 0);
+    assert!(ebusy["witness"].is_null());
+}

@@ -14,6 +14,7 @@ use crate::label::{Arg, Func, Label, OpKind};
 use crate::locks::{Lock, LockId, LockOwner};
 use crate::mm::{Page, PageId};
 use crate::objects::{File, HeapArray, Inode, InodeId, Kioctx, Mm};
+use crate::site::ReturnSite;
 use crate::trace::{Effect, Event};
 use crate::violation::{Violation, ViolationKind};
 
@@ -125,6 +126,8 @@ pub struct TaskSlot {
     depth: usize,
     /// This task's CPU's LRU-add pagevec (each task runs on its own CPU).
     pub lru_add_pvec: Vec<PageId>,
+    /// The site its running `aio_migratepage` call said it returns from.
+    pub return_site: Option<ReturnSite>,
 }
 
 impl TaskSlot {
@@ -138,6 +141,7 @@ impl TaskSlot {
             occurrences: Occurrences::default(),
             depth: 0,
             lru_add_pvec: Vec::new(),
+            return_site: None,
         }
     }
 
@@ -169,6 +173,8 @@ pub enum Note {
         index: u8,
         /// The return code.
         rc: i32,
+        /// The site it returned from, as the port named it.
+        site: Option<ReturnSite>,
     },
     /// A migration pass reached a page but took the generic path, for a page
     /// with no mapping, instead of aio_migratepage.

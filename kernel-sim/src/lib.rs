@@ -26,6 +26,7 @@ pub mod mm;
 pub mod model;
 pub mod objects;
 pub mod segments;
+pub mod site;
 pub mod swap;
 #[cfg(test)]
 mod testing;
@@ -42,5 +43,6 @@ pub use mm::PageId;
 pub use model::AioModel;
 pub use objects::{CtxId, FileId, InodeId, RingPagesPtr};
 pub use segments::{LabelPattern, Segment, Segments};
+pub use site::ReturnSite;
 pub use trace::{Effect, Event};
 pub use violation::{Violation, ViolationKind};

@@ -317,10 +317,12 @@ impl Kernel {
             }
             Some(m) => {
                 let rc = aops.migratepage(self, m, newpage, page, mode).await;
+                let site = self.take_return_site();
                 self.note(|task| Note::Migratepage {
                     task,
                     index: page.idx,
                     rc,
+                    site,
                 });
                 rc
             }

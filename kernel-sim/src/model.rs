@@ -5,6 +5,7 @@ use std::future::Future;
 use crate::kernel::Kernel;
 use crate::migrate::AddressSpaceOps;
 use crate::objects::CtxId;
+use crate::site::ReturnSite;
 
 /// The fs/aio.c entry points that scenarios drive. Both ports implement it
 /// with their own `io_setup`, `io_destroy` and `put_aio_ring_file`, and with
@@ -12,6 +13,9 @@ use crate::objects::CtxId;
 pub trait AioModel: AddressSpaceOps {
     /// The port's name, `old` or `new`.
     const NAME: &'static str;
+
+    /// The sites its `aio_migratepage` can return from, in source order.
+    const SITES: &'static [ReturnSite];
 
     /// `io_setup(nr_events, &ctx_id)`: the handle user space gets (the
     /// ring's address), or the errno.

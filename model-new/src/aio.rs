@@ -8,7 +8,7 @@ use kernel_sim::migrate::MIGRATEPAGE_SUCCESS;
 use kernel_sim::objects::{PercpuRef, AIO_MAX_NR, AIO_RING_PAGES, NUM_POSSIBLE_CPUS};
 use kernel_sim::{
     Arg, CtxId, Field, FileId, Func, InodeId, Kernel, LockName, MigrateMode, PageFlag, PageId,
-    RingPagesPtr,
+    ReturnSite, RingPagesPtr,
 };
 
 /// `AIO_RING_MAGIC`.
@@ -112,6 +112,7 @@ pub async fn aio_migratepage(
         .await;
     if rc != MIGRATEPAGE_SUCCESS {
         k.put_page(new).await;
+        k.return_site(ReturnSite::MoveMapping);
         return rc;
     }
 
@@ -134,6 +135,7 @@ pub async fn aio_migratepage(
 
     k.put_page(old).await;
 
+    k.return_site(ReturnSite::Success);
     rc
 }
 

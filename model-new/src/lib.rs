@@ -7,7 +7,9 @@ pub mod aio;
 
 use std::future::Future;
 
-use kernel_sim::{AddressSpaceOps, AioModel, CtxId, InodeId, Kernel, MigrateMode, PageId};
+use kernel_sim::{
+    AddressSpaceOps, AioModel, CtxId, InodeId, Kernel, MigrateMode, PageId, ReturnSite,
+};
 
 /// The post-patch fs/aio.c.
 #[derive(Clone, Copy, Debug, Default)]
@@ -28,6 +30,7 @@ impl AddressSpaceOps for New {
 
 impl AioModel for New {
     const NAME: &'static str = "new";
+    const SITES: &'static [ReturnSite] = &[ReturnSite::MoveMapping, ReturnSite::Success];
 
     fn io_setup<'k>(
         &'k self,

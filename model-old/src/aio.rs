@@ -8,7 +8,7 @@ use kernel_sim::migrate::MIGRATEPAGE_SUCCESS;
 use kernel_sim::objects::{PercpuRef, AIO_MAX_NR, AIO_RING_PAGES, NUM_POSSIBLE_CPUS};
 use kernel_sim::{
     CtxId, Field, FileId, Func, InodeId, Kernel, LockName, MigrateMode, PageFlag, PageId,
-    RingPagesPtr,
+    ReturnSite, RingPagesPtr,
 };
 
 /// `AIO_RING_MAGIC`.
@@ -105,14 +105,17 @@ pub async fn aio_migratepage(
         if idx < k.read_nr_pages(Some(ctx)).await {
             if k.read_ring_page(Some(ctx), idx as usize).await != Some(old) {
                 rc = EAGAIN;
+                k.return_site(ReturnSite::FirstCheckRingPage);
             }
         } else {
             rc = EINVAL;
+            k.return_site(ReturnSite::FirstCheckIndex);
         }
         k.spin_unlock_irqrestore(LockName::CompletionLock, completion_lock)
             .await;
     } else {
         rc = EINVAL;
+        k.return_site(ReturnSite::FirstCheckNoCtx);
     }
     k.spin_unlock(LockName::PrivateLock, private_lock).await;
 
@@ -130,6 +133,7 @@ pub async fn aio_migratepage(
         .await;
     if rc != MIGRATEPAGE_SUCCESS {
         k.put_page(new).await;
+        k.return_site(ReturnSite::MoveMapping);
         return rc;
     }
 
@@ -152,16 +156,20 @@ pub async fn aio_migratepage(
             // Switch the entry only if nothing changed meanwhile.
             if k.read_ring_page(Some(ctx), idx as usize).await == Some(old) {
                 k.write_ring_page(Some(ctx), idx as usize, Some(new)).await;
+                k.return_site(ReturnSite::Success);
             } else {
                 rc = EAGAIN;
+                k.return_site(ReturnSite::SecondCheckRingPage);
             }
         } else {
             rc = EINVAL;
+            k.return_site(ReturnSite::SecondCheckIndex);
         }
         k.spin_unlock_irqrestore(LockName::CompletionLock, completion_lock)
             .await;
     } else {
         rc = EBUSY;
+        k.return_site(ReturnSite::SecondCheckNoCtx);
     }
     k.spin_unlock(LockName::PrivateLock, private_lock).await;
 

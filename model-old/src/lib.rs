@@ -8,7 +8,9 @@ pub mod aio;
 
 use std::future::Future;
 
-use kernel_sim::{AddressSpaceOps, AioModel, CtxId, InodeId, Kernel, MigrateMode, PageId};
+use kernel_sim::{
+    AddressSpaceOps, AioModel, CtxId, InodeId, Kernel, MigrateMode, PageId, ReturnSite,
+};
 
 /// The pre-patch fs/aio.c.
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,6 +31,16 @@ impl AddressSpaceOps for Old {
 
 impl AioModel for Old {
     const NAME: &'static str = "old";
+    const SITES: &'static [ReturnSite] = &[
+        ReturnSite::FirstCheckRingPage,
+        ReturnSite::FirstCheckIndex,
+        ReturnSite::FirstCheckNoCtx,
+        ReturnSite::MoveMapping,
+        ReturnSite::SecondCheckRingPage,
+        ReturnSite::SecondCheckIndex,
+        ReturnSite::SecondCheckNoCtx,
+        ReturnSite::Success,
+    ];
 
     fn io_setup<'k>(
         &'k self,
