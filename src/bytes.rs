@@ -15,11 +15,19 @@ use kernel_sim::{
 };
 
 use crate::case::Case;
-use crate::scenario::{MigrateFaults, Op, Scenario, MAX_OPS, MAX_RING_PAGES, MAX_TASKS};
+use crate::scenario::{
+    MigrateFaults, Op, Scenario, MAX_DRAINS, MAX_OPS, MAX_RING_PAGES, MAX_TASKS,
+};
 
-/// The byte format version [`encode`] writes. Every first byte decodes as
-/// this version for now; later versions will claim other values.
-pub const VERSION: u8 = 1;
+/// The first byte of version 1: every first byte but [`VERSION_2`]
+/// decodes as version 1, which has no background drains.
+pub const VERSION_1: u8 = 1;
+
+/// The first byte of version 2: version 1 with one more byte after the
+/// programs, the background drains. [`encode`] writes the lowest version
+/// that carries the case, so a case without drains keeps its version 1
+/// bytes.
+pub const VERSION_2: u8 = 2;
 
 /// Most segments in a byte-encoded schedule.
 pub const MAX_SEGMENTS: usize = 8;
@@ -191,7 +199,7 @@ pub fn decode(data: &[u8]) -> Case {
     let mut r = Reader {
         u: Unstructured::new(data),
     };
-    let _version = r.byte();
+    let version = r.byte();
     let ring_pages = 1 + r.below(MAX_RING_PAGES as usize) as u8;
     let mut faults = Faults::default();
     let f = r.byte();
@@ -248,10 +256,18 @@ pub fn decode(data: &[u8]) -> Case {
         }
         tasks.push(program);
     }
+    let mut drains = 0;
+    if version == VERSION_2 {
+        drains = r.below(usize::from(MAX_DRAINS) + 1) as u8;
+        if ntasks + holders >= kernel_sim::exec::MAX_TASKS {
+            drains = 0;
+        }
+    }
     let scenario = Scenario {
         ring_pages,
         faults,
         tasks,
+        drains,
     };
     debug_assert_eq!(scenario.validate(), Ok(()));
     let total = scenario.total_tasks();
@@ -359,7 +375,8 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
             case.schedule.len()
         ));
     }
-    let mut out = vec![VERSION, s.ring_pages - 1];
+    let version = if s.drains > 0 { VERSION_2 } else { VERSION_1 };
+    let mut out = vec![version, s.ring_pages - 1];
     let f = &s.faults;
     let bits = u8::from(f.page_alloc_fails_at.is_some())
         | u8::from(f.kcalloc_fails) << 1
@@ -390,6 +407,9 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
                 }
             }
         }
+    }
+    if version == VERSION_2 {
+        out.push(s.drains);
     }
     out.push(case.schedule.len() as u8);
     for seg in &case.schedule {
@@ -465,9 +485,38 @@ mod tests {
         assert_eq!(decode(&encode(&case).unwrap()), case);
     }
 
+    #[test]
+    fn background_drains_take_version_2_and_a_case_without_them_keeps_version_1() {
+        let parse = |drains: &str, last: char| {
+            text::parse(
+                "t",
+                &format!("ring 1\n{drains}task A: setup\ntask B: migrate 0\nrun A\nrun {last}\n"),
+            )
+            .unwrap()
+        };
+        let with = parse("drains 2\n", 'C');
+        let bytes = encode(&with).unwrap();
+        assert_eq!(bytes[0], VERSION_2);
+        assert_eq!(decode(&bytes), with);
+        let without = parse("", 'B');
+        let bytes = encode(&without).unwrap();
+        assert_eq!(bytes[0], VERSION_1);
+        assert_eq!(decode(&bytes).scenario.drains, 0);
+    }
+
     proptest! {
         #[test]
         fn every_byte_string_decodes_to_a_valid_case_that_round_trips(data in proptest::collection::vec(any::<u8>(), 0..160)) {
+            let case = decode(&data);
+            prop_assert_eq!(case.scenario.validate(), Ok(()));
+            let printed = text::print(&case);
+            prop_assert_eq!(&text::parse("p", &printed).unwrap(), &case);
+            prop_assert_eq!(&decode(&encode(&case).unwrap()), &case);
+        }
+
+        #[test]
+        fn every_version_2_byte_string_decodes_to_a_valid_case_that_round_trips(data in proptest::collection::vec(any::<u8>(), 0..160)) {
+            let data: Vec<u8> = [VERSION_2].into_iter().chain(data).collect();
             let case = decode(&data);
             prop_assert_eq!(case.scenario.validate(), Ok(()));
             let printed = text::print(&case);

@@ -71,9 +71,22 @@ fn entry(ring_pages: u8, faults: Faults, tasks: Vec<Vec<Op>>, preemptions: u32) 
             ring_pages,
             faults,
             tasks,
+            drains: 0,
         },
         preemptions,
         old_preemptions: preemptions,
+    }
+}
+
+/// `e` with `n` background drains.
+fn with_drains(e: Entry, n: u8) -> Entry {
+    Entry {
+        name: format!("{} ({n} background drain(s))", e.name),
+        scenario: Scenario {
+            drains: n,
+            ..e.scenario
+        },
+        ..e
     }
 }
 
@@ -99,7 +112,10 @@ fn entry_plus_one(ring_pages: u8, faults: Faults, tasks: Vec<Vec<Op>>, preemptio
 ///   failing, no target page, and a transient extra reference;
 /// - three tasks, bound 1 for the new code and 2 for the old: teardown
 ///   against two migrations of the same page, and of both pages of a 2-page
-///   ring.
+///   ring;
+/// - one background drain, bound 2: setup, and setup then teardown, against
+///   a migration of page 0, so that the old page the migration put back is
+///   freed while setup or teardown still holds its address.
 pub fn catalogue() -> Vec<Entry> {
     use MigrateMode::{Async, Sync};
     let none = Faults::default();
@@ -201,6 +217,12 @@ pub fn catalogue() -> Vec<Entry> {
                 vec![migrate(0, Sync)],
                 vec![migrate(second, Async)],
             ],
+            1,
+        ));
+    }
+    for owner in &owners[..2] {
+        out.push(with_drains(
+            entry(1, none, vec![owner.clone(), vec![migrate(0, Sync)]], 2),
             1,
         ));
     }

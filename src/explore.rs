@@ -516,13 +516,12 @@ pub fn return_sites(o: &Outcome) -> impl Iterator<Item = ReturnSite> + '_ {
 mod tests {
     use super::*;
     use crate::scenario::{MigrateFaults, Op};
+    use kernel_sim::MigrateMode;
     use kernel_sim::Segments;
-    use kernel_sim::{Faults, MigrateMode};
 
     fn scenario(ops: Vec<Op>) -> Scenario {
         Scenario {
             ring_pages: 1,
-            faults: Faults::default(),
             tasks: vec![
                 ops,
                 vec![Op::Migrate {
@@ -531,6 +530,7 @@ mod tests {
                     faults: MigrateFaults::default(),
                 }],
             ],
+            ..Scenario::default()
         }
     }
 

@@ -108,7 +108,8 @@ pub fn hunt(
                 .scenario
                 .clone()
         } else {
-            let raw: Vec<u8> = (0..32).map(|_| rng.next_u64() as u8).collect();
+            let mut raw: Vec<u8> = (0..32).map(|_| rng.next_u64() as u8).collect();
+            raw[0] = bytes::VERSION_2;
             bytes::decode(&raw).scenario
         };
         let run_seed = rng.next_u64();

@@ -574,6 +574,7 @@ fn explore(
         preemptions: k,
         ..ExploreOptions::default()
     };
+    let start = std::time::Instant::now();
     let c = aiodiff::explore::compare(&case.scenario, opts, opts, table, |n, outcomes| {
         if n % 256 == 0 {
             spinner.set_message(format!("{n} executions, {outcomes} distinct outcomes"));
@@ -586,7 +587,7 @@ fn explore(
         preemptions: k,
         old_preemptions: k,
     };
-    let mut v = aiodiff::verify::from_comparisons(&[entry], vec![(c, std::time::Duration::ZERO)]);
+    let mut v = aiodiff::verify::from_comparisons(&[entry], vec![(c, start.elapsed())]);
     aiodiff::verify::write_witnesses(&mut v, dir, table)
         .map_err(|e| Fail(format!("cannot write witnesses to {}: {e}", dir.display())))?;
     if json {

@@ -9,11 +9,12 @@ use crate::judge::classify::RefusalTable;
 use crate::scenario::{Op, Scenario};
 use crate::{Judge, Verdict};
 
-/// Where each task of `from` (program tasks, then holders) went in `to`,
-/// given where the program tasks went; `None` where it was removed. A
-/// holder follows its migration: the n-th extra-ref migration of a program
-/// task maps to the n-th of the task it became. Candidates are re-run, so a
-/// rough map costs a rejected candidate at worst.
+/// Where each task of `from` (program tasks, holders, then the drainer)
+/// went in `to`, given where the program tasks went; `None` where it was
+/// removed. A holder follows its migration: the n-th extra-ref migration of
+/// a program task maps to the n-th of the task it became. The drainer maps
+/// to the drainer. Candidates are re-run, so a rough map costs a rejected
+/// candidate at worst.
 fn task_map(from: &Scenario, programs: &[Option<usize>], to: &Scenario) -> Vec<Option<usize>> {
     let holders = |s: &Scenario| -> Vec<usize> {
         s.tasks
@@ -37,6 +38,9 @@ fn task_map(from: &Scenario, programs: &[Option<usize>], to: &Scenario) -> Vec<O
                 .nth(nth)
                 .map(|(i, _)| to.tasks.len() + i)
         }));
+    }
+    if from.drainer().is_some() {
+        map.push(to.drainer());
     }
     map
 }
@@ -141,6 +145,15 @@ fn candidates(case: &Case) -> Vec<Case> {
                 case.schedule.clone(),
             ));
         }
+    }
+    // Fewer background drains.
+    if s.drains > 0 {
+        let to = Scenario {
+            drains: s.drains - 1,
+            ..s.clone()
+        };
+        let map = task_map(s, &identity, &to);
+        out.push(with(to, remap(&case.schedule, &map)));
     }
     // A smaller ring.
     if s.ring_pages > 1 {

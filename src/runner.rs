@@ -182,6 +182,10 @@ pub fn run_model<M: AioModel>(
             }
         }
     }
+    if scenario.drains > 0 {
+        let k = &k;
+        tasks.push(Box::pin(background_drains(k, scenario.drains)));
+    }
     let end = k.run(tasks, sched);
     let violations = k.finish();
     let ctxs = k.inspect(|st| {
@@ -276,6 +280,16 @@ async fn run_program<M: AioModel>(
         };
         results.borrow_mut()[task].push(result);
         k.end_op();
+    }
+}
+
+/// The rest of the system: another CPU runs `lru_add_drain_all` `n` times,
+/// each a request of its own, so a schedule may place each drain between
+/// any two actions of the scenario's tasks.
+async fn background_drains(k: &Kernel, n: u8) {
+    for _ in 0..n {
+        k.begin_op();
+        k.lru_add_drain_all().await;
     }
 }
 

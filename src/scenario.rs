@@ -11,6 +11,8 @@ pub const MAX_TASKS: usize = 4;
 pub const MAX_OPS: usize = 6;
 /// Largest ring, in pages (9 and 10 use the kcalloc'd `ring_pages`).
 pub const MAX_RING_PAGES: u8 = 10;
+/// Most background drains in a scenario.
+pub const MAX_DRAINS: u8 = 2;
 
 /// Faults of one migration.
 #[derive(Clone, Copy, PartialEq, Eq, Default, Debug, Hash)]
@@ -52,6 +54,12 @@ pub struct Scenario {
     pub faults: Faults,
     /// One program per task, task `A` first.
     pub tasks: Vec<Vec<Op>>,
+    /// How many times the rest of the system drains every CPU's LRU-add
+    /// pagevec (another CPU's `lru_add_drain_all`, as a full pagevec or
+    /// another migration's `migrate_prep` would), at moments the schedule
+    /// places: a background task after the holders, one drain per
+    /// operation.
+    pub drains: u8,
 }
 
 impl Default for Scenario {
@@ -60,6 +68,7 @@ impl Default for Scenario {
             ring_pages: 1,
             faults: Faults::default(),
             tasks: vec![vec![Op::Setup]],
+            drains: 0,
         }
     }
 }
@@ -103,10 +112,16 @@ impl Scenario {
             .count()
     }
 
+    /// The background task that drains, after the holders, if the
+    /// scenario has drains.
+    pub fn drainer(&self) -> Option<usize> {
+        (self.drains > 0).then(|| self.tasks.len() + self.holders())
+    }
+
     /// All tasks of a run: the program tasks, then one holder per
-    /// `extra-ref` migration, in program order.
+    /// `extra-ref` migration, in program order, then the drainer.
     pub fn total_tasks(&self) -> usize {
-        self.tasks.len() + self.holders()
+        self.tasks.len() + self.holders() + usize::from(self.drains > 0)
     }
 
     /// Checks the kernel's rules:
@@ -119,7 +134,9 @@ impl Scenario {
     /// 4. `truncate` and `destroy` only by the owner, after `setup`, each at
     ///    most once, and nothing but migrations after `destroy` (the context
     ///    is gone);
-    /// 5. migrations may come at any time, in any task.
+    /// 5. migrations may come at any time, in any task;
+    /// 6. at most [`MAX_DRAINS`] background drains, and no more tasks in
+    ///    all than the executor runs.
     pub fn validate(&self) -> Result<(), RuleError> {
         let whole = |message: String| RuleError {
             task: None,
@@ -136,6 +153,12 @@ impl Scenario {
             return Err(whole(format!(
                 "a ring has 1 to {MAX_RING_PAGES} pages, not {}",
                 self.ring_pages
+            )));
+        }
+        if self.drains > MAX_DRAINS {
+            return Err(whole(format!(
+                "a scenario has 0 to {MAX_DRAINS} background drains, not {}",
+                self.drains
             )));
         }
         if let Some(k) = self.faults.page_alloc_fails_at {
@@ -206,7 +229,7 @@ impl Scenario {
         }
         if self.total_tasks() > kernel_sim::exec::MAX_TASKS {
             return Err(whole(format!(
-                "{} tasks with the extra-ref holders; at most {}",
+                "{} tasks with the extra-ref holders and the drainer; at most {}",
                 self.total_tasks(),
                 kernel_sim::exec::MAX_TASKS
             )));
@@ -230,8 +253,8 @@ mod tests {
     fn check(tasks: Vec<Vec<Op>>) -> Result<(), String> {
         Scenario {
             ring_pages: 2,
-            faults: Faults::default(),
             tasks,
+            ..Scenario::default()
         }
         .validate()
         .map_err(|e| e.to_string())

@@ -114,12 +114,11 @@ mod tests {
     use super::*;
     use crate::runner::{run_model, RunOptions};
     use crate::scenario::{MigrateFaults, Op, Scenario};
-    use kernel_sim::{Faults, MigrateMode};
+    use kernel_sim::MigrateMode;
 
     fn scenario() -> Scenario {
         Scenario {
             ring_pages: 1,
-            faults: Faults::default(),
             tasks: vec![
                 vec![Op::Setup, Op::Destroy],
                 vec![Op::Migrate {
@@ -128,6 +127,7 @@ mod tests {
                     faults: MigrateFaults::default(),
                 }],
             ],
+            ..Scenario::default()
         }
     }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use kernel_sim::{Faults, LabelPattern, MigrateMode, Segment, TaskId};
 
 use crate::case::{Case, Class, Expect};
-use crate::scenario::{MigrateFaults, Op, Scenario};
+use crate::scenario::{MigrateFaults, Op, Scenario, MAX_DRAINS};
 
 /// A parse error, printed as `file:line:col: reason`.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -195,6 +195,7 @@ struct Positions {
 pub fn parse(file: &str, text: &str) -> Result<Case, ParseError> {
     let mut p = Parser { file, line: 0 };
     let mut ring: Option<u8> = None;
+    let mut drains: Option<u8> = None;
     let mut faults = Faults::default();
     let mut tasks: Vec<Vec<Op>> = Vec::new();
     let mut schedule: Vec<(Segment, usize, usize)> = Vec::new();
@@ -214,6 +215,20 @@ pub fn parse(file: &str, text: &str) -> Result<Case, ParseError> {
                 }
                 ring = Some(p.int(toks.get(1), head, "the ring size in pages")?);
                 pos.ring = (p.line, head.col);
+                p.end(&toks, 2)?;
+            }
+            "drains" => {
+                if drains.is_some() {
+                    return Err(p.err(head.col, "the background drains are already given"));
+                }
+                let n = p.int(toks.get(1), head, "the number of background drains")?;
+                if n > MAX_DRAINS {
+                    return Err(p.err(
+                        toks[1].col,
+                        format!("a scenario has 0 to {MAX_DRAINS} background drains, not {n}"),
+                    ));
+                }
+                drains = Some(n);
                 p.end(&toks, 2)?;
             }
             "fault" => {
@@ -368,7 +383,9 @@ pub fn parse(file: &str, text: &str) -> Result<Case, ParseError> {
             other => {
                 return Err(p.err(
                     head.col,
-                    format!("unknown line `{other}`: expected ring, fault, task, run or expect:"),
+                    format!(
+                        "unknown line `{other}`: expected ring, fault, drains, task, run or expect:"
+                    ),
                 ))
             }
         }
@@ -381,6 +398,7 @@ pub fn parse(file: &str, text: &str) -> Result<Case, ParseError> {
         ring_pages,
         faults,
         tasks,
+        drains: drains.unwrap_or(0),
     };
     if let Err(e) = scenario.validate() {
         let (line, col) = match (e.task, e.op) {
@@ -461,6 +479,9 @@ pub fn print(case: &Case) -> String {
     if s.faults.mmap_fails {
         out.push_str("fault mmap\n");
     }
+    if s.drains > 0 {
+        out.push_str(&format!("drains {}\n", s.drains));
+    }
     for (t, program) in s.tasks.iter().enumerate() {
         let ops: Vec<String> = program.iter().map(print_op).collect();
         out.push_str(&format!("task {}: {}\n", TaskId(t as u8), ops.join(", ")));
@@ -525,6 +546,18 @@ expect: old-only truncate-livelock@truncate_inode_pages_range
                 "t.sched:1:1: a ring has 1 to 10 pages, not 11",
             ),
             ("ring 2\nfrob\n", "t.sched:2:1: unknown line `frob`"),
+            (
+                "ring 2\ndrains 3\ntask A: setup\n",
+                "t.sched:2:8: a scenario has 0 to 2 background drains, not 3",
+            ),
+            (
+                "ring 2\ndrains 1\ndrains 1\n",
+                "t.sched:3:1: the background drains are already given",
+            ),
+            (
+                "ring 2\ntask A: setup\nrun C\n",
+                "t.sched:3:5: task C does not exist",
+            ),
             (
                 "ring 2\nfault page-alloc\n",
                 "t.sched:2:17: expected the ring index",

@@ -278,3 +278,26 @@ fn explore_names_every_return_site_and_the_checks_that_never_fire() {
     assert_eq!(ebusy["scenarios"], 0);
     assert!(ebusy["witness"].is_null());
 }
+
+#[test]
+fn minimize_keeps_the_background_drain_a_finding_needs_and_renames_its_task() {
+    let padded = scratch("drains.sched");
+    std::fs::write(
+        &padded,
+        "ring 2\ndrains 2\ntask A: setup\ntask B: migrate 0 sync\ntask C: migrate 1 async\n\
+         run A until aio_setup_ring:kmap_write(ring->header)\nrun B\nrun D\nrun A\n",
+    )
+    .unwrap();
+    let o = aiodiff(&["minimize", padded.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("verdict shared:use-after-free(page)@aio_setup_ring"),
+        "{out}"
+    );
+    assert!(out.contains("drains 1\n"), "{out}");
+    assert!(
+        out.contains("run C") && !out.contains("task C"),
+        "the drainer D became C: {out}"
+    );
+}

@@ -4,10 +4,10 @@
 
 use aiodiff::{run_model, MigrateFaults, New, Old, Op, OpResult, Outcome, RunOptions, Scenario};
 use kernel_sim::errno::{EAGAIN, EINVAL};
-use kernel_sim::violation::BadPage;
+use kernel_sim::violation::{BadPage, Object};
 use kernel_sim::{
-    Faults, LabelPattern, MigrateMode, MigrateResult, Note, PageRole, RunEnd, Segment, Segments,
-    TaskId, ViolationKind,
+    Faults, Func, LabelPattern, MigrateMode, MigrateResult, Note, PageRole, RunEnd, Segment,
+    Segments, TaskId, ViolationKind,
 };
 
 const A: TaskId = TaskId(0);
@@ -123,7 +123,7 @@ fn setup_then_destroy_is_clean_for_every_ring_size() {
         let scenario = Scenario {
             ring_pages: pages,
             tasks: vec![vec![Op::Setup, Op::Destroy]],
-            faults: Faults::default(),
+            ..Scenario::default()
         };
         let (old, new) = run_both(&scenario, &[]);
         for o in [&old, &new] {
@@ -142,7 +142,7 @@ fn a_live_ring_keeps_its_header_and_id() {
     let scenario = Scenario {
         ring_pages: 2,
         tasks: vec![vec![Op::Setup]],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let (old, new) = run_both(&scenario, &[]);
     for o in [&old, &new] {
@@ -166,7 +166,7 @@ fn a1_migration_during_the_setup_loop() {
     let scenario = Scenario {
         ring_pages: 2,
         tasks: vec![vec![Op::Setup], vec![migrate(0)]],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let schedule = [
         until(A, "find_or_create_page:alloc_page(ring[1])", 1),
@@ -200,7 +200,7 @@ fn a2_migration_racing_aio_free_ring() {
     let scenario = Scenario {
         ring_pages: 1,
         tasks: vec![vec![Op::Setup, Op::Destroy], vec![migrate(0)]],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let schedule = [
         until(A, "lookup_ioctx:read(ring->id)", 1),
@@ -236,7 +236,7 @@ fn a2_the_old_teardown_puts_a_page_the_migrator_froze() {
     let scenario = Scenario {
         ring_pages: 1,
         tasks: vec![vec![Op::Setup, Op::Destroy], vec![migrate(0)]],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let schedule = [
         until(A, "aio_setup_ring:unlock_page(ring[0])", 1),
@@ -270,7 +270,7 @@ fn d2_page_freed_under_the_migrator() {
     let scenario = Scenario {
         ring_pages: 1,
         tasks: vec![vec![Op::Setup, Op::Destroy], vec![migrate(0)]],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let schedule = [
         until(A, "lookup_ioctx:read(ring->id)", 1),
@@ -295,7 +295,7 @@ fn a3_move_mapping_refuses_while_truncate_holds_a_lookup_reference() {
     let scenario = Scenario {
         ring_pages: 1,
         tasks: vec![vec![Op::Setup, Op::Truncate], vec![migrate(0)]],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let schedule = [
         until(A, "put_aio_ring_file:read(ctx->aio_ring_file)", 1),
@@ -329,7 +329,7 @@ fn a3_transient_reference_makes_move_mapping_refuse() {
                 },
             }],
         ],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let holder = TaskId(2);
     let schedule = [
@@ -361,7 +361,7 @@ fn b1_half_migrated_page() {
     let scenario = Scenario {
         ring_pages: 1,
         tasks: vec![vec![Op::Setup, Op::Destroy], vec![migrate(0)]],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let schedule = [
         until(A, "lookup_ioctx:read(ring->id)", 1),
@@ -412,6 +412,7 @@ fn setup_failure_at_k_with_a_concurrent_migration() {
             page_alloc_fails_at: Some(1),
             ..Faults::default()
         },
+        ..Scenario::default()
     };
     let schedule = [
         until(A, "find_or_create_page:alloc_page(ring[1])", 1),
@@ -455,6 +456,7 @@ fn kcalloc_and_mmap_failures_unwind_cleanly() {
             ring_pages: pages,
             tasks: vec![vec![Op::Setup]],
             faults,
+            ..Scenario::default()
         };
         let (old, new) = run_both(&scenario, &[]);
         for o in [&old, &new] {
@@ -475,7 +477,7 @@ fn refcount_walkthrough_of_a_successful_migration() {
     let scenario = Scenario {
         ring_pages: 1,
         tasks: vec![vec![Op::Setup], vec![migrate(0)]],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let (old, new) = run_both(&scenario, &[run(A), run(B)]);
     for o in [&old, &new] {
@@ -530,7 +532,7 @@ fn no_target_page_leaves_the_ring_alone() {
                 },
             }],
         ],
-        faults: Faults::default(),
+        ..Scenario::default()
     };
     let schedule = [until(A, "lookup_ioctx:read(ring->id)", 1), run(B)];
     let (old, new) = run_both(&scenario, &schedule);
@@ -542,5 +544,48 @@ fn no_target_page_leaves_the_ring_alone() {
             MigrateResult::Migrated(kernel_sim::errno::ENOMEM)
         );
         assert_eq!(o.results[0][1], OpResult::Destroy(0));
+    }
+}
+
+/// The page a migration put back sits in the migrator's LRU-add pagevec,
+/// which holds it until some CPU drains. Setup reads `ring_pages[0]` for its
+/// unlocked header write, the migration moves page 0 and puts the old page
+/// back, and a drain by the rest of the system frees it: the header goes
+/// into a freed page, in both versions. Without the drain the pagevec keeps
+/// the page alive and the write is only lost.
+#[test]
+fn a_background_drain_frees_the_page_under_setups_header_write() {
+    let c = TaskId(2);
+    let schedule = |drainer: bool| {
+        let mut s = vec![
+            until(A, "aio_setup_ring:kmap_write(ring->header)", 1),
+            run(B),
+        ];
+        if drainer {
+            s.push(run(c));
+        }
+        s.push(run(A));
+        s
+    };
+    let scenario = |drains: u8| Scenario {
+        ring_pages: 1,
+        tasks: vec![vec![Op::Setup], vec![migrate(0)]],
+        drains,
+        ..Scenario::default()
+    };
+    let uaf = |o: &Outcome| {
+        o.violations.iter().any(|v| {
+            v.kind == ViolationKind::UseAfterFree(Object::Page)
+                && v.label.is_some_and(|l| l.func == Func::AioSetupRing)
+        })
+    };
+    let (old, new) = run_both(&scenario(1), &schedule(true));
+    for o in [&old, &new] {
+        assert!(uaf(o), "{}: {:#?}", o.model, o.violations);
+        assert_eq!(migrated(&o.results[1][0]), MigrateResult::Migrated(0));
+    }
+    let (old, new) = run_both(&scenario(0), &schedule(false));
+    for o in [&old, &new] {
+        assert!(!uaf(o), "{}: {:#?}", o.model, o.violations);
     }
 }
