@@ -36,7 +36,8 @@ pub const MAX_SEGMENTS: usize = 8;
 pub const MAX_OCCURRENCE: u32 = 64;
 
 /// Labels the ports and the substrate perform, as `func:op` patterns: a
-/// segment picks one with a single byte. Part of format version 1.
+/// segment picks one with a single byte. Version 1 has the first
+/// [`LABEL_COUNT_V1`]; version 2 all of them.
 pub const LABELS: [(Func, OpKind); LABEL_COUNT] = [
     (Func::FindOrCreatePage, OpKind::SetPageLocked),
     (Func::FindOrCreatePage, OpKind::ClearFlag),
@@ -168,10 +169,62 @@ pub const LABELS: [(Func, OpKind); LABEL_COUNT] = [
     (Func::IoDestroy, OpKind::Write),
     (Func::LookupIoctx, OpKind::Read),
     (Func::LookupIoctx, OpKind::Write),
+    // Version 2: get_user's fault path.
+    (Func::LookupIoctx, OpKind::UnlockPage),
+    (Func::LookupIoctx, OpKind::PutPage),
+    (Func::FilemapFault, OpKind::LockPage),
+    (Func::FilemapFault, OpKind::Read),
+    (Func::FilemapFault, OpKind::UnlockPage),
+    (Func::FilemapFault, OpKind::PutPage),
 ];
 
 /// Entries in [`LABELS`].
-pub const LABEL_COUNT: usize = 130;
+pub const LABEL_COUNT: usize = 136;
+
+/// Entries of [`LABELS`] in version 1.
+pub const LABEL_COUNT_V1: usize = 130;
+
+/// Functions an explicit pattern can name in version 1: the first of
+/// `Func::ALL`; version 2 names them all.
+const FUNC_COUNT_V1: usize = 46;
+
+/// What a version's bytes can name.
+struct Tables {
+    labels: &'static [(Func, OpKind)],
+    funcs: &'static [Func],
+}
+
+impl Tables {
+    fn of(version: u8) -> Tables {
+        if version == VERSION_2 {
+            Tables {
+                labels: &LABELS,
+                funcs: Func::ALL,
+            }
+        } else {
+            Tables {
+                labels: &LABELS[..LABEL_COUNT_V1],
+                funcs: &Func::ALL[..FUNC_COUNT_V1],
+            }
+        }
+    }
+
+    /// Whether version 1 can carry `case`: no background drains, and no
+    /// pattern that needs a function or a table label version 2 added.
+    fn fit_v1(case: &Case) -> bool {
+        let v1 = Tables::of(VERSION_1);
+        case.scenario.drains == 0
+            && case.schedule.iter().all(|seg| match seg.until {
+                None => true,
+                Some((pat, _)) => {
+                    v1.funcs.contains(&pat.func)
+                        && (pat.arg.is_some()
+                            || v1.labels.contains(&(pat.func, pat.op))
+                            || !LABELS.contains(&(pat.func, pat.op)))
+                }
+            })
+    }
+}
 
 const MODES: [MigrateMode; 3] = [
     MigrateMode::Async,
@@ -200,6 +253,7 @@ pub fn decode(data: &[u8]) -> Case {
         u: Unstructured::new(data),
     };
     let version = r.byte();
+    let tables = Tables::of(version);
     let ring_pages = 1 + r.below(MAX_RING_PAGES as usize) as u8;
     let mut faults = Faults::default();
     let f = r.byte();
@@ -278,14 +332,14 @@ pub fn decode(data: &[u8]) -> Case {
         let until = match r.below(3) {
             0 => None,
             1 => {
-                let (func, op) = LABELS[r.below(LABEL_COUNT)];
+                let (func, op) = pick(&mut r, tables.labels);
                 Some(LabelPattern {
                     func,
                     op,
                     arg: None,
                 })
             }
-            _ => Some(explicit_pattern(&mut r)),
+            _ => Some(explicit_pattern(&mut r, tables.funcs)),
         };
         let until = until.map(|pat| (pat, occurrence(&mut r)));
         schedule.push(Segment { task, until });
@@ -320,8 +374,8 @@ fn role(r: &mut Reader<'_>) -> PageRole {
 /// for the chosen operation (an index on a field that is not an array, a
 /// page member that is not one, a flag operation on something other than a
 /// flag) read as "any object".
-fn explicit_pattern(r: &mut Reader<'_>) -> LabelPattern {
-    let func = pick(r, Func::ALL);
+fn explicit_pattern(r: &mut Reader<'_>, funcs: &[Func]) -> LabelPattern {
+    let func = pick(r, funcs);
     let op = pick(r, OpKind::ALL);
     let arg = match r.below(7) {
         0 => None,
@@ -375,7 +429,12 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
             case.schedule.len()
         ));
     }
-    let version = if s.drains > 0 { VERSION_2 } else { VERSION_1 };
+    let version = if Tables::fit_v1(case) {
+        VERSION_1
+    } else {
+        VERSION_2
+    };
+    let tables = Tables::of(version);
     let mut out = vec![version, s.ring_pages - 1];
     let f = &s.faults;
     let bits = u8::from(f.page_alloc_fails_at.is_some())
@@ -425,7 +484,7 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
         }
         match (
             pat.arg,
-            LABELS.iter().position(|&l| l == (pat.func, pat.op)),
+            tables.labels.iter().position(|&l| l == (pat.func, pat.op)),
         ) {
             (None, Some(i)) => {
                 out.push(1);
@@ -433,7 +492,7 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
             }
             _ => {
                 out.push(2);
-                out.push(index_of(Func::ALL, &pat.func));
+                out.push(index_of(tables.funcs, &pat.func));
                 out.push(index_of(OpKind::ALL, &pat.op));
                 encode_arg(&mut out, pat.arg);
             }
@@ -483,6 +542,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(decode(&encode(&case).unwrap()), case);
+    }
+
+    #[test]
+    fn version_1_tables_end_where_version_2_began() {
+        assert_eq!(Func::ALL[FUNC_COUNT_V1 - 1], Func::LookupIoctx);
+        assert_eq!(Func::ALL[FUNC_COUNT_V1], Func::FilemapFault);
+        assert_eq!(
+            LABELS[LABEL_COUNT_V1 - 1],
+            (Func::LookupIoctx, OpKind::Write)
+        );
+    }
+
+    #[test]
+    fn a_stop_in_the_fault_path_takes_version_2() {
+        let case = text::parse(
+            "t",
+            "ring 1\ntask A: setup, destroy\nrun A until filemap_fault:lock_page\n",
+        )
+        .unwrap();
+        let bytes = encode(&case).unwrap();
+        assert_eq!(bytes[0], VERSION_2);
+        assert_eq!(decode(&bytes), case);
     }
 
     #[test]

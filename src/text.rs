@@ -504,7 +504,7 @@ mod tests {
 ring 1
 task A: setup, destroy   # the owner
 task B: migrate 0 sync
-run A until lookup_ioctx:read(ring->id)
+run A until lookup_ioctx:read(mm->ioctx_table)
 run B until aio_migratepage:spin_lock(private_lock)#2
 run A until put_aio_ring_file:read(ctx->aio_ring_file)
 run B

@@ -122,7 +122,7 @@ fn minimize_keeps_the_signature_and_drops_what_does_not_matter() {
     std::fs::write(
         &padded,
         "ring 3\ntask A: setup, destroy\ntask B: migrate 0 sync\ntask C: migrate 2 async\n\
-         run A until lookup_ioctx:read(ring->id)\nrun C\n\
+         run A until lookup_ioctx:read(mm->ioctx_table)\nrun C\n\
          run B until aio_migratepage:spin_lock(private_lock)#2\n\
          run A until put_aio_ring_file:read(ctx->aio_ring_file)\nrun B\n",
     )

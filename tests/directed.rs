@@ -203,7 +203,7 @@ fn a2_migration_racing_aio_free_ring() {
         ..Scenario::default()
     };
     let schedule = [
-        until(A, "lookup_ioctx:read(ring->id)", 1),
+        until(A, "lookup_ioctx:read(mm->ioctx_table)", 1),
         until(B, "alloc_migrate_target:alloc_page(new[0])", 1),
         until(A, "aio_free_ring:put_page(ring[0])", 1),
         run(B),
@@ -241,7 +241,7 @@ fn a2_the_old_teardown_puts_a_page_the_migrator_froze() {
     let schedule = [
         until(A, "aio_setup_ring:unlock_page(ring[0])", 1),
         run(B),
-        until(A, "lookup_ioctx:read(ring->id)", 1),
+        until(A, "lookup_ioctx:read(mm->ioctx_table)", 1),
         until(
             B,
             "migrate_page_move_mapping:page_unfreeze_refs(ring[0])",
@@ -273,7 +273,7 @@ fn d2_page_freed_under_the_migrator() {
         ..Scenario::default()
     };
     let schedule = [
-        until(A, "lookup_ioctx:read(ring->id)", 1),
+        until(A, "lookup_ioctx:read(mm->ioctx_table)", 1),
         until(B, "alloc_migrate_target:alloc_page(new[0])", 1),
         run(A),
         run(B),
@@ -364,7 +364,7 @@ fn b1_half_migrated_page() {
         ..Scenario::default()
     };
     let schedule = [
-        until(A, "lookup_ioctx:read(ring->id)", 1),
+        until(A, "lookup_ioctx:read(mm->ioctx_table)", 1),
         until(B, "aio_migratepage:spin_lock(private_lock)", 2),
         until(A, "put_aio_ring_file:read(ctx->aio_ring_file)", 1),
         run(B),
@@ -534,7 +534,7 @@ fn no_target_page_leaves_the_ring_alone() {
         ],
         ..Scenario::default()
     };
-    let schedule = [until(A, "lookup_ioctx:read(ring->id)", 1), run(B)];
+    let schedule = [until(A, "lookup_ioctx:read(mm->ioctx_table)", 1), run(B)];
     let (old, new) = run_both(&scenario, &schedule);
     for o in [&old, &new] {
         assert_clean(o);
@@ -587,5 +587,39 @@ fn a_background_drain_frees_the_page_under_setups_header_write() {
     let (old, new) = run_both(&scenario(0), &schedule(false));
     for o in [&old, &new] {
         assert!(!uaf(o), "{}: {:#?}", o.model, o.violations);
+    }
+}
+
+/// `lookup_ioctx`'s `get_user` of `ring->id` faults: `filemap_fault` finds
+/// the page the migration just put in the page cache, and waits for its
+/// lock, which the migrator holds until the copy is done. So teardown reads
+/// the id from a whole page, never from the target's zeroes between the
+/// slot replacement and the copy.
+#[test]
+fn get_user_of_the_ring_id_waits_for_the_copy_of_a_migrating_page() {
+    let scenario = Scenario {
+        ring_pages: 1,
+        tasks: vec![vec![Op::Setup, Op::Destroy], vec![migrate(0)]],
+        ..Scenario::default()
+    };
+    let schedule = [
+        until(A, "lookup_ioctx:read(mm->mmap)", 1),
+        until(B, "migrate_page_copy:copy_highpage", 1),
+        run(A),
+        run(B),
+    ];
+    let (old, new) = run_both(&scenario, &schedule);
+    for o in [&old, &new] {
+        let step = |pred: &dyn Fn(&kernel_sim::Event) -> bool| {
+            o.trace.iter().position(pred).unwrap_or_else(|| {
+                panic!("{}: not in the trace", o.model);
+            })
+        };
+        let replaced = step(&|e| e.label.to_string().contains("radix_tree_replace_slot"));
+        let copy = step(&|e| e.label.func == Func::MigratePageCopy);
+        let read = step(&|e| e.label.to_string() == "lookup_ioctx:read(ring->id)");
+        assert!(replaced < copy, "{}", o.model);
+        assert!(read > copy, "{}: the id was read before the copy", o.model);
+        assert_eq!(o.results[0][1], OpResult::Destroy(0), "{}", o.model);
     }
 }

@@ -2,6 +2,7 @@
 //! (mm/filemap.c of v3.14).
 
 use crate::errno::EEXIST;
+use crate::fs::PAGE_SIZE;
 use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, Func, LockName, OpKind, PageFlag, PageRole};
@@ -114,6 +115,31 @@ impl Kernel {
                 self.unlock_page(page).await;
                 self.put_page(page).await;
                 continue;
+            }
+            return Some(page);
+        }
+    }
+
+    /// `filemap_fault` for the page at `index` of `mapping`: `find_get_page`
+    /// (which waits while the page is frozen), `lock_page_or_retry`, and a
+    /// page truncated meanwhile dropped and looked up again; `SIGBUS`
+    /// (`None`) past `i_size` or with no page, as the ring's `a_ops` have no
+    /// `readpage`. Returns the page locked, with a reference.
+    pub async fn filemap_fault(&self, mapping: InodeId, index: u32) -> Option<PageId> {
+        let _f = self.enter(Func::FilemapFault);
+        loop {
+            let page = self.find_get_page(mapping, index).await?;
+            self.lock_page(page).await;
+            if self.page_mapping(page).await != Some(mapping) {
+                self.unlock_page(page).await;
+                self.put_page(page).await;
+                continue;
+            }
+            let size = self.i_size_read(mapping).await.div_ceil(PAGE_SIZE);
+            if u64::from(index) >= size {
+                self.unlock_page(page).await;
+                self.put_page(page).await;
+                return None;
             }
             return Some(page);
         }

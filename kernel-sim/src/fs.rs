@@ -68,6 +68,21 @@ impl Kernel {
         .await
     }
 
+    /// `i_size_read(inode)`.
+    pub async fn i_size_read(&self, inode: InodeId) -> u64 {
+        self.act(
+            OpKind::Read,
+            Arg::Field(Field::ISize, None),
+            Guard::None,
+            |st| {
+                st.touch(Obj::InodeField(inode, Field::ISize), Access::Read);
+                let size = st.inode(inode).i_size;
+                (size, Effect::Int(size as i64))
+            },
+        )
+        .await
+    }
+
     /// `inode->i_size = size`.
     pub async fn set_i_size(&self, inode: InodeId, size: u64) {
         self.act(

@@ -144,6 +144,9 @@ named_enum! {
         IoDestroy = "io_destroy",
         /// `lookup_ioctx`
         LookupIoctx = "lookup_ioctx",
+        // mm/filemap.c, after the byte format's version 1 functions
+        /// `filemap_fault`
+        FilemapFault = "filemap_fault",
     }
 }
 

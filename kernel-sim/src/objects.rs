@@ -511,30 +511,45 @@ impl Kernel {
         .await
     }
 
-    /// `get_user(id, &ring->id)` through the user mapping at `addr`: the id
-    /// word of the ring file's page-cache page 0. Fails with `-EFAULT` when
-    /// nothing is mapped there and with `SIGBUS` (also `-EFAULT` to the
-    /// caller) when the page was truncated. The fault is served without
-    /// installing a PTE.
+    /// `get_user(id, &ring->id)` through the user mapping at `addr`. The
+    /// ring is mapped but has no PTE, so the load faults: `find_vma`, then
+    /// `filemap_fault` ([`Kernel::filemap_fault`]), which returns page 0
+    /// locked and referenced. The load then reads its id word, here before
+    /// the page is unlocked and its reference dropped: with no PTEs
+    /// modelled, holding the lock stands for the PTE a migration would
+    /// first have to unmap, so the value read is that of a whole page,
+    /// never a target's zeroes before the copy. `None` is `-EFAULT`:
+    /// nothing mapped at `addr`, or `SIGBUS`.
     pub async fn get_user_ring_id(&self, addr: u64) -> Option<u32> {
-        self.act(
-            OpKind::Read,
-            Arg::Field(Field::RingId, None),
-            Guard::None,
-            |st| {
-                st.touch(Obj::MmField(Field::Mmap), Access::Read);
-                let vma = st.mm.vmas.iter().find(|v| v.start == addr).copied();
-                let id = vma.and_then(|v| {
-                    let inode = st.files[v.file.0 as usize].inode;
-                    st.touch(Obj::TreeSlot(inode, 0), Access::Read);
-                    let page = st.tree_slot(inode, 0)?;
+        let inode = self
+            .act(
+                OpKind::Read,
+                Arg::Field(Field::Mmap, None),
+                Guard::None,
+                |st| {
+                    st.touch(Obj::MmField(Field::Mmap), Access::Read);
+                    let vma = st.mm.vmas.iter().find(|v| v.start == addr).copied();
+                    let inode = vma.map(|v| st.files[v.file.0 as usize].inode);
+                    (inode, Effect::Int(inode.map_or(-14, |i| i.0.into())))
+                },
+            )
+            .await?;
+        let page = self.filemap_fault(inode, 0).await?;
+        let id = self
+            .act(
+                OpKind::Read,
+                Arg::Field(Field::RingId, None),
+                Guard::None,
+                |st| {
                     st.touch(Obj::PageData(page.id), Access::Read);
-                    Some(st.page(page).data[0])
-                });
-                (id, Effect::Int(id.map_or(-14, i64::from)))
-            },
-        )
-        .await
+                    let id = st.page(page).data[0];
+                    (id, Effect::Int(id.into()))
+                },
+            )
+            .await;
+        self.unlock_page(page).await;
+        self.put_page(page).await;
+        Some(id)
     }
 
     /// Loads `aio_nr`.

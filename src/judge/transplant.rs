@@ -453,7 +453,7 @@ mod tests {
         let case = crate::text::parse(
             "t",
             "ring 1\ntask A: setup, destroy\ntask B: migrate 0 sync\n\
-             run A until lookup_ioctx:read(ring->id)\n\
+             run A until lookup_ioctx:read(mm->ioctx_table)\n\
              run B until alloc_migrate_target:alloc_page(new[0])\n\
              run A until aio_free_ring:put_page(ring[0])\nrun B\n",
         )
