@@ -209,11 +209,18 @@ impl Tables {
         }
     }
 
-    /// Whether version 1 can carry `case`: no background drains, and no
-    /// pattern that needs a function or a table label version 2 added.
+    /// Whether version 1 can carry `case`: no background drains, no
+    /// migration of a named frame, and no pattern that needs a function or a table label version 2 added.
     fn fit_v1(case: &Case) -> bool {
         let v1 = Tables::of(VERSION_1);
+        let frames = case
+            .scenario
+            .tasks
+            .iter()
+            .flatten()
+            .any(|op| matches!(op, Op::Migrate { frame: Some(_), .. }));
         case.scenario.drains == 0
+            && !frames
             && case.schedule.iter().all(|seg| match seg.until {
                 None => true,
                 Some((pat, _)) => {
@@ -225,6 +232,9 @@ impl Tables {
             })
     }
 }
+
+/// A migration's frame, by `m / 12` of its second byte (version 2 only).
+const FRAMES: [Option<PageRole>; 3] = [None, Some(PageRole::Ring), Some(PageRole::New)];
 
 const MODES: [MigrateMode; 3] = [
     MigrateMode::Async,
@@ -291,7 +301,7 @@ pub fn decode(data: &[u8]) -> Case {
             };
             let op = op.unwrap_or_else(|| {
                 let index = r.below(ring_pages as usize) as u8;
-                let m = r.below(12);
+                let m = r.below(if version == VERSION_2 { 36 } else { 12 });
                 let mut extra_ref = (m / 3) % 2 == 1;
                 if extra_ref && ntasks + holders >= kernel_sim::exec::MAX_TASKS {
                     extra_ref = false;
@@ -302,8 +312,9 @@ pub fn decode(data: &[u8]) -> Case {
                     mode: MODES[m % 3],
                     faults: MigrateFaults {
                         extra_ref,
-                        no_target: m / 6 == 1,
+                        no_target: (m / 6) % 2 == 1,
                     },
+                    frame: FRAMES[m / 12],
                 }
             });
             program.push(op);
@@ -456,12 +467,14 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
                     index,
                     mode,
                     faults,
+                    frame,
                 } => {
                     out.push(1);
                     out.push(index);
                     let m = index_of(&MODES, &mode)
                         + 3 * u8::from(faults.extra_ref)
-                        + 6 * u8::from(faults.no_target);
+                        + 6 * u8::from(faults.no_target)
+                        + 12 * index_of(&FRAMES, &frame);
                     out.push(m);
                 }
             }
@@ -555,10 +568,11 @@ mod tests {
     }
 
     #[test]
-    fn a_stop_in_the_fault_path_takes_version_2() {
+    fn a_stop_in_the_fault_path_and_a_named_frame_take_version_2() {
         let case = text::parse(
             "t",
-            "ring 1\ntask A: setup, destroy\nrun A until filemap_fault:lock_page\n",
+            "ring 1\ntask A: setup, destroy\ntask B: migrate 0 async no-target new-frame\n\
+             run A until filemap_fault:lock_page\n",
         )
         .unwrap();
         let bytes = encode(&case).unwrap();

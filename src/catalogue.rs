@@ -1,6 +1,6 @@
 //! The built-in catalogue of scenarios that `aiodiff verify` explores.
 
-use kernel_sim::{Faults, MigrateMode};
+use kernel_sim::{Faults, MigrateMode, PageRole};
 
 use crate::explore::{compare, Comparison, ExploreOptions};
 use crate::judge::classify::RefusalTable;
@@ -44,6 +44,7 @@ fn migrate(index: u8, mode: MigrateMode) -> Op {
         index,
         mode,
         faults: MigrateFaults::default(),
+        frame: None,
     }
 }
 
@@ -113,6 +114,9 @@ fn entry_plus_one(ring_pages: u8, faults: Faults, tasks: Vec<Vec<Op>>, preemptio
 /// - three tasks, bound 1 for the new code and 2 for the old: teardown
 ///   against two migrations of the same page, and of both pages of a 2-page
 ///   ring;
+/// - teardown against a migration of the frame of ring page 0, which
+///   reaches the page while it is truncated but still in `ring_pages[0]`
+///   (bound 2);
 /// - one background drain, bound 2: setup, and setup then teardown, against
 ///   a migration of page 0, so that the old page the migration put back is
 ///   freed while setup or teardown still holds its address.
@@ -203,6 +207,7 @@ pub fn catalogue() -> Vec<Entry> {
                     index: 0,
                     mode: Sync,
                     faults,
+                    frame: None,
                 }],
             ],
             2,
@@ -220,6 +225,18 @@ pub fn catalogue() -> Vec<Entry> {
             1,
         ));
     }
+    let of_the_frame = Op::Migrate {
+        index: 0,
+        mode: Sync,
+        faults: MigrateFaults::default(),
+        frame: Some(PageRole::Ring),
+    };
+    out.push(entry(
+        1,
+        none,
+        vec![owners[1].clone(), vec![of_the_frame]],
+        2,
+    ));
     for owner in &owners[..2] {
         out.push(with_drains(
             entry(1, none, vec![owner.clone(), vec![migrate(0, Sync)]], 2),

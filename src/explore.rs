@@ -528,6 +528,7 @@ mod tests {
                     index: 0,
                     mode: MigrateMode::Sync,
                     faults: MigrateFaults::default(),
+                    frame: None,
                 }],
             ],
             ..Scenario::default()

@@ -94,13 +94,20 @@ fn candidates(case: &Case) -> Vec<Case> {
         }
         size = if size == 1 { 0 } else { size.div_ceil(2) };
     }
-    // Drop an operation, or a migration's faults.
+    // Drop an operation, or a migration's faults or frame.
     for t in 0..s.tasks.len() {
         for i in 0..s.tasks[t].len() {
             let mut to = s.clone();
             to.tasks[t].remove(i);
             let map = task_map(s, &identity, &to);
             out.push(with(to, remap(&case.schedule, &map)));
+            if let Op::Migrate { frame: Some(_), .. } = s.tasks[t][i] {
+                let mut to = s.clone();
+                if let Op::Migrate { frame, .. } = &mut to.tasks[t][i] {
+                    *frame = None;
+                }
+                out.push(with(to, case.schedule.clone()));
+            }
             if let Op::Migrate { faults, .. } = s.tasks[t][i] {
                 if faults.extra_ref {
                     let mut to = s.clone();

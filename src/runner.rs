@@ -240,12 +240,15 @@ async fn run_program<M: AioModel>(
                 index,
                 mode,
                 faults,
+                frame,
             } => {
                 let faults = kernel_sim::migrate::MigrateFaults {
                     no_target: faults.no_target,
                 };
                 let before = k.inspect(|st| st.notes.len());
-                let result = k.migrate_ring_page(model, index.into(), mode, faults).await;
+                let result = k
+                    .migrate_ring_page(model, index.into(), frame, mode, faults)
+                    .await;
                 let (mut aio, mut generic) = (Vec::new(), Vec::new());
                 k.inspect(|st| {
                     for note in &st.notes[before..] {

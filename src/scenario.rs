@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use kernel_sim::{Faults, MigrateMode, TaskId};
+use kernel_sim::{Faults, MigrateMode, PageRole, TaskId};
 
 /// Most program tasks in a scenario.
 pub const MAX_TASKS: usize = 4;
@@ -38,6 +38,12 @@ pub enum Op {
         mode: MigrateMode,
         /// Faults.
         faults: MigrateFaults,
+        /// Which frame: `None` for the page the ring's page cache holds at
+        /// `index`; `Some(role)` for the frame allocated as `role[index]`,
+        /// wherever it is now, as a pfn walk meets frames and not
+        /// page-cache slots (a page truncate deleted, a half-migrated
+        /// page).
+        frame: Option<PageRole>,
     },
     /// `put_aio_ring_file` on its own, by the owner.
     Truncate,
@@ -247,6 +253,7 @@ mod tests {
             index,
             mode: MigrateMode::Sync,
             faults: MigrateFaults::default(),
+            frame: None,
         }
     }
 

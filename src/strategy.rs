@@ -125,6 +125,7 @@ mod tests {
                     index: 0,
                     mode: MigrateMode::Sync,
                     faults: MigrateFaults::default(),
+                    frame: None,
                 }],
             ],
             ..Scenario::default()

@@ -212,9 +212,24 @@ pub fn return_sites(outcome: &Outcome) -> String {
     }
     per_task
         .iter()
-        .map(|(t, sites)| format!("{t}: {}", sites.join(", ")))
+        .map(|(t, sites)| format!("{t}: {}", runs(sites)))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `a, a, b` as `a (2 times), b`.
+fn runs(items: &[&str]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < items.len() {
+        let n = items[i..].iter().take_while(|&&x| x == items[i]).count();
+        out.push(match n {
+            1 => items[i].to_string(),
+            n => format!("{} ({n} times)", items[i]),
+        });
+        i += n;
+    }
+    out.join(", ")
 }
 
 /// The violations, one per line.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use kernel_sim::{Faults, LabelPattern, MigrateMode, Segment, TaskId};
+use kernel_sim::{Faults, LabelPattern, MigrateMode, PageRole, Segment, TaskId};
 
 use crate::case::{Case, Class, Expect};
 use crate::scenario::{MigrateFaults, Op, Scenario, MAX_DRAINS};
@@ -141,6 +141,7 @@ impl Parser<'_> {
                 let index = self.int(group.get(1), first, "a ring index after `migrate`")?;
                 let mut mode = MigrateMode::Sync;
                 let mut faults = MigrateFaults::default();
+                let mut frame = None;
                 let mut seen_mode = false;
                 for t in &group[2..] {
                     match t.text {
@@ -152,6 +153,11 @@ impl Parser<'_> {
                         "sync" => (mode, seen_mode) = (MigrateMode::Sync, true),
                         "extra-ref" if !faults.extra_ref => faults.extra_ref = true,
                         "no-target" if !faults.no_target => faults.no_target = true,
+                        "ring-frame" | "new-frame" if frame.is_some() => {
+                            return Err(self.err(t.col, "the frame is already given"))
+                        }
+                        "ring-frame" => frame = Some(PageRole::Ring),
+                        "new-frame" => frame = Some(PageRole::New),
                         "extra-ref" | "no-target" => {
                             return Err(self.err(t.col, format!("`{}` is already given", t.text)))
                         }
@@ -159,7 +165,7 @@ impl Parser<'_> {
                             return Err(self.err(
                                 t.col,
                                 format!(
-                                    "unknown migrate option `{other}`: expected async, sync-light, sync, extra-ref or no-target"
+                                    "unknown migrate option `{other}`: expected async, sync-light, sync, extra-ref, no-target, ring-frame or new-frame"
                                 ),
                             ))
                         }
@@ -169,6 +175,7 @@ impl Parser<'_> {
                     index,
                     mode,
                     faults,
+                    frame,
                 });
             }
             other => {
@@ -452,6 +459,7 @@ pub fn print_op(op: &Op) -> String {
             index,
             mode,
             faults,
+            frame,
         } => {
             let mut s = format!("migrate {index} {mode}");
             if faults.extra_ref {
@@ -459,6 +467,11 @@ pub fn print_op(op: &Op) -> String {
             }
             if faults.no_target {
                 s.push_str(" no-target");
+            }
+            match frame {
+                Some(PageRole::Ring) => s.push_str(" ring-frame"),
+                Some(PageRole::New) => s.push_str(" new-frame"),
+                None => {}
             }
             s
         }
@@ -546,6 +559,10 @@ expect: old-only truncate-livelock@truncate_inode_pages_range
                 "t.sched:1:1: a ring has 1 to 10 pages, not 11",
             ),
             ("ring 2\nfrob\n", "t.sched:2:1: unknown line `frob`"),
+            (
+                "ring 2\ntask A: migrate 0 ring-frame new-frame\n",
+                "t.sched:2:30: the frame is already given",
+            ),
             (
                 "ring 2\ndrains 3\ntask A: setup\n",
                 "t.sched:2:8: a scenario has 0 to 2 background drains, not 3",

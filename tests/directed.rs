@@ -29,6 +29,7 @@ fn migrate(index: u8) -> Op {
         index,
         mode: MigrateMode::Sync,
         faults: MigrateFaults::default(),
+        frame: None,
     }
 }
 
@@ -327,6 +328,7 @@ fn a3_transient_reference_makes_move_mapping_refuse() {
                     extra_ref: true,
                     no_target: false,
                 },
+                frame: None,
             }],
         ],
         ..Scenario::default()
@@ -530,6 +532,7 @@ fn no_target_page_leaves_the_ring_alone() {
                     extra_ref: false,
                     no_target: true,
                 },
+                frame: None,
             }],
         ],
         ..Scenario::default()
@@ -622,4 +625,41 @@ fn get_user_of_the_ring_id_waits_for_the_copy_of_a_migrating_page() {
         assert!(read > copy, "{}: the id was read before the copy", o.model);
         assert_eq!(o.results[0][1], OpResult::Destroy(0), "{}", o.model);
     }
+}
+
+/// A pfn walk meets frames, not page-cache slots. In the new code's
+/// teardown the ring is truncated before the put loop, so for a moment page
+/// 0 is out of the page cache but alive in `ring_pages[0]`: a migration
+/// that looks the page up by index finds nothing, and one that starts from
+/// the frame (`ring-frame`) reaches it and takes the generic path, where the
+/// reference `ring_pages[0]` still holds makes it refuse.
+#[test]
+fn a_migration_of_the_frame_reaches_a_truncated_page_that_ring_pages_still_holds() {
+    let scenario = |frame: Option<PageRole>| Scenario {
+        ring_pages: 1,
+        tasks: vec![
+            vec![Op::Setup, Op::Destroy],
+            vec![Op::Migrate {
+                index: 0,
+                mode: MigrateMode::Sync,
+                faults: MigrateFaults::default(),
+                frame,
+            }],
+        ],
+        ..Scenario::default()
+    };
+    let schedule = [until(A, "aio_free_ring:put_page", 1), run(B), run(A)];
+    let (_, by_index) = run_both(&scenario(None), &schedule);
+    assert_eq!(migrated(&by_index.results[1][0]), MigrateResult::NoPage);
+    let (_, by_frame) = run_both(&scenario(Some(PageRole::Ring)), &schedule);
+    assert_eq!(
+        migrated(&by_frame.results[1][0]),
+        MigrateResult::Migrated(1)
+    );
+    assert!(
+        migratepage_rcs(&by_frame).is_empty(),
+        "no mapping, no a_ops"
+    );
+    assert_eq!(generic_rcs(&by_frame), [EAGAIN; 10]);
+    assert_clean(&by_frame);
 }

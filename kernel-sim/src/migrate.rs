@@ -7,7 +7,7 @@ use std::future::Future;
 use crate::errno::{EAGAIN, EBUSY, ENOMEM};
 use crate::exec::TaskId;
 use crate::history::{Access, Obj};
-use crate::kernel::{Guard, Kernel, Note};
+use crate::kernel::{Guard, Kernel, Note, State};
 use crate::label::{Arg, Func, LockName, OpKind, PageFlag, PageRole};
 use crate::mm::{PageId, EVENT_WORD};
 use crate::objects::InodeId;
@@ -81,6 +81,28 @@ pub enum MigrateResult {
     Migrated(i32),
 }
 
+impl State {
+    /// The frame a pfn walk meets first among those allocated as
+    /// `role[index]`: the first in allocation order that is not free, else
+    /// the first (whose `get_page_unless_zero` then fails); `None` if no
+    /// such page was ever allocated. Finding a frame reads no shared state:
+    /// `pfn_to_page` is arithmetic.
+    pub fn frame(&self, role: PageRole, index: u8) -> Option<PageId> {
+        let mut frames = self
+            .pages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.allocated_as == (role, index));
+        let first = frames.clone().next();
+        let (i, _) = frames.find(|(_, p)| !p.freed).or(first)?;
+        Some(PageId {
+            id: i as u16,
+            role,
+            idx: index,
+        })
+    }
+}
+
 impl Kernel {
     /// A migration of the ring page at `index`, as memory hot-remove does
     /// it: `lru_add_drain_all` (every CPU drains its LRU-add pagevec), then
@@ -89,6 +111,7 @@ impl Kernel {
         &self,
         aops: &A,
         index: u32,
+        frame: Option<PageRole>,
         mode: MigrateMode,
         faults: MigrateFaults,
     ) -> MigrateResult {
@@ -96,36 +119,29 @@ impl Kernel {
             let _f = self.enter(Func::MigratePrep);
             self.lru_add_drain_all().await;
         }
-        self.do_migrate_range(aops, index, mode, faults).await
+        self.do_migrate_range(aops, index, frame, mode, faults)
+            .await
     }
 
-    /// `do_migrate_range` for the frame of the ring page at `index`: the pfn
-    /// walk finds the frame, `get_page_unless_zero` skips a free one,
-    /// `isolate_lru_page`, `put_page`, then `migrate_pages` of the isolated
-    /// page and `putback_movable_pages` of what is left.
+    /// `do_migrate_range` for one frame: the pfn walk finds it,
+    /// `get_page_unless_zero` skips a free one, `isolate_lru_page`,
+    /// `put_page`, then `migrate_pages` of the isolated page and
+    /// `putback_movable_pages` of what is left. The frame is the ring
+    /// mapping's page at `index`, or with `frame`, the one allocated as
+    /// `frame[index]` ([`State::frame`]).
     async fn do_migrate_range<A: AddressSpaceOps>(
         &self,
         aops: &A,
         index: u32,
+        frame: Option<PageRole>,
         mode: MigrateMode,
         faults: MigrateFaults,
     ) -> MigrateResult {
         let _f = self.enter(Func::DoMigrateRange);
-        let page = self
-            .act(
-                OpKind::TreeLookup,
-                Arg::Page(PageRole::Ring, index as u8),
-                Guard::None,
-                |st| {
-                    let m = st.find_ring_inode();
-                    if let Some(m) = m {
-                        st.touch(Obj::TreeSlot(m, index as u8), Access::Read);
-                    }
-                    let p = m.and_then(|m| st.tree_slot(m, index));
-                    (p, Effect::Page(p))
-                },
-            )
-            .await;
+        let page = match frame {
+            Some(role) => self.inspect(|st| st.frame(role, index as u8)),
+            None => self.page_cache_frame(index).await,
+        };
         let Some(page) = page else {
             return MigrateResult::NoPage;
         };
@@ -143,6 +159,24 @@ impl Kernel {
             self.putback_movable_pages(&list).await;
         }
         MigrateResult::Migrated(rc)
+    }
+
+    /// The frame of the ring mapping's page-cache page at `index`.
+    async fn page_cache_frame(&self, index: u32) -> Option<PageId> {
+        self.act(
+            OpKind::TreeLookup,
+            Arg::Page(PageRole::Ring, index as u8),
+            Guard::None,
+            |st| {
+                let m = st.find_ring_inode();
+                if let Some(m) = m {
+                    st.touch(Obj::TreeSlot(m, index as u8), Access::Read);
+                }
+                let p = m.and_then(|m| st.tree_slot(m, index));
+                (p, Effect::Page(p))
+            },
+        )
+        .await
     }
 
     /// `putback_movable_pages(list)`: `putback_lru_page` each page left.
