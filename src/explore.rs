@@ -57,6 +57,8 @@ pub struct OutcomeKey {
     pub violations: Vec<String>,
     /// Each kioctx's final contents.
     pub contents: Vec<Contents>,
+    /// `aio_nr` at the end.
+    pub aio_nr: u64,
 }
 
 impl OutcomeKey {
@@ -80,6 +82,7 @@ impl OutcomeKey {
                 .collect(),
             violations,
             contents: crate::judge::classify::contents(&o.ctxs),
+            aio_nr: o.aio_nr,
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct CtxState {
     pub freed: bool,
     /// `nr_pages`.
     pub nr_pages: i64,
+    /// Whether the ring is still mapped into the process: a vma of its ring
+    /// file is left (`io_destroy` unmaps it).
+    pub mapped: bool,
     /// `ring_pages[i]` for `i < nr_pages`: what the page was allocated as,
     /// and its contents (header words and event word).
     pub ring: Vec<Option<(PageRole, [u32; kernel_sim::mm::PAGE_WORDS])>>,
@@ -61,6 +64,8 @@ pub struct Outcome {
     pub end: RunEnd,
     /// The final state of each kioctx.
     pub ctxs: Vec<CtxState>,
+    /// `aio_nr` at the end: the events the live kioctxs account for.
+    pub aio_nr: u64,
     /// The full trace.
     pub trace: Vec<Event>,
     /// The scheduler's decisions, for replay.
@@ -87,6 +92,7 @@ impl Outcome {
             violations: Vec::new(),
             end: RunEnd::Done,
             ctxs: Vec::new(),
+            aio_nr: 0,
             trace: Vec::new(),
             decisions: Vec::new(),
             history: History::default(),
@@ -192,9 +198,15 @@ pub fn run_model<M: AioModel>(
         (0..st.ctxs.len())
             .map(|i| {
                 let c = CtxId(i as u8);
+                let inode = st.ctxs[i].ring_inode;
                 CtxState {
                     freed: st.ctxs[i].freed,
                     nr_pages: st.ctxs[i].nr_pages,
+                    mapped: st
+                        .mm
+                        .vmas
+                        .iter()
+                        .any(|v| Some(st.files[v.file.0 as usize].inode) == inode),
                     ring: st
                         .ring_pages_of(c)
                         .into_iter()
@@ -213,6 +225,7 @@ pub fn run_model<M: AioModel>(
         violations,
         end,
         ctxs,
+        aio_nr: k.inspect(|st| st.aio_nr),
         trace,
         decisions,
         history,

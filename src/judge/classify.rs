@@ -312,7 +312,12 @@ fn op_name(r: &OpResult) -> &'static str {
 
 /// A kioctx's final state without page identities: freed, `nr_pages`, and
 /// each slot's contents.
-pub type Contents = (bool, i64, Vec<Option<[u32; kernel_sim::mm::PAGE_WORDS]>>);
+pub type Contents = (
+    bool,
+    i64,
+    bool,
+    Vec<Option<[u32; kernel_sim::mm::PAGE_WORDS]>>,
+);
 
 /// The final states compared by contents: which page a slot holds (the
 /// original or a migration target) is the migration's business, already
@@ -323,6 +328,7 @@ pub fn contents(ctxs: &[CtxState]) -> Vec<Contents> {
             (
                 c.freed,
                 c.nr_pages,
+                c.mapped,
                 c.ring.iter().map(|s| s.map(|(_, d)| d)).collect(),
             )
         })
@@ -412,6 +418,14 @@ fn first_difference(
     if contents(&old.ctxs) != contents(&new.ctxs) {
         let sentence = "every operation returned the same, but the final kioctx state differs";
         return (Some(("final-state".into(), sentence.into())), rows_hit);
+    }
+    if old.aio_nr != new.aio_nr {
+        let sentence = format!(
+            "every operation returned the same, but aio_nr ends at {} in the old code and {} in \
+             the new",
+            old.aio_nr, new.aio_nr
+        );
+        return (Some(("final-aio_nr".into(), sentence)), rows_hit);
     }
     (None, rows_hit)
 }
@@ -651,8 +665,33 @@ mod tests {
         new.ctxs.push(CtxState {
             freed: true,
             nr_pages: 1,
+            mapped: false,
             ring: vec![None],
         });
+        assert_eq!(
+            classify(&old, &new, &table).signature,
+            "divergence:final-state"
+        );
+        let mut new = outcome("new", migrated());
+        new.aio_nr = 32;
+        assert_eq!(
+            classify(&old, &new, &table).signature,
+            "divergence:final-aio_nr"
+        );
+    }
+
+    #[test]
+    fn a_ring_left_mapped_is_a_different_final_state() {
+        let table = RefusalTable::default();
+        let state = |mapped| CtxState {
+            freed: true,
+            nr_pages: 0,
+            mapped,
+            ring: Vec::new(),
+        };
+        let (mut old, mut new) = (outcome("old", migrated()), outcome("new", migrated()));
+        old.ctxs.push(state(false));
+        new.ctxs.push(state(true));
         assert_eq!(
             classify(&old, &new, &table).signature,
             "divergence:final-state"
