@@ -108,7 +108,9 @@ fn entry_plus_one(ring_pages: u8, faults: Faults, tasks: Vec<Vec<Op>>, preemptio
 ///   truncate; setup, truncate, destroy) against one migration of each
 ///   page of a 1- and a 2-page ring, synchronous and asynchronous;
 /// - the kcalloc'd ring: 9 pages, teardown against a migration of the last
-///   page (bound 2), and the kcalloc failure (bound 1);
+///   page (bound 2), and the kcalloc failure (bound 1); and the largest ring
+///   that needs no kcalloc, 8 pages, whose setup the kcalloc fault must not
+///   touch (bound 2);
 /// - every fault, bound 2: page allocation failing at each index, mmap
 ///   failing, no target page, and a transient extra reference;
 /// - three tasks, bound 1 for the new code and 2 for the old: teardown
@@ -167,6 +169,15 @@ pub fn catalogue() -> Vec<Entry> {
         },
         vec![owners[1].clone(), vec![migrate(8, Sync)]],
         1,
+    ));
+    out.push(entry(
+        8,
+        Faults {
+            kcalloc_fails: true,
+            ..none
+        },
+        vec![owners[1].clone()],
+        2,
     ));
     for (ring, k) in [(1u8, 0u8), (2, 0), (2, 1)] {
         out.push(entry(
