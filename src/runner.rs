@@ -43,6 +43,10 @@ pub struct CtxState {
     /// Whether the ring is still mapped into the process: a vma of its ring
     /// file is left (`io_destroy` unmaps it).
     pub mapped: bool,
+    /// Whether user space can still reach it: `lookup_ioctx` of its address
+    /// finds it (not after a lost store of `ring->id`, or the harness-only
+    /// `truncate`).
+    pub reachable: bool,
     /// `ring_pages[i]` for `i < nr_pages`: what the page was allocated as,
     /// and its contents (header words and event word).
     pub ring: Vec<Option<(PageRole, [u32; kernel_sim::mm::PAGE_WORDS])>>,
@@ -207,6 +211,8 @@ pub fn run_model<M: AioModel>(
                         .vmas
                         .iter()
                         .any(|v| Some(st.files[v.file.0 as usize].inode) == inode),
+                    reachable: !st.ctxs[i].freed
+                        && st.lookup_ioctx_at_rest(st.ctxs[i].user_id) == Some(c),
                     ring: st
                         .ring_pages_of(c)
                         .into_iter()

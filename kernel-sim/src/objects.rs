@@ -198,6 +198,25 @@ pub struct Mm {
 }
 
 impl State {
+    /// What `lookup_ioctx(ctx_id)` would return with the system at rest:
+    /// the id in ring page 0 at the address user space holds, looked up in
+    /// the mm's `ioctx_table`, if that kioctx has this address. A live
+    /// kioctx it does not find cannot be destroyed; only `exit_aio` would
+    /// free it.
+    pub fn lookup_ioctx_at_rest(&self, ctx_id: u64) -> Option<CtxId> {
+        let vma = self.mm.vmas.iter().find(|v| v.start == ctx_id)?;
+        let inode = self.files[vma.file.0 as usize].inode;
+        let page = self.inodes[inode.0 as usize]
+            .mapping
+            .tree
+            .first()
+            .copied()
+            .flatten()?;
+        let id = self.pages[page.index()].data[0] as usize;
+        let ctx = (*self.mm.ioctx_table.as_ref()?.get(id)?)?;
+        (self.ctxs[ctx.0 as usize].user_id == ctx_id).then_some(ctx)
+    }
+
     /// The inode, reporting a use after free.
     pub fn inode(&mut self, i: InodeId) -> &mut Inode {
         self.touch(Obj::Inode(i), Access::Read);

@@ -94,11 +94,6 @@ pub enum ViolationKind {
     /// A store to ring memory landed in a page whose contents had already
     /// been copied to a migration target (O7).
     LostWrite,
-    /// A live kioctx that user space can no longer reach at the end of a
-    /// run: `lookup_ioctx` of its address would not find it (ring page 0 is
-    /// gone from the page cache, or holds another id), so `io_destroy`
-    /// fails and only `exit_aio` would free it (O5).
-    Unreachable,
 }
 
 impl ViolationKind {
@@ -139,7 +134,6 @@ impl ViolationKind {
             ViolationKind::Leak(o) => format!("leak({})", o.name()),
             ViolationKind::PageLeak(role, idx) => format!("leak({})", Arg::Page(role, idx)),
             ViolationKind::LostWrite => "O7-lost-write".into(),
-            ViolationKind::Unreachable => "O5-unreachable-kioctx".into(),
         }
     }
 }

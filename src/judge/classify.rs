@@ -310,11 +310,12 @@ fn op_name(r: &OpResult) -> &'static str {
     }
 }
 
-/// A kioctx's final state without page identities: freed, `nr_pages`, and
-/// each slot's contents.
+/// A kioctx's final state without page identities: freed, `nr_pages`,
+/// mapped, reachable, and each slot's contents.
 pub type Contents = (
     bool,
     i64,
+    bool,
     bool,
     Vec<Option<[u32; kernel_sim::mm::PAGE_WORDS]>>,
 );
@@ -329,6 +330,7 @@ pub fn contents(ctxs: &[CtxState]) -> Vec<Contents> {
                 c.freed,
                 c.nr_pages,
                 c.mapped,
+                c.reachable,
                 c.ring.iter().map(|s| s.map(|(_, d)| d)).collect(),
             )
         })
@@ -666,6 +668,7 @@ mod tests {
             freed: true,
             nr_pages: 1,
             mapped: false,
+            reachable: false,
             ring: vec![None],
         });
         assert_eq!(
@@ -687,6 +690,7 @@ mod tests {
             freed: true,
             nr_pages: 0,
             mapped,
+            reachable: false,
             ring: Vec::new(),
         };
         let (mut old, mut new) = (outcome("old", migrated()), outcome("new", migrated()));
