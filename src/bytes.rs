@@ -19,15 +19,24 @@ use crate::scenario::{
     MigrateFaults, Op, Scenario, MAX_DRAINS, MAX_OPS, MAX_RING_PAGES, MAX_TASKS,
 };
 
-/// The first byte of version 1: every first byte but [`VERSION_2`]
-/// decodes as version 1, which has no background drains.
+/// The first byte of version 1: every first byte but [`VERSION_2`] and
+/// [`VERSION_3`] decodes as version 1, which has no background drains.
 pub const VERSION_1: u8 = 1;
 
 /// The first byte of version 2: version 1 with one more byte after the
-/// programs, the background drains. [`encode`] writes the lowest version
-/// that carries the case, so a case without drains keeps its version 1
-/// bytes.
+/// programs, the background drains, named frames, and `get_user`'s fault
+/// path in the tables. [`encode`] writes the lowest version that carries
+/// the case, so a case without them keeps its version 1 bytes.
 pub const VERSION_2: u8 = 2;
+
+/// The first byte of version 3: version 2 with `submit` among the
+/// operations, and the submission and completion path (`do_io_submit`,
+/// `aio_complete`, `ctx->tail`, the ring's tail and events) in the tables.
+/// Before it, a first byte of 3 read as version 1.
+pub const VERSION_3: u8 = 3;
+
+/// The newest version.
+pub const LATEST: u8 = VERSION_3;
 
 /// Most segments in a byte-encoded schedule.
 pub const MAX_SEGMENTS: usize = 8;
@@ -37,7 +46,8 @@ pub const MAX_OCCURRENCE: u32 = 64;
 
 /// Labels the ports and the substrate perform, as `func:op` patterns: a
 /// segment picks one with a single byte. Version 1 has the first
-/// [`LABEL_COUNT_V1`]; version 2 all of them.
+/// [`LABEL_COUNT_V1`], version 2 the first [`LABEL_COUNT_V2`], version 3
+/// all of them.
 pub const LABELS: [(Func, OpKind); LABEL_COUNT] = [
     (Func::FindOrCreatePage, OpKind::SetPageLocked),
     (Func::FindOrCreatePage, OpKind::ClearFlag),
@@ -176,60 +186,103 @@ pub const LABELS: [(Func, OpKind); LABEL_COUNT] = [
     (Func::FilemapFault, OpKind::Read),
     (Func::FilemapFault, OpKind::UnlockPage),
     (Func::FilemapFault, OpKind::PutPage),
+    // Version 3: submission and completion.
+    (Func::DoIoSubmit, OpKind::Write),
+    (Func::AioGetReq, OpKind::Write),
+    (Func::AioComplete, OpKind::SpinLockIrqsave),
+    (Func::AioComplete, OpKind::SpinUnlockIrqrestore),
+    (Func::AioComplete, OpKind::Read),
+    (Func::AioComplete, OpKind::Write),
+    (Func::AioComplete, OpKind::KmapWrite),
+    (Func::AioComplete, OpKind::SmpWmb),
 ];
 
 /// Entries in [`LABELS`].
-pub const LABEL_COUNT: usize = 136;
+pub const LABEL_COUNT: usize = 144;
 
 /// Entries of [`LABELS`] in version 1.
 pub const LABEL_COUNT_V1: usize = 130;
 
-/// Functions an explicit pattern can name in version 1: the first of
-/// `Func::ALL`; version 2 names them all.
+/// Entries of [`LABELS`] in version 2.
+pub const LABEL_COUNT_V2: usize = 136;
+
+/// Functions an explicit pattern can name in versions 1 and 2: the first
+/// of `Func::ALL`; version 3 names them all.
 const FUNC_COUNT_V1: usize = 46;
+const FUNC_COUNT_V2: usize = 47;
+
+/// Fields an explicit pattern can name in versions 1 and 2: the first of
+/// `Field::ALL`; version 3 names them all.
+const FIELD_COUNT_V2: usize = 27;
 
 /// What a version's bytes can name.
 struct Tables {
+    version: u8,
     labels: &'static [(Func, OpKind)],
     funcs: &'static [Func],
+    fields: &'static [Field],
 }
 
 impl Tables {
-    fn of(version: u8) -> Tables {
-        if version == VERSION_2 {
-            Tables {
+    /// The tables of the version a first byte selects.
+    fn of(first: u8) -> Tables {
+        match first {
+            VERSION_3 => Tables {
+                version: VERSION_3,
                 labels: &LABELS,
                 funcs: Func::ALL,
-            }
-        } else {
-            Tables {
+                fields: Field::ALL,
+            },
+            VERSION_2 => Tables {
+                version: VERSION_2,
+                labels: &LABELS[..LABEL_COUNT_V2],
+                funcs: &Func::ALL[..FUNC_COUNT_V2],
+                fields: &Field::ALL[..FIELD_COUNT_V2],
+            },
+            _ => Tables {
+                version: VERSION_1,
                 labels: &LABELS[..LABEL_COUNT_V1],
                 funcs: &Func::ALL[..FUNC_COUNT_V1],
-            }
+                fields: &Field::ALL[..FIELD_COUNT_V2],
+            },
         }
     }
 
-    /// Whether version 1 can carry `case`: no background drains, no
-    /// migration of a named frame, and no pattern that needs a function or a table label version 2 added.
-    fn fit_v1(case: &Case) -> bool {
-        let v1 = Tables::of(VERSION_1);
-        let frames = case
-            .scenario
-            .tasks
-            .iter()
-            .flatten()
-            .any(|op| matches!(op, Op::Migrate { frame: Some(_), .. }));
-        case.scenario.drains == 0
-            && !frames
+    /// The lowest version that carries `case`.
+    fn lowest_for(case: &Case) -> Tables {
+        [VERSION_1, VERSION_2, VERSION_3]
+            .into_iter()
+            .map(Tables::of)
+            .find(|t| t.carries(case))
+            .unwrap_or_else(|| Tables::of(LATEST))
+    }
+
+    /// Whether this version can carry `case`: its operations, its drains
+    /// and named frames (version 2 on), and every pattern of its schedule.
+    fn carries(&self, case: &Case) -> bool {
+        let s = &case.scenario;
+        let ops = s.tasks.iter().flatten().all(|op| match op {
+            Op::Submit => self.version >= VERSION_3,
+            Op::Migrate { frame: Some(_), .. } => self.version >= VERSION_2,
+            _ => true,
+        });
+        let drains = s.drains == 0 || self.version >= VERSION_2;
+        ops && drains
             && case.schedule.iter().all(|seg| match seg.until {
                 None => true,
-                Some((pat, _)) => {
-                    v1.funcs.contains(&pat.func)
-                        && (pat.arg.is_some()
-                            || v1.labels.contains(&(pat.func, pat.op))
-                            || !LABELS.contains(&(pat.func, pat.op)))
-                }
+                Some((pat, _)) => self.names(pat),
             })
+    }
+
+    /// Whether a pattern can be written in this version: its function and
+    /// field are in its tables (an any-object pattern not in its label
+    /// table is written field by field).
+    fn names(&self, pat: LabelPattern) -> bool {
+        let field = match pat.arg {
+            Some(Arg::Field(f, _) | Arg::PageField(f, ..)) => self.fields.contains(&f),
+            _ => true,
+        };
+        self.funcs.contains(&pat.func) && field
     }
 }
 
@@ -262,8 +315,8 @@ pub fn decode(data: &[u8]) -> Case {
     let mut r = Reader {
         u: Unstructured::new(data),
     };
-    let version = r.byte();
-    let tables = Tables::of(version);
+    let tables = Tables::of(r.byte());
+    let version = tables.version;
     let ring_pages = 1 + r.below(MAX_RING_PAGES as usize) as u8;
     let mut faults = Faults::default();
     let f = r.byte();
@@ -284,7 +337,8 @@ pub fn decode(data: &[u8]) -> Case {
         let (mut truncated, mut destroyed) = (false, false);
         for i in 0..nops {
             let mine = owner == Some(t);
-            let op = match r.below(4) {
+            let choices = if version >= VERSION_3 { 5 } else { 4 };
+            let op = match r.below(choices) {
                 0 if owner.is_none() && i == 0 => {
                     owner = Some(t);
                     Some(Op::Setup)
@@ -297,11 +351,12 @@ pub fn decode(data: &[u8]) -> Case {
                     destroyed = true;
                     Some(Op::Destroy)
                 }
+                4 if mine && !destroyed => Some(Op::Submit),
                 _ => None,
             };
             let op = op.unwrap_or_else(|| {
                 let index = r.below(ring_pages as usize) as u8;
-                let m = r.below(if version == VERSION_2 { 36 } else { 12 });
+                let m = r.below(if version >= VERSION_2 { 36 } else { 12 });
                 let mut extra_ref = (m / 3) % 2 == 1;
                 if extra_ref && ntasks + holders >= kernel_sim::exec::MAX_TASKS {
                     extra_ref = false;
@@ -322,7 +377,7 @@ pub fn decode(data: &[u8]) -> Case {
         tasks.push(program);
     }
     let mut drains = 0;
-    if version == VERSION_2 {
+    if version >= VERSION_2 {
         drains = r.below(usize::from(MAX_DRAINS) + 1) as u8;
         if ntasks + holders >= kernel_sim::exec::MAX_TASKS {
             drains = 0;
@@ -350,7 +405,7 @@ pub fn decode(data: &[u8]) -> Case {
                     arg: None,
                 })
             }
-            _ => Some(explicit_pattern(&mut r, tables.funcs)),
+            _ => Some(explicit_pattern(&mut r, &tables)),
         };
         let until = until.map(|pat| (pat, occurrence(&mut r)));
         schedule.push(Segment { task, until });
@@ -385,8 +440,8 @@ fn role(r: &mut Reader<'_>) -> PageRole {
 /// for the chosen operation (an index on a field that is not an array, a
 /// page member that is not one, a flag operation on something other than a
 /// flag) read as "any object".
-fn explicit_pattern(r: &mut Reader<'_>, funcs: &[Func]) -> LabelPattern {
-    let func = pick(r, funcs);
+fn explicit_pattern(r: &mut Reader<'_>, tables: &Tables) -> LabelPattern {
+    let func = pick(r, tables.funcs);
     let op = pick(r, OpKind::ALL);
     let arg = match r.below(7) {
         0 => None,
@@ -402,12 +457,12 @@ fn explicit_pattern(r: &mut Reader<'_>, funcs: &[Func]) -> LabelPattern {
             Some(Arg::Page(role, r.byte()))
         }
         5 => {
-            let field = pick(r, Field::ALL);
+            let field = pick(r, tables.fields);
             let index = (r.byte() % 2 == 1).then(|| r.byte());
             Some(Arg::Field(field, index)).filter(|_| index.is_none() || field.indexed())
         }
         _ => {
-            let field = pick(r, Field::ALL);
+            let field = pick(r, tables.fields);
             let role = role(r);
             Some(Arg::PageField(field, role, r.byte())).filter(|_| field.of_page())
         }
@@ -440,12 +495,8 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
             case.schedule.len()
         ));
     }
-    let version = if Tables::fit_v1(case) {
-        VERSION_1
-    } else {
-        VERSION_2
-    };
-    let tables = Tables::of(version);
+    let tables = Tables::lowest_for(case);
+    let version = tables.version;
     let mut out = vec![version, s.ring_pages - 1];
     let f = &s.faults;
     let bits = u8::from(f.page_alloc_fails_at.is_some())
@@ -463,6 +514,7 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
                 Op::Setup => out.push(0),
                 Op::Truncate => out.push(2),
                 Op::Destroy => out.push(3),
+                Op::Submit => out.push(4),
                 Op::Migrate {
                     index,
                     mode,
@@ -480,7 +532,7 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
             }
         }
     }
-    if version == VERSION_2 {
+    if version >= VERSION_2 {
         out.push(s.drains);
     }
     out.push(case.schedule.len() as u8);
@@ -507,7 +559,7 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
                 out.push(2);
                 out.push(index_of(tables.funcs, &pat.func));
                 out.push(index_of(OpKind::ALL, &pat.op));
-                encode_arg(&mut out, pat.arg);
+                encode_arg(&mut out, pat.arg, &tables);
             }
         }
         out.push(if n <= 4 { n as u8 - 1 } else { 191 + n as u8 });
@@ -515,7 +567,7 @@ pub fn encode(case: &Case) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn encode_arg(out: &mut Vec<u8>, arg: Option<Arg>) {
+fn encode_arg(out: &mut Vec<u8>, arg: Option<Arg>, tables: &Tables) {
     match arg {
         None => out.push(0),
         Some(Arg::None) => out.push(1),
@@ -524,10 +576,10 @@ fn encode_arg(out: &mut Vec<u8>, arg: Option<Arg>) {
             out.extend([3, index_of(PageFlag::ALL, &f), role_byte(role), i])
         }
         Some(Arg::Page(role, i)) => out.extend([4, role_byte(role), i]),
-        Some(Arg::Field(f, None)) => out.extend([5, index_of(Field::ALL, &f), 0]),
-        Some(Arg::Field(f, Some(i))) => out.extend([5, index_of(Field::ALL, &f), 1, i]),
+        Some(Arg::Field(f, None)) => out.extend([5, index_of(tables.fields, &f), 0]),
+        Some(Arg::Field(f, Some(i))) => out.extend([5, index_of(tables.fields, &f), 1, i]),
         Some(Arg::PageField(f, role, i)) => {
-            out.extend([6, index_of(Field::ALL, &f), role_byte(role), i])
+            out.extend([6, index_of(tables.fields, &f), role_byte(role), i])
         }
     }
 }
@@ -565,6 +617,31 @@ mod tests {
             LABELS[LABEL_COUNT_V1 - 1],
             (Func::LookupIoctx, OpKind::Write)
         );
+    }
+
+    #[test]
+    fn version_2_tables_end_where_version_3_began() {
+        assert_eq!(Func::ALL[FUNC_COUNT_V2 - 1], Func::FilemapFault);
+        assert_eq!(Func::ALL[FUNC_COUNT_V2], Func::DoIoSubmit);
+        assert_eq!(Field::ALL[FIELD_COUNT_V2 - 1], Field::FCount);
+        assert_eq!(Field::ALL[FIELD_COUNT_V2], Field::Tail);
+        assert_eq!(
+            LABELS[LABEL_COUNT_V2 - 1],
+            (Func::FilemapFault, OpKind::PutPage)
+        );
+    }
+
+    #[test]
+    fn a_submission_and_a_stop_in_aio_complete_take_version_3() {
+        let case = text::parse(
+            "t",
+            "ring 1\ntask A: setup, submit, destroy\ntask B: migrate 0\n\
+             run A until aio_complete:read(ctx->tail)\nrun B until aio_complete:kmap_write(ring->io_events[1])\n",
+        )
+        .unwrap();
+        let bytes = encode(&case).unwrap();
+        assert_eq!(bytes[0], VERSION_3);
+        assert_eq!(decode(&bytes), case);
     }
 
     #[test]
@@ -610,9 +687,14 @@ mod tests {
         }
 
         #[test]
-        fn every_version_2_byte_string_decodes_to_a_valid_case_that_round_trips(data in proptest::collection::vec(any::<u8>(), 0..160)) {
-            let data: Vec<u8> = [VERSION_2].into_iter().chain(data).collect();
+        fn every_version_2_and_3_byte_string_decodes_to_a_valid_case_that_round_trips(
+            version in VERSION_2..=VERSION_3,
+            data in proptest::collection::vec(any::<u8>(), 0..160),
+        ) {
+            let data: Vec<u8> = [version].into_iter().chain(data).collect();
             let case = decode(&data);
+            let submits = case.scenario.tasks.iter().flatten().any(|op| *op == Op::Submit);
+            prop_assert!(version == VERSION_3 || !submits);
             prop_assert_eq!(case.scenario.validate(), Ok(()));
             let printed = text::print(&case);
             prop_assert_eq!(&text::parse("p", &printed).unwrap(), &case);

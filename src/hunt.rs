@@ -109,7 +109,7 @@ pub fn hunt(
                 .clone()
         } else {
             let mut raw: Vec<u8> = (0..32).map(|_| rng.next_u64() as u8).collect();
-            raw[0] = bytes::VERSION_2;
+            raw[0] = bytes::LATEST;
             bytes::decode(&raw).scenario
         };
         let run_seed = rng.next_u64();

@@ -9,6 +9,15 @@ use kernel_sim::{
 
 use crate::scenario::{Op, Scenario};
 
+/// What `io_submit` returned, as printed: the number submitted, or the
+/// errno.
+pub fn submitted(n: i64) -> String {
+    match i32::try_from(n) {
+        Ok(e) if e < 0 => kernel_sim::errno::name(e),
+        _ => n.to_string(),
+    }
+}
+
 /// The result of one operation.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum OpResult {
@@ -27,6 +36,8 @@ pub enum OpResult {
     },
     /// `put_aio_ring_file` returned.
     Truncate,
+    /// `io_submit` returned this: the number submitted, or an errno.
+    Submit(i64),
     /// `io_destroy` returned this.
     Destroy(i32),
     /// The operation could not start: the task has no context.
@@ -247,6 +258,8 @@ async fn run_program<M: AioModel>(
     task: usize,
 ) {
     let mut ctx_id = None;
+    // Each request's aio_data, which its event carries: 1, 2, ...
+    let mut submits = 0;
     for op in program {
         k.begin_op();
         let result = match *op {
@@ -292,6 +305,13 @@ async fn run_program<M: AioModel>(
                 Some(ctx) => {
                     model.put_aio_ring_file(k, ctx).await;
                     OpResult::Truncate
+                }
+                None => OpResult::NoContext,
+            },
+            Op::Submit => match ctx_id {
+                Some(id) => {
+                    submits += 1;
+                    OpResult::Submit(model.io_submit(k, id, submits).await)
                 }
                 None => OpResult::NoContext,
             },

@@ -47,6 +47,10 @@ pub enum Op {
     },
     /// `put_aio_ring_file` on its own, by the owner.
     Truncate,
+    /// `io_submit` of one read, by the owner, completed at once: its
+    /// `aio_complete` writes an event into the ring under
+    /// `completion_lock`.
+    Submit,
     /// `io_destroy`: kill, then `free_ioctx`, by the owner.
     Destroy,
 }
@@ -138,8 +142,8 @@ impl Scenario {
     /// 3. at most one `setup`, and it is the first operation of its task,
     ///    the owner;
     /// 4. `truncate` and `destroy` only by the owner, after `setup`, each at
-    ///    most once, and nothing but migrations after `destroy` (the context
-    ///    is gone);
+    ///    most once, `submit` only by the owner, after `setup`, and nothing
+    ///    but migrations after `destroy` (the context is gone);
     /// 5. migrations may come at any time, in any task;
     /// 6. at most [`MAX_DRAINS`] background drains, and no more tasks in
     ///    all than the executor runs.
@@ -215,20 +219,19 @@ impl Scenario {
                         ))
                     }
                     Op::Migrate { .. } => {}
-                    Op::Truncate | Op::Destroy if owner != Some(t) => {
-                        return Err(at(
-                            i,
-                            "only the owner, the task that ran setup, may truncate or destroy"
-                                .into(),
-                        ))
-                    }
-                    Op::Truncate | Op::Destroy if destroyed => {
+                    Op::Truncate | Op::Destroy | Op::Submit if owner != Some(t) => return Err(at(
+                        i,
+                        "only the owner, the task that ran setup, may submit, truncate or destroy"
+                            .into(),
+                    )),
+                    Op::Truncate | Op::Destroy | Op::Submit if destroyed => {
                         return Err(at(i, "the context is already destroyed".into()))
                     }
                     Op::Truncate if truncated => {
                         return Err(at(i, "the ring file is already truncated".into()))
                     }
                     Op::Truncate => truncated = true,
+                    Op::Submit => {}
                     Op::Destroy => destroyed = true,
                 }
             }

@@ -167,6 +167,7 @@ pub fn result(r: &OpResult) -> String {
         OpResult::Setup(Ok(id)) => format!("ok, ctx_id {id:#x}"),
         OpResult::Setup(Err(e)) | OpResult::Destroy(e) => errno::name(*e),
         OpResult::Truncate => "done".into(),
+        OpResult::Submit(n) => crate::runner::submitted(*n),
         OpResult::NoContext => "skipped: no context".into(),
         OpResult::Migrate { .. } => MigrationEnd::of(r).expect("a migration").to_string(),
     }

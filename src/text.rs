@@ -130,12 +130,13 @@ impl Parser<'_> {
         let Some(first) = group.first() else {
             return Err(self.err(
                 at,
-                "expected an operation: setup, migrate, truncate or destroy",
+                "expected an operation: setup, migrate, submit, truncate or destroy",
             ));
         };
         let op = match first.text {
             "setup" => Op::Setup,
             "truncate" => Op::Truncate,
+            "submit" => Op::Submit,
             "destroy" => Op::Destroy,
             "migrate" => {
                 let index = self.int(group.get(1), first, "a ring index after `migrate`")?;
@@ -454,6 +455,7 @@ pub fn print_op(op: &Op) -> String {
     match *op {
         Op::Setup => "setup".into(),
         Op::Truncate => "truncate".into(),
+        Op::Submit => "submit".into(),
         Op::Destroy => "destroy".into(),
         Op::Migrate {
             index,

@@ -663,3 +663,41 @@ fn a_migration_of_the_frame_reaches_a_truncated_page_that_ring_pages_still_holds
     assert_eq!(generic_rcs(&by_frame), [EAGAIN; 10]);
     assert_clean(&by_frame);
 }
+
+/// `aio_complete` and `aio_migratepage` serialise on `completion_lock`: a
+/// completion that comes while the migrator holds the lock between the copy
+/// and the store of `ring_pages[0]` waits, then writes its event and
+/// `ring->tail` into the new page, and nothing is lost.
+#[test]
+fn a_completion_waits_for_the_migrator_holding_the_completion_lock() {
+    let scenario = Scenario {
+        ring_pages: 1,
+        tasks: vec![vec![Op::Setup, Op::Submit], vec![migrate(0)]],
+        ..Scenario::default()
+    };
+    let schedule = [
+        until(A, "aio_complete:spin_lock_irqsave(completion_lock)", 1),
+        until(B, "aio_migratepage:write(ctx->ring_pages[0])", 1),
+        run(A),
+        run(B),
+        run(A),
+    ];
+    let (old, new) = run_both(&scenario, &schedule);
+    for o in [&old, &new] {
+        assert_clean(o);
+        assert_eq!(o.results[0][1], OpResult::Submit(1), "{}", o.model);
+        let step = |label: &str| {
+            o.trace
+                .iter()
+                .position(|e| e.label.to_string() == label)
+                .unwrap_or_else(|| panic!("{}: no {label}", o.model))
+        };
+        let store = step("aio_migratepage:write(ctx->ring_pages[0])");
+        let event = step("aio_complete:kmap_write(ring->io_events[1])");
+        assert!(store < event, "{}: the event went in first", o.model);
+        let (role, data) = o.ctxs[0].ring[0].expect("page 0 present");
+        assert_eq!(role, PageRole::New, "{}", o.model);
+        assert_eq!(data[kernel_sim::mm::TAIL_WORD], 1, "{}", o.model);
+        assert_eq!(data[kernel_sim::mm::EVENT_WORD], 1, "{}", o.model);
+    }
+}

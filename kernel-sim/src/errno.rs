@@ -14,6 +14,8 @@ pub const EBUSY: i32 = -16;
 pub const EEXIST: i32 = -17;
 /// `-EINVAL`.
 pub const EINVAL: i32 = -22;
+/// `-EIOCBQUEUED`: the request is queued and completes later.
+pub const EIOCBQUEUED: i32 = -529;
 
 /// The errno's name, e.g. `-EAGAIN`, or the number for others.
 pub fn name(rc: i32) -> String {

@@ -147,6 +147,18 @@ named_enum! {
         // mm/filemap.c, after the byte format's version 1 functions
         /// `filemap_fault`
         FilemapFault = "filemap_fault",
+        // fs/aio.c's submission and completion, after the byte format's
+        // version 2 functions
+        /// `do_io_submit`
+        DoIoSubmit = "do_io_submit",
+        /// `io_submit_one`
+        IoSubmitOne = "io_submit_one",
+        /// `aio_get_req`
+        AioGetReq = "aio_get_req",
+        /// `aio_run_iocb`
+        AioRunIocb = "aio_run_iocb",
+        /// `aio_complete`
+        AioComplete = "aio_complete",
     }
 }
 
@@ -253,6 +265,13 @@ named_enum! {
         AioNr = "aio_nr",
         /// `file->f_count`
         FCount = "file->f_count",
+        // After the byte format's version 2 fields: the completion path.
+        /// `ctx->tail`
+        Tail = "ctx->tail",
+        /// `ring->tail`, in the header on `ring_pages[0]`
+        RingTail = "ring->tail",
+        /// `ring->io_events[i]`, an event slot of a ring page
+        RingEvents = "ring->io_events[]",
     }
 }
 
@@ -358,7 +377,10 @@ impl Field {
     /// Whether the field is an array that labels index (`ctx->ring_pages[1]`,
     /// `mm->ioctx_table[0]`).
     pub fn indexed(self) -> bool {
-        matches!(self, Field::RingPages | Field::IoctxTable)
+        matches!(
+            self,
+            Field::RingPages | Field::IoctxTable | Field::RingEvents
+        )
     }
 
     /// Whether the field is a member of `struct page`.

@@ -14,12 +14,21 @@ use crate::violation::{BadPage, Object, ViolationKind};
 /// `PAGEVEC_SIZE`.
 pub const PAGEVEC_SIZE: usize = 14;
 
-/// Words of page contents the model keeps: the eight `struct aio_ring`
-/// header words, then one event word.
-pub const PAGE_WORDS: usize = 9;
+/// Event slots of a page the model keeps: one word each (the event's
+/// `data`), for slots 1 to 6 of a page. Slot 0 of `ring_pages[0]` is the
+/// header; a scenario completes at most 6 events, so no completion reaches
+/// a slot past these.
+pub const EVENT_SLOTS: usize = 6;
 
-/// The event word's position in [`Page::data`].
+/// Words of page contents the model keeps: the eight `struct aio_ring`
+/// header words, then one word per event slot.
+pub const PAGE_WORDS: usize = 8 + EVENT_SLOTS;
+
+/// The first event slot's word in [`Page::data`].
 pub const EVENT_WORD: usize = 8;
+
+/// The header word of `ring->tail`.
+pub const TAIL_WORD: usize = 3;
 
 /// A page frame: an allocation ordinal plus the name it carries in labels.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -436,37 +445,46 @@ impl Kernel {
     /// `kunmap_atomic`: one action, as nothing else can run on this CPU
     /// inside the atomic kmap. A NULL page is a fatal dereference.
     pub async fn kmap_write_header(&self, p: Option<PageId>, header: [u32; 8]) {
-        self.kmap_store(p, Field::RingHeader, 0, &header).await
+        self.kmap_store(p, Arg::Field(Field::RingHeader, None), 0, &header)
+            .await
     }
 
     /// `kmap_atomic(p)`, store `value` at word `word`, `kunmap_atomic`.
     /// A NULL page is a fatal dereference.
     pub async fn kmap_write(&self, p: Option<PageId>, field: Field, word: usize, value: u32) {
-        self.kmap_store(p, field, word, &[value]).await
+        self.kmap_store(p, Arg::Field(field, None), word, &[value])
+            .await
     }
 
-    /// Stores `words` from word `at` of the page's frame. A store into a
-    /// page whose contents were already copied to a migration target is
-    /// lost (oracle O7).
-    async fn kmap_store(&self, p: Option<PageId>, field: Field, at: usize, words: &[u32]) {
-        self.act(
-            OpKind::KmapWrite,
-            Arg::Field(field, None),
-            Guard::None,
-            |st| {
-                let Some(p) = p else {
-                    st.violation(ViolationKind::NullDeref);
-                    return ((), Effect::None);
-                };
-                st.touch(Obj::PageData(p.id), Access::Write);
-                let page = st.page(p);
-                page.data[at..at + words.len()].copy_from_slice(words);
-                if page.copied_to.is_some() {
-                    st.violation(ViolationKind::LostWrite);
-                }
-                ((), Effect::Int(words[0].into()))
-            },
-        )
+    /// `kmap_atomic(p)`, fill in the `io_event` at `slot` of the page
+    /// (its `data` word), `kunmap_atomic`. A slot the model does not keep
+    /// ([`EVENT_SLOTS`]) is stored nowhere. A NULL page is a fatal
+    /// dereference.
+    pub async fn kmap_write_event(&self, p: Option<PageId>, slot: u32, data: u32) {
+        let arg = Arg::Field(Field::RingEvents, Some(slot as u8));
+        let kept = (1..=EVENT_SLOTS as u32).contains(&slot);
+        let at = (EVENT_WORD + (slot as usize).saturating_sub(1)).min(PAGE_WORDS);
+        let words: &[u32] = if kept { &[data] } else { &[] };
+        self.kmap_store(p, arg, at, words).await
+    }
+
+    /// Stores `words` from word `at` of the page's frame, as `arg`. A store
+    /// into a page whose contents were already copied to a migration target
+    /// is lost (oracle O7).
+    async fn kmap_store(&self, p: Option<PageId>, arg: Arg, at: usize, words: &[u32]) {
+        self.act(OpKind::KmapWrite, arg, Guard::None, |st| {
+            let Some(p) = p else {
+                st.violation(ViolationKind::NullDeref);
+                return ((), Effect::None);
+            };
+            st.touch(Obj::PageData(p.id), Access::Write);
+            let page = st.page(p);
+            page.data[at..at + words.len()].copy_from_slice(words);
+            if page.copied_to.is_some() {
+                st.violation(ViolationKind::LostWrite);
+            }
+            ((), Effect::Int(words.first().map_or(0, |&w| w.into())))
+        })
         .await
     }
 }

@@ -29,6 +29,16 @@ pub trait AioModel: AddressSpaceOps {
     /// gone, free it (`free_ioctx` runs in the same task).
     fn io_destroy<'k>(&'k self, k: &'k Kernel, ctx_id: u64) -> impl Future<Output = i32> + 'k;
 
+    /// `io_submit(ctx_id, 1, &iocbp)` of one read whose `aio_data` is
+    /// `data`, completed at once (`aio_complete` runs in the submitting
+    /// task): the number submitted, or the errno.
+    fn io_submit<'k>(
+        &'k self,
+        k: &'k Kernel,
+        ctx_id: u64,
+        data: u64,
+    ) -> impl Future<Output = i64> + 'k;
+
     /// `put_aio_ring_file(ctx)` on its own: the owner truncates the ring
     /// file, as `aio_setup_ring`'s kcalloc-failure path does.
     fn put_aio_ring_file<'k>(&'k self, k: &'k Kernel, ctx: CtxId) -> impl Future<Output = ()> + 'k;

@@ -110,6 +110,8 @@ pub struct Kioctx {
     pub max_reqs: u32,
     /// `nr_events`.
     pub nr_events: u32,
+    /// `tail`: where `aio_complete` puts the next event.
+    pub tail: u32,
     /// `nr_pages`.
     pub nr_pages: i64,
     /// `ring_pages`.
@@ -138,6 +140,17 @@ pub struct Kioctx {
     pub ring_inode: Option<InodeId>,
     /// Bookkeeping: `io_setup` handed the context to user space.
     pub published: bool,
+}
+
+/// `struct kiocb`, the fields the ring code uses. Only the submitting
+/// task sees a request here, so it is the port's own value, not shared
+/// state.
+#[derive(Clone, Copy, Debug)]
+pub struct Kiocb {
+    /// `ki_ctx`.
+    pub ki_ctx: CtxId,
+    /// `ki_user_data`: the iocb's `aio_data`, copied into its event.
+    pub ki_user_data: u64,
 }
 
 /// A user mapping of the ring file.
@@ -777,6 +790,7 @@ impl Kernel {
                 dead: false,
                 max_reqs: 0,
                 nr_events: 0,
+                tail: 0,
                 nr_pages: 0,
                 ring_pages: RingPagesPtr::Null,
                 internal_pages: [None; AIO_RING_PAGES],

@@ -2,10 +2,11 @@
 //! C's order of statements. Every access to shared kernel state is a
 //! scheduling point of kernel-sim.
 
-use kernel_sim::errno::{EAGAIN, EINVAL, ENOMEM};
+use kernel_sim::errno::{EAGAIN, EINVAL, EIOCBQUEUED, ENOMEM};
 use kernel_sim::fs::PAGE_SIZE;
 use kernel_sim::migrate::MIGRATEPAGE_SUCCESS;
-use kernel_sim::objects::{PercpuRef, AIO_MAX_NR, AIO_RING_PAGES, NUM_POSSIBLE_CPUS};
+use kernel_sim::mm::TAIL_WORD;
+use kernel_sim::objects::{Kiocb, PercpuRef, AIO_MAX_NR, AIO_RING_PAGES, NUM_POSSIBLE_CPUS};
 use kernel_sim::{
     Arg, CtxId, Field, FileId, Func, InodeId, Kernel, LockName, MigrateMode, PageFlag, PageId,
     ReturnSite, RingPagesPtr,
@@ -21,6 +22,10 @@ pub const AIO_RING_INCOMPAT_FEATURES: u32 = 0;
 const AIO_RING_SIZE: u64 = 32;
 /// `sizeof(struct io_event)`.
 const IO_EVENT_SIZE: u64 = 32;
+/// `AIO_EVENTS_PER_PAGE`.
+const AIO_EVENTS_PER_PAGE: u32 = (PAGE_SIZE / IO_EVENT_SIZE) as u32;
+/// `AIO_EVENTS_OFFSET`: the header takes the first event slots.
+const AIO_EVENTS_OFFSET: u32 = (AIO_RING_SIZE / IO_EVENT_SIZE) as u32;
 
 /// `aio_private_file(ctx, nr_pages)`: an anonymous inode on the aio
 /// pseudo-fs whose mapping points back at the kioctx, and a file on it.
@@ -410,6 +415,20 @@ pub async fn kill_ioctx(k: &Kernel, ctx: CtxId) {
     }
 }
 
+/// `aio_get_req(ctx)`: a request slot on the kioctx, holding a `reqs`
+/// reference. `get_reqs_available` and the kiocb allocation are not
+/// modelled: a scenario submits far fewer requests than the smallest ring
+/// has events, and the allocation does not fail here.
+pub async fn aio_get_req(k: &Kernel, ctx: CtxId) -> Option<Kiocb> {
+    let _f = k.enter(Func::AioGetReq);
+    k.percpu_ref_get(ctx, PercpuRef::Reqs).await;
+
+    Some(Kiocb {
+        ki_ctx: ctx,
+        ki_user_data: 0,
+    })
+}
+
 /// `lookup_ioctx(ctx_id)`: find the kioctx whose ring is mapped at
 /// `ctx_id`, taking a `users` reference.
 pub async fn lookup_ioctx(k: &Kernel, ctx_id: u64) -> Option<CtxId> {
@@ -427,6 +446,53 @@ pub async fn lookup_ioctx(k: &Kernel, ctx_id: u64) -> Option<CtxId> {
         return Some(ctx);
     }
     None
+}
+
+/// `aio_complete(iocb, res, res2)`: put the request's event in the ring
+/// under `completion_lock`, then drop its `reqs` reference.
+pub async fn aio_complete(k: &Kernel, iocb: Kiocb, _res: i64, _res2: i64) {
+    let _f = k.enter(Func::AioComplete);
+    let ctx = iocb.ki_ctx;
+
+    // Add the event under completion_lock: other code must not move the
+    // tail, and this may run in irq context.
+    let completion_lock = k.completion_lock(ctx);
+    k.spin_lock_irqsave(LockName::CompletionLock, completion_lock)
+        .await;
+
+    let mut tail = k.ctx_read(Some(ctx), Field::Tail, |c| c.tail).await;
+    let pos = tail + AIO_EVENTS_OFFSET;
+
+    tail += 1;
+    if tail
+        >= k.ctx_read(Some(ctx), Field::NrEvents, |c| c.nr_events)
+            .await
+    {
+        tail = 0;
+    }
+
+    let ev_page = k
+        .read_ring_page(Some(ctx), (pos / AIO_EVENTS_PER_PAGE) as usize)
+        .await;
+    k.kmap_write_event(ev_page, pos % AIO_EVENTS_PER_PAGE, iocb.ki_user_data as u32)
+        .await;
+
+    // The event must be visible before the tail moves.
+    k.smp_wmb().await;
+
+    k.ctx_write(Some(ctx), Field::Tail, tail, |c, v| c.tail = v)
+        .await;
+
+    let ring = k.read_ring_page(Some(ctx), 0).await;
+    k.kmap_write(ring, Field::RingTail, TAIL_WORD, tail).await;
+
+    k.spin_unlock_irqrestore(LockName::CompletionLock, completion_lock)
+        .await;
+
+    // No one waits on ctx->wait: io_getevents is not modelled.
+    if k.percpu_ref_put(ctx, PercpuRef::Reqs).await {
+        free_ioctx_reqs(k, ctx).await;
+    }
 }
 
 /// `io_setup(nr_events, ctxp)`: the returned value is what user space gets
@@ -456,4 +522,60 @@ pub async fn io_destroy(k: &Kernel, ctx_id: u64) -> i32 {
         return 0;
     }
     EINVAL
+}
+
+/// `aio_run_iocb(req, IOCB_CMD_PREAD, buf)`: the request reads nothing
+/// from a regular file, whose `aio_read` returns at once, so it is not
+/// queued and completes here.
+pub async fn aio_run_iocb(k: &Kernel, req: Kiocb) -> i64 {
+    let _f = k.enter(Func::AioRunIocb);
+    let ret = 0;
+
+    if ret != EIOCBQUEUED as i64 {
+        aio_complete(k, req, ret, 0).await;
+    }
+
+    0
+}
+
+/// `io_submit_one(ctx, user_iocb, iocb)` of a read whose `aio_data` is
+/// `aio_data`.
+pub async fn io_submit_one(k: &Kernel, ctx: CtxId, aio_data: u64) -> i64 {
+    let _f = k.enter(Func::IoSubmitOne);
+    let Some(mut req) = aio_get_req(k, ctx).await else {
+        return EAGAIN as i64;
+    };
+
+    req.ki_user_data = aio_data;
+
+    aio_run_iocb(k, req).await
+}
+
+/// `do_io_submit(ctx_id, 1, iocbpp)`: submit one request.
+pub async fn do_io_submit(k: &Kernel, ctx_id: u64, aio_data: u64) -> i64 {
+    let _f = k.enter(Func::DoIoSubmit);
+    let nr = 1;
+    let mut i = 0;
+
+    let Some(ctx) = lookup_ioctx(k, ctx_id).await else {
+        return EINVAL as i64;
+    };
+
+    let mut ret = 0;
+    while i < nr {
+        ret = io_submit_one(k, ctx, aio_data).await;
+        if ret != 0 {
+            break;
+        }
+        i += 1;
+    }
+
+    if k.percpu_ref_put(ctx, PercpuRef::Users).await {
+        free_ioctx_users(k, ctx).await;
+    }
+    if i != 0 {
+        i
+    } else {
+        ret
+    }
 }

@@ -54,6 +54,15 @@ impl AioModel for Old {
         aio::io_destroy(k, ctx_id)
     }
 
+    fn io_submit<'k>(
+        &'k self,
+        k: &'k Kernel,
+        ctx_id: u64,
+        data: u64,
+    ) -> impl Future<Output = i64> + 'k {
+        aio::do_io_submit(k, ctx_id, data)
+    }
+
     fn put_aio_ring_file<'k>(&'k self, k: &'k Kernel, ctx: CtxId) -> impl Future<Output = ()> + 'k {
         aio::put_aio_ring_file(k, ctx)
     }

@@ -296,6 +296,7 @@ fn short(r: &OpResult) -> String {
         OpResult::Setup(Err(e)) | OpResult::Destroy(e) => errno::name(*e),
         OpResult::Migrate { .. } => MigrationEnd::of(r).expect("a migration").to_string(),
         OpResult::Truncate => "done".into(),
+        OpResult::Submit(n) => crate::runner::submitted(*n),
         OpResult::NoContext => "no-context".into(),
     }
 }
@@ -305,6 +306,7 @@ fn op_name(r: &OpResult) -> &'static str {
         OpResult::Setup(_) => "setup",
         OpResult::Migrate { .. } => "migrate",
         OpResult::Truncate => "truncate",
+        OpResult::Submit(_) => "submit",
         OpResult::Destroy(_) => "destroy",
         OpResult::NoContext => "no-context",
     }
