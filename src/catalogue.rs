@@ -121,7 +121,11 @@ fn entry_plus_one(ring_pages: u8, faults: Faults, tasks: Vec<Vec<Op>>, preemptio
 ///   (bound 2);
 /// - one background drain, bound 2: setup, and setup then teardown, against
 ///   a migration of page 0, so that the old page the migration put back is
-///   freed while setup or teardown still holds its address.
+///   freed while setup or teardown still holds its address;
+/// - completions, bound 2: requests submitted and completed (`aio_complete`
+///   writes their events into `ring_pages[0]` under `completion_lock`)
+///   beside a migration of page 0, with teardown on a 1-page ring and
+///   without it on a 2-page ring.
 pub fn catalogue() -> Vec<Entry> {
     use MigrateMode::{Async, Sync};
     let none = Faults::default();
@@ -254,6 +258,24 @@ pub fn catalogue() -> Vec<Entry> {
             1,
         ));
     }
+    out.push(entry(
+        1,
+        none,
+        vec![
+            vec![Op::Setup, Op::Submit, Op::Destroy],
+            vec![migrate(0, Sync)],
+        ],
+        2,
+    ));
+    out.push(entry(
+        2,
+        none,
+        vec![
+            vec![Op::Setup, Op::Submit, Op::Submit],
+            vec![migrate(0, Async)],
+        ],
+        2,
+    ));
     for e in &out {
         debug_assert_eq!(e.scenario.validate(), Ok(()), "{}", e.name);
     }
