@@ -23,11 +23,11 @@ pub struct Entry {
 
 impl Entry {
     /// Explores both versions on this entry's scenario with its bounds and
-    /// compares them.
-    pub fn compare(&self, table: &RefusalTable) -> Comparison {
+    /// at most `max_executions` executions each, and compares them.
+    pub fn compare(&self, table: &RefusalTable, max_executions: usize) -> Comparison {
         let bound = |k| ExploreOptions {
             preemptions: k,
-            ..ExploreOptions::default()
+            max_executions,
         };
         compare(
             &self.scenario,

@@ -9,7 +9,7 @@ use kernel_sim::Scheduler;
 
 use crate::case::{Case, Class};
 use crate::catalogue::catalogue;
-use crate::explore::witness_schedule;
+use crate::explore::{witness_schedule, ExploreOptions};
 use crate::judge::classify::RefusalTable;
 use crate::runner::{run_model, RunOptions};
 use crate::scenario::Scenario;
@@ -78,7 +78,7 @@ pub fn hunt(
             if start.elapsed() >= time {
                 break;
             }
-            let c = e.compare(table);
+            let c = e.compare(table, ExploreOptions::default().max_executions);
             tries += 1;
             for f in &c.findings {
                 *classes.entry(f.class).or_default() += 1;

@@ -64,13 +64,19 @@ enum Command {
     },
     /// Explore every schedule of a scenario (up to a preemption bound) in
     /// both versions, compare their sets of outcomes, and write the
-    /// shortest witness of each finding.
+    /// shortest witness of each finding. The exit status is 1 on a
+    /// regression or a divergence, else 3 if the execution budget stopped
+    /// an exploration.
     Explore {
         /// The `.sched` file; its schedule is ignored.
         file: PathBuf,
         /// Most preemptions per schedule.
         #[arg(short = 'k', long, default_value_t = 2)]
         preemptions: u32,
+        /// Most executions of each version; an exploration that hits it is
+        /// incomplete, and says so.
+        #[arg(long, value_name = "N", default_value_t = ExploreOptions::default().max_executions)]
+        max_executions: usize,
         /// Where to write the witnesses.
         #[arg(long, default_value = "witnesses")]
         witnesses: PathBuf,
@@ -81,8 +87,13 @@ enum Command {
         table: TableArgs,
     },
     /// Explore the built-in catalogue of scenarios and state the verdict on
-    /// the patch; the exit status is 1 on a regression or a divergence.
+    /// the patch; the exit status is 1 on a regression or a divergence,
+    /// else 3 if the execution budget stopped an exploration.
     Verify {
+        /// Most executions of each version in each scenario; an
+        /// exploration that hits it is incomplete, and says so.
+        #[arg(long, value_name = "N", default_value_t = ExploreOptions::default().max_executions)]
+        max_executions: usize,
         /// Also write the verdict, with each witness's swimlanes, here.
         #[arg(long, value_name = "REPORT.md")]
         report: Option<PathBuf>,
@@ -293,17 +304,32 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
         Command::Explore {
             file,
             preemptions,
+            max_executions,
             witnesses,
             json,
             table,
-        } => explore(&file, preemptions, &witnesses, json, &table.table()),
+        } => {
+            let opts = ExploreOptions {
+                preemptions,
+                max_executions,
+            };
+            explore(&file, opts, &witnesses, json, &table.table())
+        }
         Command::Verify {
+            max_executions,
             report,
             witnesses,
             jobs,
             json,
             table,
-        } => verify(report.as_deref(), &witnesses, jobs, json, &table.table()),
+        } => verify(
+            report.as_deref(),
+            &witnesses,
+            jobs,
+            max_executions,
+            json,
+            &table.table(),
+        ),
         Command::Triage {
             artifacts,
             corpus,
@@ -434,6 +460,7 @@ fn human(file: &Path, judged: &Judged, case: &Case) -> String {
             swimlane::return_sites(o)
         ));
         out.push_str(&format!("violations:\n{}", swimlane::violations(o)));
+        out.push_str(&format!("kioctx at the end:\n{}", swimlane::kioctxs(o)));
     }
     out.push_str("\n-- traces, old and new merged\n");
     out.push_str(&swimlane::lanes(&shown.old, &shown.new, tasks));
@@ -560,7 +587,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 
 fn explore(
     path: &Path,
-    k: u32,
+    opts: ExploreOptions,
     dir: &Path,
     json: bool,
     table: &RefusalTable,
@@ -570,10 +597,7 @@ fn explore(
     spinner.set_style(
         ProgressStyle::with_template("{elapsed:>4} {spinner} {msg}").expect("a valid template"),
     );
-    let opts = ExploreOptions {
-        preemptions: k,
-        ..ExploreOptions::default()
-    };
+    let k = opts.preemptions;
     let start = std::time::Instant::now();
     let c = aiodiff::explore::compare(&case.scenario, opts, opts, table, |n, outcomes| {
         if n % 256 == 0 {
@@ -587,7 +611,11 @@ fn explore(
         preemptions: k,
         old_preemptions: k,
     };
-    let mut v = aiodiff::verify::from_comparisons(&[entry], vec![(c, start.elapsed())]);
+    let mut v = aiodiff::verify::from_comparisons(
+        &[entry],
+        vec![(c, start.elapsed())],
+        opts.max_executions,
+    );
     aiodiff::verify::write_witnesses(&mut v, dir, table)
         .map_err(|e| Fail(format!("cannot write witnesses to {}: {e}", dir.display())))?;
     if json {
@@ -597,7 +625,14 @@ fn explore(
         println!(
             "{}: every schedule with at most {k} preemption(s){}\n  old: {} executions, {} distinct outcomes, {} branches beyond the bound\n  new: {} executions, {} distinct outcomes, {} branches beyond the bound\n",
             path.display(),
-            if s.incomplete { " (INCOMPLETE: execution budget hit)" } else { "" },
+            if s.incomplete {
+                format!(
+                    ", INCOMPLETE: stopped by the budget of {} executions",
+                    opts.max_executions
+                )
+            } else {
+                String::new()
+            },
             s.executions.0,
             s.outcomes.0,
             s.pruned.0,
@@ -607,24 +642,33 @@ fn explore(
         );
         print!("{}", aiodiff::verify::summary(&v, table));
     }
-    Ok(if v.failed {
+    Ok(exploration_status(&v))
+}
+
+/// 1 on a regression or a divergence, else 3 if the budget stopped an
+/// exploration, else 0.
+fn exploration_status(v: &aiodiff::verify::Verification) -> ExitCode {
+    if v.failed {
         ExitCode::FAILURE
+    } else if !v.complete() {
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 fn verify(
     report: Option<&Path>,
     dir: &Path,
     jobs: Option<usize>,
+    max_executions: usize,
     json: bool,
     table: &RefusalTable,
 ) -> Result<ExitCode, Fail> {
     let entries = aiodiff::catalogue::catalogue();
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let bar = bar(entries.len() as u64, "scenarios");
-    let mut v = aiodiff::verify::verify(&entries, table, jobs, &|name| {
+    let mut v = aiodiff::verify::verify(&entries, table, jobs, max_executions, &|name| {
         bar.inc(1);
         bar.set_message(name.to_string());
     });
@@ -643,11 +687,7 @@ fn verify(
             println!("report written to {}", path.display());
         }
     }
-    Ok(if v.failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(exploration_status(&v))
 }
 
 /// What a fuzz target finds in a judged case, if anything: the finding of

@@ -68,6 +68,10 @@ pub struct CtxReport {
     pub freed: bool,
     /// `nr_pages`.
     pub nr_pages: i64,
+    /// Whether the ring is still mapped into the process.
+    pub mapped: bool,
+    /// Whether `lookup_ioctx` of its address still finds it.
+    pub reachable: bool,
     /// `ring_pages[0..nr_pages]`.
     pub ring: Vec<Option<SlotReport>>,
 }
@@ -117,6 +121,8 @@ impl ModelReport {
                 .map(|c| CtxReport {
                     freed: c.freed,
                     nr_pages: c.nr_pages,
+                    mapped: c.mapped,
+                    reachable: c.reachable,
                     ring: c
                         .ring
                         .iter()

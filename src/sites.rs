@@ -159,11 +159,26 @@ fn bounds(model: &str, scenarios: &[ScenarioStats]) -> String {
     } else {
         format!("K = {lo}-{hi}")
     };
-    let stopped = scenarios.iter().filter(|s| s.incomplete).count();
+    let stopped = stopped(scenarios);
     if stopped == 0 {
         k
     } else {
         format!("{k}, {stopped} exploration(s) stopped by the budget")
+    }
+}
+
+/// Explorations the execution budget stopped.
+fn stopped(scenarios: &[ScenarioStats]) -> usize {
+    scenarios.iter().filter(|s| s.incomplete).count()
+}
+
+/// How a site no exploration reached is described: "never" only when every
+/// exploration ran to its bound.
+fn unreached(scenarios: &[ScenarioStats]) -> &'static str {
+    if stopped(scenarios) == 0 {
+        "never"
+    } else {
+        "not reached within the budget"
     }
 }
 
@@ -174,7 +189,8 @@ pub fn table(sites: &[SiteReach], scenarios: &[ScenarioStats]) -> String {
     for r in sites {
         let seen = match &r.witness {
             _ if r.scenarios == 0 => format!(
-                "never, in {} scenario(s) explored at {}",
+                "{}, in {} scenario(s) explored at {}",
+                unreached(scenarios),
                 scenarios.len(),
                 bounds(r.model, scenarios)
             ),
@@ -212,9 +228,14 @@ pub fn removed_checks(sites: &[SiteReach], scenarios: &[ScenarioStats]) -> Strin
         }
     );
     if !dead.is_empty() {
+        let verb = if stopped(scenarios) == 0 {
+            "never did"
+        } else {
+            "were not reached within the budget"
+        };
         let _ = write!(
             s,
-            " and {} never did in the {} scenario(s) explored ({}; {})",
+            " and {} {verb} in the {} scenario(s) explored ({}; {})",
             dead.len(),
             scenarios.len(),
             dead.join(", "),

@@ -233,7 +233,34 @@ fn runs(items: &[&str]) -> String {
     out.join(", ")
 }
 
-/// The violations, one per line.
+/// Each kioctx's end state in words: freed, or live and whether user space
+/// can still reach it (a live one it cannot, `io_destroy` fails on, and
+/// only `exit_aio` would free).
+pub fn kioctxs(outcome: &Outcome) -> String {
+    if outcome.ctxs.is_empty() {
+        return "  none\n".into();
+    }
+    outcome
+        .ctxs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if c.freed {
+                return format!("  ctx{i}: freed\n");
+            }
+            let mapped = if c.mapped { ", ring mapped" } else { "" };
+            let reach = if c.reachable {
+                ", reachable"
+            } else {
+                ", UNREACHABLE: lookup_ioctx of its address fails, so io_destroy cannot free \
+                 it; only exit_aio would"
+            };
+            format!("  ctx{i}: live{mapped}{reach}\n")
+        })
+        .collect()
+}
+
+/// Each violation of the run, one per line.
 pub fn violations(outcome: &Outcome) -> String {
     if outcome.violations.is_empty() {
         return "  none\n".into();

@@ -80,14 +80,45 @@ pub struct Verification {
     /// Whether the exit status says the patch is not safe: a new-only
     /// violation or a divergence.
     pub failed: bool,
+    /// The execution budget of each exploration.
+    pub max_executions: usize,
 }
 
-/// Explores every catalogue entry on `jobs` threads, calling `done` after
-/// each with its name.
+impl Verification {
+    /// How many explorations the execution budget stopped: where it is not
+    /// 0, "never" and "none" mean only "not within what was explored".
+    pub fn stopped(&self) -> usize {
+        self.scenarios.iter().filter(|s| s.incomplete).count()
+    }
+
+    /// Whether every exploration ran to its preemption bound.
+    pub fn complete(&self) -> bool {
+        self.stopped() == 0
+    }
+
+    /// What a line that says something was not found rests on, when the
+    /// budget stopped an exploration: "" when every one completed.
+    fn within(&self) -> String {
+        if self.complete() {
+            String::new()
+        } else {
+            format!(
+                " within the budget ({} exploration(s) stopped at {} executions)",
+                self.stopped(),
+                self.max_executions
+            )
+        }
+    }
+}
+
+/// Explores every catalogue entry on `jobs` threads, each exploration with
+/// at most `max_executions` executions, calling `done` after each entry
+/// with its name.
 pub fn verify(
     entries: &[Entry],
     table: &RefusalTable,
     jobs: usize,
+    max_executions: usize,
     done: &(dyn Fn(&str) + Sync),
 ) -> Verification {
     let start = Instant::now();
@@ -110,7 +141,7 @@ pub fn verify(
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let e = &entries[i];
                     let t = Instant::now();
-                    let c = e.compare(table);
+                    let c = e.compare(table, max_executions);
                     results.lock().expect("no panics while holding it")[i] = Some((c, t.elapsed()));
                     done(&e.name);
                 }
@@ -123,13 +154,17 @@ pub fn verify(
         .into_iter()
         .map(|r| r.expect("every entry ran"))
         .collect();
-    let mut v = from_comparisons(entries, results);
+    let mut v = from_comparisons(entries, results, max_executions);
     v.millis = start.elapsed().as_millis();
     v
 }
 
 /// Aggregates the comparisons of `entries` (in the same order).
-pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>) -> Verification {
+pub fn from_comparisons(
+    entries: &[Entry],
+    results: Vec<(Comparison, Duration)>,
+    max_executions: usize,
+) -> Verification {
     let mut found: BTreeMap<(Class, String), Found> = BTreeMap::new();
     let mut scenarios = Vec::new();
     let mut tally = Tally::default();
@@ -195,6 +230,7 @@ pub fn from_comparisons(entries: &[Entry], results: Vec<(Comparison, Duration)>)
         steps,
         millis: results.iter().map(|(_, d)| d.as_millis()).sum(),
         failed,
+        max_executions,
     }
 }
 
@@ -269,7 +305,8 @@ fn never(v: &Verification, kind: &str) -> String {
         .iter()
         .find(|f| matches!(f.class, Class::NewOnly | Class::Shared) && is_kind(&f.signature, kind))
     {
-        None => "never".into(),
+        None if v.complete() => "never".into(),
+        None => format!("not found{}", v.within()),
         Some(f) => format!(
             "YES: {} ({})",
             f.signature,
@@ -284,9 +321,10 @@ fn never(v: &Verification, kind: &str) -> String {
 pub fn summary(v: &Verification, table: &RefusalTable) -> String {
     let hits = &v.tally.rows;
     let mut out = String::new();
+    let _ = writeln!(out, "{}\n", scope(v));
     let _ = writeln!(out, "findings:");
     if v.findings.is_empty() {
-        let _ = writeln!(out, "  none");
+        let _ = writeln!(out, "  none found{}", v.within());
     }
     let width = v
         .findings
@@ -359,6 +397,38 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
     out
 }
 
+/// The preemption bounds used, over both versions: `K = 2` or `K = 1-2`.
+fn k_range(scenarios: &[ScenarioStats]) -> String {
+    let ks = scenarios
+        .iter()
+        .flat_map(|s| [s.preemptions.0, s.preemptions.1]);
+    match (ks.clone().min(), ks.max()) {
+        (Some(lo), Some(hi)) if lo != hi => format!("K = {lo}-{hi}"),
+        (Some(k), _) => format!("K = {k}"),
+        _ => "no scenario".into(),
+    }
+}
+
+/// What the run explored, and so what its "never" and "none" mean.
+fn scope(v: &Verification) -> String {
+    let mut s = format!(
+        "explored: every schedule with at most K preemptions of each of {} scenario(s) ({}); \
+         \"never\" below means on no schedule within that bound",
+        v.scenarios.len(),
+        k_range(&v.scenarios)
+    );
+    if !v.complete() {
+        let _ = write!(
+            s,
+            ". INCOMPLETE: {} exploration(s) stopped at the budget of {} executions, so what \
+             they did not find is only \"not found within the budget\"",
+            v.stopped(),
+            v.max_executions
+        );
+    }
+    s
+}
+
 fn verdict_sentence(v: &Verification) -> String {
     let count = |c: Class| v.findings.iter().filter(|f| f.class == c).count();
     let (fixed, broken, shared) = (
@@ -372,7 +442,18 @@ fn verdict_sentence(v: &Verification) -> String {
         .filter(|f| f.signature.starts_with("divergence:new-outcome:"))
         .count();
     let aligned = count(Class::Divergence) - unreached;
-    let mut s = format!(
+    let mut s = String::new();
+    if !v.complete() {
+        let _ = write!(
+            s,
+            "INCOMPLETE ({} exploration(s) stopped at the budget of {} executions; what follows \
+             holds only of what was explored): ",
+            v.stopped(),
+            v.max_executions
+        );
+    }
+    let _ = write!(
+        s,
         "the patch fixes {fixed} kind(s) of invariant violation and introduces {broken}; \
          {shared} kind(s) remain in both"
     );

@@ -301,3 +301,56 @@ fn minimize_keeps_the_background_drain_a_finding_needs_and_renames_its_task() {
         "the drainer D became C: {out}"
     );
 }
+
+#[test]
+fn an_exploration_the_budget_stops_claims_nothing_it_did_not_explore() {
+    let dir = scratch("budget");
+    let o = aiodiff(&[
+        "explore",
+        "corpus/b1-half-migrated-page.sched",
+        "--max-executions",
+        "50",
+        "--witnesses",
+        dir.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("INCOMPLETE: stopped by the budget of 50 executions"),
+        "{out}"
+    );
+    assert!(out.contains("\nverdict: INCOMPLETE"), "{out}");
+    let scope = out
+        .lines()
+        .find(|l| l.starts_with("explored:"))
+        .expect("a scope line");
+    for line in out.lines().filter(|&l| l != scope) {
+        assert!(!line.contains("never"), "an unconditional never: {line}");
+        assert!(
+            !line.trim_start().starts_with("none") || line.contains("within the budget"),
+            "an unconditional none: {line}"
+        );
+    }
+    let complete = aiodiff(&[
+        "explore",
+        "corpus/b1-half-migrated-page.sched",
+        "--witnesses",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(complete.status.success());
+    assert!(!stdout(&complete).contains("INCOMPLETE"));
+}
+
+#[test]
+fn run_reports_a_kioctx_left_live_that_user_space_cannot_reach() {
+    let file = scratch("truncated.sched");
+    std::fs::write(&file, "ring 1\ntask A: setup, truncate, destroy\n").unwrap();
+    let o = aiodiff(&["run", file.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let unreachable = "ctx0: live, ring mapped, UNREACHABLE: lookup_ioctx of its address fails";
+    assert_eq!(out.matches(unreachable).count(), 2, "{out}");
+    let json = aiodiff(&["run", "--json", file.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["cases"][0]["old"]["ctxs"][0]["reachable"], false);
+}

@@ -4,13 +4,21 @@
 //! with `cargo test --release --test verify -- --ignored`. It is the test
 //! the mutation testing of model-new runs (BENCHMARKS.md).
 
+use aiodiff::explore::ExploreOptions;
 use aiodiff::{catalogue::catalogue, verify::verify, RefusalTable};
 
 #[test]
 #[ignore]
 fn the_patch_introduces_no_regression_and_no_divergence() {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let v = verify(&catalogue(), &RefusalTable::default(), jobs, &|_| {});
+    let budget = ExploreOptions::default().max_executions;
+    let v = verify(
+        &catalogue(),
+        &RefusalTable::default(),
+        jobs,
+        budget,
+        &|_| {},
+    );
     let reported: Vec<&str> = v
         .findings
         .iter()
@@ -23,4 +31,9 @@ fn the_patch_introduces_no_regression_and_no_divergence() {
         .map(|f| f.signature.as_str())
         .collect();
     assert!(!v.failed, "verify reports {reported:?}");
+    assert!(
+        v.complete(),
+        "the budget stopped {} exploration(s)",
+        v.stopped()
+    );
 }

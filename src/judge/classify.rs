@@ -1,9 +1,12 @@
 //! The comparison of two outcomes: a verdict class and a stable signature.
 //!
 //! Violations decide first: one only the new code has is a regression, one
-//! only the old code has is a bug the patch fixes, the same ones in both are
-//! shared. Without violations the outcomes are compared operation by
-//! operation, then the final state of each kioctx. A difference is an
+//! only the old code has is a bug the patch fixes. Then the outcomes are
+//! compared operation by operation, then the final state of each kioctx: a
+//! difference there is a divergence even where both versions hit the same
+//! violations, so that a violation the patch leaves in place hides no
+//! difference the patch makes. Only without one are the same violations in
+//! both shared. A difference is an
 //! allowed refusal only when every difference is one a row of the
 //! [`RefusalTable`] names, such as a migration the old code refused with an
 //! errno the table lists where the new code migrated. Anything else is a
@@ -434,20 +437,30 @@ fn first_difference(
     (None, rows_hit)
 }
 
-/// Compares two outcomes of one case: violations first, then operation
-/// results and final state, with the differences `table` allows.
+/// Compares two outcomes of one case: violations only one version has
+/// first, then operation results and final state, with the differences
+/// `table` allows, then the violations both have.
 pub fn classify(old: &Outcome, new: &Outcome, table: &RefusalTable) -> Verdict {
-    if let Some(v) = by_violations(old, new) {
-        return v;
+    let violations = by_violations(old, new);
+    if let Some(v) = violations.as_ref().filter(|v| v.class != Class::Shared) {
+        return v.clone();
     }
     let (difference, rows_hit) = first_difference(old, new, table);
+    if let (None, Some(shared)) = (&difference, violations) {
+        return shared;
+    }
     match difference {
-        Some((detail, explanation)) => Verdict {
-            class: Class::Divergence,
-            signature: format!("divergence:{detail}"),
-            rows_hit: rows_hit.into_iter().collect(),
-            explanation,
-        },
+        Some((detail, mut explanation)) => {
+            if let Some(s) = old.signatures().first() {
+                explanation.push_str(&format!(" (both versions also hit {s})"));
+            }
+            Verdict {
+                class: Class::Divergence,
+                signature: format!("divergence:{detail}"),
+                rows_hit: rows_hit.into_iter().collect(),
+                explanation,
+            }
+        }
         None if rows_hit.is_empty() => Verdict {
             class: Class::Agree,
             signature: "agree".into(),
@@ -578,6 +591,16 @@ mod tests {
         assert_eq!(v.class, Class::NewOnly, "a regression outranks a fix");
         new.violations.push(livelock);
         old.violations.push(bug);
+        let v = classify(&old, &new, &table);
+        assert_eq!(
+            (v.class, v.signature.as_str()),
+            (
+                Class::Divergence,
+                "divergence:migrate:migrated(aio0)->refused(aio-EAGAIN)"
+            ),
+            "a difference beside shared violations is not hidden by them"
+        );
+        new.results = old.results.clone();
         let v = classify(&old, &new, &table);
         assert_eq!(
             (v.class, v.signature.as_str()),
