@@ -163,7 +163,7 @@ fn bounds(model: &str, scenarios: &[ScenarioStats]) -> String {
     if stopped == 0 {
         k
     } else {
-        format!("{k}, {stopped} exploration(s) stopped by the budget")
+        format!("{k}, {stopped} scenario(s) stopped by the budget")
     }
 }
 

@@ -85,8 +85,9 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// How many explorations the execution budget stopped: where it is not
-    /// 0, "never" and "none" mean only "not within what was explored".
+    /// In how many scenarios the execution budget stopped an exploration
+    /// (of either version): where it is not 0, "never" and "none" mean
+    /// only "not within what was explored".
     pub fn stopped(&self) -> usize {
         self.scenarios.iter().filter(|s| s.incomplete).count()
     }
@@ -103,7 +104,7 @@ impl Verification {
             String::new()
         } else {
             format!(
-                " within the budget ({} exploration(s) stopped at {} executions)",
+                " within the budget ({} scenario(s) stopped at {} executions)",
                 self.stopped(),
                 self.max_executions
             )
@@ -390,7 +391,7 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
         if incomplete == 0 {
             "every exploration complete up to its preemption bound".to_string()
         } else {
-            format!("{incomplete} exploration(s) stopped by the execution budget")
+            format!("{incomplete} scenario(s) stopped by the execution budget")
         }
     );
     let _ = writeln!(out, "\nverdict: {}", verdict_sentence(v));
@@ -420,7 +421,7 @@ fn scope(v: &Verification) -> String {
     if !v.complete() {
         let _ = write!(
             s,
-            ". INCOMPLETE: {} exploration(s) stopped at the budget of {} executions, so what \
+            ". INCOMPLETE: {} scenario(s) stopped at the budget of {} executions, so what \
              they did not find is only \"not found within the budget\"",
             v.stopped(),
             v.max_executions
@@ -446,7 +447,7 @@ fn verdict_sentence(v: &Verification) -> String {
     if !v.complete() {
         let _ = write!(
             s,
-            "INCOMPLETE ({} exploration(s) stopped at the budget of {} executions; what follows \
+            "INCOMPLETE ({} scenario(s) stopped at the budget of {} executions; what follows \
              holds only of what was explored): ",
             v.stopped(),
             v.max_executions

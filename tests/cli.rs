@@ -354,3 +354,20 @@ fn run_reports_a_kioctx_left_live_that_user_space_cannot_reach() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["cases"][0]["old"]["ctxs"][0]["reachable"], false);
 }
+
+#[test]
+fn verify_under_a_small_budget_says_it_is_incomplete() {
+    let dir = scratch("verify-budget");
+    let o = aiodiff(&[
+        "verify",
+        "--max-executions",
+        "50",
+        "--witnesses",
+        dir.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{}", stderr(&o));
+    assert!(out.starts_with("explored: "), "{out}");
+    assert!(out.contains("\nverdict: INCOMPLETE"), "{out}");
+    assert!(!out.contains("never did"), "{out}");
+}

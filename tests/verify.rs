@@ -33,7 +33,7 @@ fn the_patch_introduces_no_regression_and_no_divergence() {
     assert!(!v.failed, "verify reports {reported:?}");
     assert!(
         v.complete(),
-        "the budget stopped {} exploration(s)",
+        "the budget stopped {} scenario(s)",
         v.stopped()
     );
 }
