@@ -424,7 +424,10 @@ impl Judge {
     /// migration the new code made and the old code refused leaves the new
     /// code with references on a page the old code's run does not have), so
     /// it is skew when the old code reaches the new outcome under another
-    /// schedule, and a divergence otherwise.
+    /// schedule. When the bounded search does not find one, the case is
+    /// undecided until confirmation's explorations show the old code never
+    /// reaches the new outcome: the search's miss alone claims nothing (the
+    /// schedule the old code needs can lie beyond its moves and its bound).
     fn after_allowed(&mut self, case: &Case, t: &Transplant) -> Verdict {
         let v = &t.verdict;
         let rows: Vec<&str> = v
@@ -448,12 +451,16 @@ impl Judge {
                 Vec::new(),
                 format!("{after}, and the old code reaches the new outcome {where_}"),
             ),
-            None => Verdict {
-                explanation: format!(
-                    "{after}, and the old code was not seen to reach the new outcome"
+            None => verdict(
+                Class::Undecided,
+                detail(v),
+                Vec::new(),
+                format!(
+                    "{after}, and no schedule of the old code near it, and none with at most {} \
+                     preemption(s), reaches the new outcome",
+                    fallback::PREEMPTIONS
                 ),
-                ..v.clone()
-            },
+            ),
         }
     }
 
@@ -520,5 +527,34 @@ mod tests {
         assert!(!judged.forward.alignment.followed());
         assert_eq!(judged.verdict.signature, "skew:unaligned:not-moved");
         assert!(judged.verdict.explanation.contains("under the schedule `"));
+    }
+
+    /// Found by the `differential` fuzz target (minimised). The new code
+    /// migrates page 0 during setup where the old code refuses (allowed,
+    /// `einval`); C then holds its new page's reference while B's async
+    /// migrations of it fail. The old code reaches that outcome too, but
+    /// only under a schedule with two preemptions that the search near the
+    /// case cannot build: what the search misses is undecided, not a
+    /// divergence.
+    #[test]
+    fn a_difference_after_an_allowed_refusal_that_the_search_misses_is_undecided() {
+        let case = crate::text::parse(
+            "t",
+            "ring 3\n\
+             task A: migrate 1 sync-light extra-ref, migrate 2 async extra-ref\n\
+             task B: setup, migrate 0 async, migrate 0 async\n\
+             task C: migrate 0 async\n\
+             run B until add_to_page_cache_locked:spin_unlock_irq#2\n\
+             run C\n\
+             run B until find_or_create_page:ClearPage*\n\
+             run C until putback_lru_page:put_page#2\n\
+             run A\n",
+        )
+        .unwrap();
+        let judged = Judge::new(RefusalTable::default()).judge(&case);
+        assert_eq!(
+            judged.verdict.signature,
+            "undecided:migrate:migrated(aio0)->refused(aio-EAGAIN)"
+        );
     }
 }
