@@ -167,8 +167,8 @@ fn bounds(model: &str, scenarios: &[ScenarioStats]) -> String {
     }
 }
 
-/// Explorations the execution budget stopped.
-fn stopped(scenarios: &[ScenarioStats]) -> usize {
+/// Scenarios in which the execution budget stopped an exploration.
+pub fn stopped(scenarios: &[ScenarioStats]) -> usize {
     scenarios.iter().filter(|s| s.incomplete).count()
 }
 

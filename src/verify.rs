@@ -89,12 +89,22 @@ impl Verification {
     /// (of either version): where it is not 0, "never" and "none" mean
     /// only "not within what was explored".
     pub fn stopped(&self) -> usize {
-        self.scenarios.iter().filter(|s| s.incomplete).count()
+        sites::stopped(&self.scenarios)
     }
 
     /// Whether every exploration ran to its preemption bound.
     pub fn complete(&self) -> bool {
         self.stopped() == 0
+    }
+
+    /// How many scenarios the budget stopped, and at what: "3 scenario(s)
+    /// stopped at the budget of 1000 executions".
+    fn stopped_at(&self) -> String {
+        format!(
+            "{} scenario(s) stopped at the budget of {} executions",
+            self.stopped(),
+            self.max_executions
+        )
     }
 
     /// What a line that says something was not found rests on, when the
@@ -103,11 +113,7 @@ impl Verification {
         if self.complete() {
             String::new()
         } else {
-            format!(
-                " within the budget ({} scenario(s) stopped at {} executions)",
-                self.stopped(),
-                self.max_executions
-            )
+            format!(" within the budget ({})", self.stopped_at())
         }
     }
 }
@@ -380,7 +386,6 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
             row.why
         );
     }
-    let incomplete = v.scenarios.iter().filter(|s| s.incomplete).count();
     let _ = writeln!(
         out,
         "\n{} scenarios, {} executions, {} actions, {:.1} s; {}",
@@ -388,10 +393,10 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
         v.executions,
         v.steps,
         v.millis as f64 / 1000.0,
-        if incomplete == 0 {
+        if v.complete() {
             "every exploration complete up to its preemption bound".to_string()
         } else {
-            format!("{incomplete} scenario(s) stopped by the execution budget")
+            v.stopped_at()
         }
     );
     let _ = writeln!(out, "\nverdict: {}", verdict_sentence(v));
@@ -421,10 +426,9 @@ fn scope(v: &Verification) -> String {
     if !v.complete() {
         let _ = write!(
             s,
-            ". INCOMPLETE: {} scenario(s) stopped at the budget of {} executions, so what \
-             they did not find is only \"not found within the budget\"",
-            v.stopped(),
-            v.max_executions
+            ". INCOMPLETE: {}, so what they did not find is only \"not found within the \
+             budget\"",
+            v.stopped_at()
         );
     }
     s
@@ -447,10 +451,8 @@ fn verdict_sentence(v: &Verification) -> String {
     if !v.complete() {
         let _ = write!(
             s,
-            "INCOMPLETE ({} scenario(s) stopped at the budget of {} executions; what follows \
-             holds only of what was explored): ",
-            v.stopped(),
-            v.max_executions
+            "INCOMPLETE ({}; what follows holds only of what was explored): ",
+            v.stopped_at()
         );
     }
     let _ = write!(
