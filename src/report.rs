@@ -50,6 +50,68 @@ pub struct ViolationReport {
     pub label: Option<String>,
     /// The step.
     pub step: u32,
+    /// For a leaked page, the references it was left with.
+    pub leaked: Option<LeakReport>,
+}
+
+/// The references a leaked page was left with (see [`kernel_sim::ledger`]).
+#[derive(Serialize)]
+pub struct LeakReport {
+    /// How many: the page's count at the end.
+    pub count: i32,
+    /// The oldest, or `None` if the ledger lost track of the page.
+    pub reference: Option<ReferenceReport>,
+    /// What `run` prints of it.
+    pub text: String,
+}
+
+/// A page reference: who holds it, where it was taken, and its last move.
+#[derive(Serialize)]
+pub struct ReferenceReport {
+    /// Its holder at the end, e.g. `task A` or `ctx0->ring_pages[0]`.
+    pub holder: String,
+    /// The action that took it.
+    pub taken: SiteReport,
+    /// The holder before the last hand-over.
+    pub moved_from: Option<String>,
+    /// The action that handed it over.
+    pub moved: Option<SiteReport>,
+}
+
+/// Where an action happened.
+#[derive(Serialize)]
+pub struct SiteReport {
+    /// The task, if one performed it.
+    pub task: Option<String>,
+    /// Its label.
+    pub label: Option<String>,
+    /// The step.
+    pub step: u32,
+}
+
+impl SiteReport {
+    fn of(s: &kernel_sim::ledger::Site) -> SiteReport {
+        SiteReport {
+            task: s.task.map(|t| t.to_string()),
+            label: s.label.map(|l| l.to_string()),
+            step: s.step,
+        }
+    }
+}
+
+impl LeakReport {
+    fn of(l: &kernel_sim::Leaked) -> LeakReport {
+        LeakReport {
+            count: l.count,
+            reference: l.first.map(|r| ReferenceReport {
+                holder: r.holder.to_string(),
+                taken: SiteReport::of(&r.taken),
+                moved_from: r.moved.map(|(from, _)| from.to_string()),
+                moved: r.moved.map(|(_, at)| SiteReport::of(&at)),
+            }),
+            text: l.to_string(),
+        }
+    }
 }
 
 /// One ring slot at the end.
@@ -113,6 +175,7 @@ impl ModelReport {
                     task: v.task.map(|t| t.to_string()),
                     label: v.label.map(|l| l.to_string()),
                     step: v.step,
+                    leaked: v.leaked.as_ref().map(LeakReport::of),
                 })
                 .collect(),
             ctxs: o

@@ -12,6 +12,7 @@ use crate::case::{Case, Class, Expect};
 use crate::catalogue::Entry;
 use crate::explore::{witness_schedule, Comparison, Tally};
 use crate::judge::classify::RefusalTable;
+use crate::runner::Outcome;
 use crate::sites::{self, SiteReach};
 use crate::{judge_case, swimlane, text, New, Old};
 
@@ -434,6 +435,17 @@ fn scope(v: &Verification) -> String {
     s
 }
 
+/// For a leak finding, what the run that shows it says of the reference
+/// never dropped.
+fn leaked_reference(signature: &str, runs: [&Outcome; 2]) -> Option<String> {
+    let (_, sig) = signature.split_once(':')?;
+    runs.iter()
+        .flat_map(|o| &o.violations)
+        .find(|v| v.signature() == sig)
+        .and_then(|v| v.leaked)
+        .map(|l| l.to_string())
+}
+
 fn verdict_sentence(v: &Verification) -> String {
     let count = |c: Class| v.findings.iter().filter(|f| f.class == c).count();
     let (fixed, broken, shared) = (
@@ -525,6 +537,9 @@ pub fn report(v: &Verification, table: &RefusalTable) -> String {
         );
         let tasks = f.case.scenario.total_tasks();
         let shown = judged.shown();
+        if let Some(leaked) = leaked_reference(&f.signature, [&shown.old, &shown.new]) {
+            let _ = writeln!(out, "Of the leaked page: {leaked}.\n");
+        }
         let lanes = swimlane::lanes(&shown.old, &shown.new, tasks);
         let lines: Vec<&str> = lanes.lines().collect();
         let first = lines

@@ -6,8 +6,8 @@ use aiodiff::{run_model, MigrateFaults, New, Old, Op, OpResult, Outcome, RunOpti
 use kernel_sim::errno::{EAGAIN, EINVAL};
 use kernel_sim::violation::{BadPage, Object};
 use kernel_sim::{
-    Faults, Func, LabelPattern, MigrateMode, MigrateResult, Note, PageRole, RunEnd, Segment,
-    Segments, TaskId, ViolationKind,
+    Faults, Func, Holder, LabelPattern, MigrateMode, MigrateResult, Note, PageRole, RunEnd,
+    Segment, Segments, TaskId, ViolationKind,
 };
 
 const A: TaskId = TaskId(0);
@@ -700,4 +700,49 @@ fn a_completion_waits_for_the_migrator_holding_the_completion_lock() {
         assert_eq!(data[kernel_sim::mm::TAIL_WORD], 1, "{}", o.model);
         assert_eq!(data[kernel_sim::mm::EVENT_WORD], 1, "{}", o.model);
     }
+}
+
+/// A2 during setup's unwind: the old aio_free_ring has read ring_pages[0]
+/// when the migrator stores new[0] there; the teardown then clears the slot
+/// and puts the old page. new[0] leaks, and the report names the reference
+/// never dropped: the one the migrator took for ring_pages[0], which the
+/// teardown took out of the slot with its store of NULL.
+#[test]
+fn a_leak_names_the_reference_never_dropped() {
+    let scenario = Scenario {
+        ring_pages: 2,
+        tasks: vec![vec![Op::Setup], vec![migrate(0)]],
+        faults: Faults {
+            page_alloc_fails_at: Some(1),
+            ..Faults::default()
+        },
+        ..Scenario::default()
+    };
+    let schedule = [
+        until(A, "aio_free_ring:write(ctx->ring_pages[0])", 1),
+        run(B),
+        run(A),
+    ];
+    let (old, _) = run_both(&scenario, &schedule);
+    let leak = old
+        .violations
+        .iter()
+        .find(|v| v.kind == ViolationKind::PageLeak(PageRole::New, 0))
+        .expect("the old code leaks new[0]");
+    let leaked = leak.leaked.expect("a leak says what was left");
+    assert_eq!(leaked.count, 1);
+    let r = leaked.first.expect("the ledger follows new[0]");
+    assert_eq!(r.holder, Holder::Task(A));
+    assert_eq!(r.taken.task, Some(B));
+    assert_eq!(
+        r.taken.label.map(|l| l.to_string()).as_deref(),
+        Some("aio_migratepage:get_page(new[0])")
+    );
+    let (from, at) = r.moved.expect("the teardown took it from the slot");
+    assert_eq!(from.to_string(), "ctx0->ring_pages[0]");
+    assert_eq!(at.task, Some(A));
+    assert_eq!(
+        at.label.map(|l| l.to_string()).as_deref(),
+        Some("aio_free_ring:write(ctx->ring_pages[0])")
+    );
 }

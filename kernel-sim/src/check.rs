@@ -18,6 +18,7 @@
 use crate::exec::TaskId;
 use crate::kernel::{Kernel, State};
 use crate::label::{Arg, Func, Label, OpKind};
+use crate::mm::PageId;
 use crate::objects::CtxId;
 use crate::violation::{Object, Violation, ViolationKind};
 
@@ -39,6 +40,7 @@ impl Kernel {
             st.drain_cpu(TaskId(cpu as u8));
         }
         st.cur_label = None;
+        st.reconcile_ledger();
         st.check_stranded();
         st.check_ring_pages();
         if st.all_finished() {
@@ -110,19 +112,28 @@ impl State {
             }
         }
         let mut found = Vec::new();
-        for (pg, &held) in self.pages.iter().zip(&holders) {
+        for (i, (pg, &held)) in self.pages.iter().zip(&holders).enumerate() {
             if pg.freed || pg.leaked {
                 continue;
             }
             if held == 0 {
                 let (role, idx) = pg.allocated_as;
-                found.push(ViolationKind::PageLeak(role, idx));
+                let p = PageId {
+                    id: i as u16,
+                    role,
+                    idx,
+                };
+                let leaked = self.ledger.leaked(p, pg.count);
+                found.push((ViolationKind::PageLeak(role, idx), Some(leaked)));
             } else if pg.count != held {
-                found.push(ViolationKind::RefcountMismatch);
+                found.push((ViolationKind::RefcountMismatch, None));
             }
         }
-        for kind in found {
+        for (kind, leaked) in found {
             self.violation(kind);
+            if let Some(v) = self.violations.last_mut() {
+                v.leaked = leaked;
+            }
         }
     }
 
@@ -206,6 +217,7 @@ mod tests {
         let (k, _) = kernel_with_mapping();
         live_ring(&k);
         assert_eq!(kinds(&k.finish()), []);
+        assert_eq!(k.inspect(|st| st.ledger_mismatches()), []);
     }
 
     #[test]

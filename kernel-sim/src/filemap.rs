@@ -6,6 +6,7 @@ use crate::fs::PAGE_SIZE;
 use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, Func, LockName, OpKind, PageFlag, PageRole};
+use crate::ledger::Holder;
 use crate::mm::PageId;
 use crate::objects::InodeId;
 use crate::trace::Effect;
@@ -32,6 +33,7 @@ impl State {
         }
         self.touch(Obj::PageCount(p.id), Access::Add);
         self.page(p).count += 1;
+        self.take_ref(p, self.caller());
         true
     }
 
@@ -232,7 +234,9 @@ impl Kernel {
                 }
                 m.tree[i] = Some(page);
                 m.nrpages += 1;
-                (0, Effect::Int(m.nrpages.into()))
+                let nrpages = m.nrpages;
+                st.move_ref(page, st.caller(), Holder::Tree(mapping, i as u8));
+                (0, Effect::Int(nrpages.into()))
             })
             .await;
         if err != 0 {
@@ -261,11 +265,13 @@ impl Kernel {
             st.touch(Obj::TreeSlot(mapping, index as u8), Access::Write);
             st.touch(Obj::TreeCount(mapping), Access::Write);
             let m = st.mapping(mapping);
-            if let Some(slot) = m.tree.get_mut(index) {
-                *slot = None;
-            }
+            let held = m.tree.get_mut(index).and_then(Option::take);
             m.nrpages -= 1;
-            ((), Effect::Int(m.nrpages.into()))
+            let nrpages = m.nrpages;
+            if let Some(p) = held {
+                st.move_ref(p, Holder::Tree(mapping, index as u8), st.caller());
+            }
+            ((), Effect::Int(nrpages.into()))
         })
         .await;
         self.set_page_mapping(page, None).await;

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use crate::exec::{Choice, SchedSlot, TaskId, TaskSet, Yield, MAX_TASKS};
 use crate::history::{Access, EventKey, History, Obj, Occurrences};
 use crate::label::{Arg, Func, Label, OpKind};
+use crate::ledger::Ledger;
 use crate::locks::{Lock, LockId, LockOwner};
 use crate::mm::{Page, PageId};
 use crate::objects::{File, HeapArray, Inode, InodeId, Kioctx, Mm};
@@ -227,6 +228,8 @@ pub struct State {
     pub decisions: Vec<TaskId>,
     /// Everything the checks found.
     pub violations: Vec<Violation>,
+    /// Who holds each page reference.
+    pub ledger: Ledger,
     /// Return codes and other results the harness compares.
     pub notes: Vec<Note>,
     /// The shared events, with [`Config::history`] on.
@@ -269,6 +272,7 @@ impl State {
             trace: Vec::with_capacity(if config.tracing { 1024 } else { 0 }),
             decisions: Vec::with_capacity(1024),
             violations: Vec::new(),
+            ledger: Ledger::default(),
             notes: Vec::new(),
             history: History::default(),
             pending_keys: [EventKey::default(); MAX_TASKS],
@@ -351,6 +355,7 @@ impl State {
             task: self.current,
             label: self.cur_label,
             step: self.step,
+            leaked: None,
         });
         if kind.is_fatal() {
             self.end_current(Status::Oopsed);
@@ -379,6 +384,7 @@ impl State {
                     task: Some(TaskId(i as u8)),
                     label: t.pending.map(|p| p.label),
                     step: self.step,
+                    leaked: None,
                 });
             }
         }

@@ -20,6 +20,7 @@ pub mod fs;
 pub mod history;
 pub mod kernel;
 pub mod label;
+pub mod ledger;
 pub mod locks;
 pub mod migrate;
 pub mod mm;
@@ -38,6 +39,7 @@ pub use exec::{Replay, RunEnd, RunToBlock, SchedView, Scheduler, TaskFuture, Tas
 pub use history::{Access, Call, EventKey, FastMap, History, Obj, SharedEvent, Touch};
 pub use kernel::{Config, Faults, Kernel, Note, State, Status, TaskSlot};
 pub use label::{Arg, Field, Func, Label, LockName, OpKind, PageFlag, PageRole};
+pub use ledger::{Holder, Leaked, Reference};
 pub use migrate::{AddressSpaceOps, MigrateMode, MigrateResult};
 pub use mm::PageId;
 pub use model::AioModel;

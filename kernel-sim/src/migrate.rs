@@ -9,6 +9,7 @@ use crate::exec::TaskId;
 use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, Note, State};
 use crate::label::{Arg, Func, LockName, OpKind, PageFlag, PageRole};
+use crate::ledger::Holder;
 use crate::mm::{PageId, EVENT_WORD};
 use crate::objects::InodeId;
 use crate::trace::Effect;
@@ -436,7 +437,12 @@ impl Kernel {
         self.act(OpKind::TreeReplace, newpage.arg(), Guard::None, |st| {
             st.touch(Obj::TreeSlot(mapping, index as u8), Access::Write);
             let m = st.mapping(mapping);
-            m.tree[index as usize] = Some(newpage);
+            let held = m.tree[index as usize].replace(newpage);
+            let slot = Holder::Tree(mapping, index as u8);
+            if let Some(p) = held {
+                st.move_ref(p, slot, st.caller());
+            }
+            st.move_ref(newpage, st.caller(), slot);
             ((), Effect::Page(Some(newpage)))
         })
         .await;
@@ -470,6 +476,7 @@ impl Kernel {
             if st.page(page).count != 0 {
                 st.violation(ViolationKind::VmBugOn);
             }
+            st.unfreeze_refs(page, count);
             st.page(page).count = count;
             st.page(page).frozen = false;
             ((), Effect::Count(page, count))
@@ -566,6 +573,7 @@ mod tests {
         // P: 3 (caller + cache + iso) frozen, unfrozen to 2 without the cache ref.
         assert_eq!(counts(&k, &[p, n]), [2, 2]);
         assert_eq!(k.inspect(|st| st.tree_slot(m, 0)), Some(n));
+        assert_eq!(k.inspect(|st| st.ledger_mismatches()), []);
         let effects: Vec<String> = k
             .trace()
             .iter()

@@ -7,6 +7,7 @@ use std::fmt;
 use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, OpKind, PageFlag, PageRole};
+use crate::ledger::Holder;
 use crate::objects::InodeId;
 use crate::trace::Effect;
 use crate::violation::{BadPage, Object, ViolationKind};
@@ -150,11 +151,13 @@ impl State {
     /// Allocates a zeroed page with count 1.
     pub fn alloc_page(&mut self, role: PageRole, idx: u8) -> PageId {
         self.pages.push(Page::new((role, idx)));
-        PageId {
+        let p = PageId {
             id: (self.pages.len() - 1) as u16,
             role,
             idx,
-        }
+        };
+        self.take_ref(p, self.caller());
+        p
     }
 
     /// The page, reporting a use after free if it was freed.
@@ -165,7 +168,8 @@ impl State {
         &mut self.pages[p.index()]
     }
 
-    /// `get_page`: `VM_BUG_ON(count <= 0)`, then increment.
+    /// `get_page`: `VM_BUG_ON(count <= 0)`, then increment; the reference
+    /// is the current task's.
     pub fn get_page(&mut self, p: PageId) -> Effect {
         if self.page(p).count <= 0 {
             self.touch(Obj::PageCount(p.id), Access::Read);
@@ -173,14 +177,21 @@ impl State {
             return Effect::Count(p, self.pages[p.index()].count);
         }
         self.touch(Obj::PageCount(p.id), Access::Add);
+        self.take_ref(p, self.caller());
         let page = self.page(p);
         page.count += 1;
         Effect::Count(p, page.count)
     }
 
-    /// `put_page`: `VM_BUG_ON_PAGE(count == 0)`, decrement, and free the page
-    /// when it reaches zero. A frozen page's 0 is its own finding.
+    /// `put_page` of the current task's reference.
     pub fn put_page(&mut self, p: PageId) -> Effect {
+        self.put_page_of(p, self.caller())
+    }
+
+    /// `put_page` of `holder`'s reference: `VM_BUG_ON_PAGE(count == 0)`,
+    /// decrement, and free the page when it reaches zero. A frozen page's 0
+    /// is its own finding.
+    pub fn put_page_of(&mut self, p: PageId, holder: Holder) -> Effect {
         if self.page(p).count <= 0 {
             self.touch(Obj::PageCount(p.id), Access::Read);
             let kind = if self.page(p).frozen {
@@ -191,6 +202,7 @@ impl State {
             self.violation(kind);
             return Effect::Count(p, self.pages[p.index()].count);
         }
+        self.drop_ref(p, holder);
         let page = self.page(p);
         page.count -= 1;
         if page.count > 0 {
@@ -277,12 +289,12 @@ impl Kernel {
     /// a reference unless the count is 0. A free frame is legal to look at.
     pub async fn get_page_unless_zero(&self, p: PageId) -> bool {
         self.act(OpKind::GetUnlessZero, p.arg(), Guard::None, |st| {
-            let page = &mut st.pages[p.index()];
-            let got = page.count > 0;
+            let got = st.pages[p.index()].count > 0;
             if got {
-                page.count += 1;
+                st.pages[p.index()].count += 1;
+                st.take_ref(p, st.caller());
             }
-            let count = page.count;
+            let count = st.pages[p.index()].count;
             let access = if got { Access::Add } else { Access::Read };
             st.touch(Obj::PageCount(p.id), access);
             (got, Effect::Count(p, count))

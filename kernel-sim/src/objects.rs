@@ -738,7 +738,8 @@ impl Kernel {
                 Some(c) => {
                     st.touch(Obj::RingSlot(c, i as u8), Access::Write);
                     if let Some(s) = st.ring_slot(c, i) {
-                        *s = page;
+                        let held = std::mem::replace(s, page);
+                        st.hand_over_ring_slot(c, i, held, page);
                     }
                 }
             }

@@ -10,6 +10,7 @@ use crate::exec::TaskId;
 use crate::history::{Access, Obj};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Func, OpKind, PageFlag};
+use crate::ledger::Holder;
 use crate::mm::{PageId, PAGEVEC_SIZE};
 use crate::trace::Effect;
 
@@ -28,7 +29,7 @@ impl State {
             self.page(p).set(PageFlag::Lru, true);
         }
         for &p in &pvec {
-            self.release_page(p);
+            self.release_page(p, Holder::Pagevec(cpu));
         }
         let n = pvec.len();
         let mut pvec = pvec;
@@ -37,14 +38,14 @@ impl State {
         n
     }
 
-    /// One page of `release_pages`: drop a reference; a page that reaches
-    /// zero also loses `PG_active` before it is freed.
-    pub fn release_page(&mut self, p: PageId) -> Effect {
+    /// One page of `release_pages`: drop `holder`'s reference; a page that
+    /// reaches zero also loses `PG_active` before it is freed.
+    pub fn release_page(&mut self, p: PageId, holder: Holder) -> Effect {
         if self.page(p).count == 1 {
             self.touch(Obj::PageFlag(p.id, PageFlag::Active), Access::Write);
             self.page(p).set(PageFlag::Active, false);
         }
-        self.put_page(p)
+        self.put_page_of(p, holder)
     }
 }
 
@@ -62,6 +63,7 @@ impl Kernel {
                 st.drain_cpu(cpu);
             }
             st.tasks[cpu.index()].lru_add_pvec.push(page);
+            st.move_ref(page, st.caller(), Holder::Pagevec(cpu));
             ((), effect)
         })
         .await
@@ -116,6 +118,7 @@ impl Kernel {
                     return (EBUSY, Effect::Int(EBUSY.into()));
                 }
                 let effect = st.get_page(page);
+                st.move_ref(page, st.caller(), Holder::Isolation);
                 let pg = st.page(page);
                 pg.set(PageFlag::Lru, false);
                 pg.isolated = true;
@@ -133,8 +136,13 @@ impl Kernel {
         self.clear_page_flag(page, PageFlag::Unevictable).await;
         self.lru_cache_add(page).await;
         self.act(OpKind::PutPage, page.arg(), Guard::None, |st| {
+            let holder = if st.pages[page.index()].isolated {
+                Holder::Isolation
+            } else {
+                st.caller()
+            };
             st.page(page).isolated = false;
-            ((), st.put_page(page))
+            ((), st.put_page_of(page, holder))
         })
         .await
     }
@@ -174,8 +182,22 @@ mod tests {
             k2.putback_lru_page(p).await;
         });
         assert_eq!(counts(&k2, &[p]), [3], "pagevec +1, isolation -1");
+        let holders = |k: &Kernel| {
+            k.inspect(|st| {
+                st.ledger
+                    .of(p)
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.holder)
+                    .collect::<Vec<_>>()
+            })
+        };
+        let (a, tree) = (Holder::Task(TaskId(0)), Holder::Tree(m, 0));
+        assert_eq!(holders(&k2), [a, tree, Holder::Pagevec(TaskId(0))]);
         k2.finish();
         assert_eq!(counts(&k2, &[p]), [2]);
+        assert_eq!(holders(&k2), [a, tree]);
+        assert_eq!(k2.inspect(|st| st.ledger_mismatches()), []);
         assert!(k2.inspect(|st| st.pages[p.index()].test(PageFlag::Lru)));
     }
 

@@ -67,7 +67,7 @@ impl Kernel {
         self.lru_add_drain().await;
         for &p in pvec {
             self.act(OpKind::PutPage, p.arg(), Guard::None, |st| {
-                ((), st.release_page(p))
+                ((), st.release_page(p, st.caller()))
             })
             .await;
         }

@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::exec::TaskId;
 use crate::label::{Arg, Label, LockName, PageRole};
+use crate::ledger::Leaked;
 
 /// A kernel object that can be used after it was freed.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -174,6 +175,8 @@ pub struct Violation {
     pub label: Option<Label>,
     /// The step at which it was seen.
     pub step: u32,
+    /// For a leaked page, the references never dropped.
+    pub leaked: Option<Leaked>,
 }
 
 impl Violation {
@@ -196,6 +199,10 @@ impl fmt::Display for Violation {
         if let Some(l) = self.label {
             write!(f, " at {l}")?;
         }
-        write!(f, " (step {})", self.step)
+        write!(f, " (step {})", self.step)?;
+        if let Some(l) = self.leaked {
+            write!(f, ": {l}")?;
+        }
+        Ok(())
     }
 }

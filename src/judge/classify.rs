@@ -523,6 +523,7 @@ mod tests {
                 arg: kernel_sim::Arg::None,
             }),
             step: 7,
+            leaked: None,
         }
     }
 
@@ -619,6 +620,7 @@ mod tests {
             task: None,
             label: None,
             step: 9,
+            leaked: None,
         };
         let mut old = outcome("old", migrated());
         let mut new = outcome("new", migrated());
