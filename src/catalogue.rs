@@ -22,12 +22,19 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Explores both versions on this entry's scenario with its bounds and
-    /// at most `max_executions` executions each, and compares them.
-    pub fn compare(&self, table: &RefusalTable, max_executions: usize) -> Comparison {
+    /// Explores both versions on this entry's scenario with its bounds, or
+    /// with none if `exhaustive`, and at most `max_executions` executions
+    /// each, and compares them.
+    pub fn compare(
+        &self,
+        table: &RefusalTable,
+        max_executions: usize,
+        exhaustive: bool,
+    ) -> Comparison {
         let bound = |k| ExploreOptions {
             preemptions: k,
             max_executions,
+            exhaustive,
         };
         compare(
             &self.scenario,

@@ -36,6 +36,10 @@ pub struct ExploreOptions {
     pub preemptions: u32,
     /// Stop after this many executions (the result is then incomplete).
     pub max_executions: usize,
+    /// Explore every schedule, with no preemption bound, storing the
+    /// states explored ([`crate::exhaustive`]); `preemptions` is then
+    /// unused.
+    pub exhaustive: bool,
 }
 
 impl Default for ExploreOptions {
@@ -43,6 +47,7 @@ impl Default for ExploreOptions {
         ExploreOptions {
             preemptions: 2,
             max_executions: 1_000_000,
+            exhaustive: false,
         }
     }
 }
@@ -116,6 +121,44 @@ pub struct Exploration {
     /// schedule that reaches it (outcomes alone would hide a site behind
     /// another that returns the same code).
     pub sites: BTreeMap<ReturnSite, Vec<TaskId>>,
+    /// For an exhaustive exploration, the states it stored.
+    pub stored: Option<crate::exhaustive::StateSpace>,
+}
+
+impl Exploration {
+    /// An exploration of `model` that has run nothing yet.
+    pub fn empty(model: &'static str) -> Exploration {
+        Exploration {
+            model,
+            executions: 0,
+            steps: 0,
+            pruned: 0,
+            incomplete: false,
+            outcomes: BTreeMap::new(),
+            sites: BTreeMap::new(),
+            stored: None,
+        }
+    }
+
+    /// Records a finished run: its outcome, if new or reached by fewer
+    /// decisions, and the return sites it reached.
+    pub fn record(&mut self, mut outcome: Outcome) {
+        let key = OutcomeKey::of(&outcome);
+        let decisions = std::mem::take(&mut outcome.decisions);
+        for site in return_sites(&outcome) {
+            let shortest = self.sites.entry(site).or_insert_with(|| decisions.clone());
+            if decisions.len() < shortest.len() {
+                *shortest = decisions.clone();
+            }
+        }
+        match self.outcomes.get_mut(&key) {
+            Some(r) if r.decisions.len() <= decisions.len() => {}
+            Some(r) => r.decisions = decisions,
+            None => {
+                self.outcomes.insert(key, Reached { outcome, decisions });
+            }
+        }
+    }
 }
 
 /// One decision of the current execution.
@@ -180,23 +223,18 @@ pub fn explore<M: AioModel>(
     opts: ExploreOptions,
     mut progress: impl FnMut(usize, usize),
 ) -> Exploration {
+    if opts.exhaustive {
+        return crate::exhaustive::explore(model, scenario, opts.max_executions, progress);
+    }
     let mut stack: Vec<Frame> = Vec::new();
-    let mut result = Exploration {
-        model: M::NAME,
-        executions: 0,
-        steps: 0,
-        pruned: 0,
-        incomplete: false,
-        outcomes: BTreeMap::new(),
-        sites: BTreeMap::new(),
-    };
+    let mut result = Exploration::empty(M::NAME);
     loop {
         let prefix: Vec<TaskId> = stack.iter().map(|f| f.chosen).collect();
         let mut dfs = Dfs {
             prefix: &prefix,
             frames: Vec::new(),
         };
-        let mut outcome = run_model(model, scenario, &mut dfs, RunOptions::QUIET);
+        let outcome = run_model(model, scenario, &mut dfs, RunOptions::QUIET);
         result.executions += 1;
         result.steps += outcome.decisions.len() as u64;
         for mut f in dfs.frames {
@@ -204,24 +242,7 @@ pub fn explore<M: AioModel>(
             f.spent = last.map_or(0, |l| l.spent + l.cost(l.chosen));
             stack.push(f);
         }
-        let key = OutcomeKey::of(&outcome);
-        let decisions = std::mem::take(&mut outcome.decisions);
-        for site in return_sites(&outcome) {
-            let shortest = result
-                .sites
-                .entry(site)
-                .or_insert_with(|| decisions.clone());
-            if decisions.len() < shortest.len() {
-                *shortest = decisions.clone();
-            }
-        }
-        match result.outcomes.get_mut(&key) {
-            Some(r) if r.decisions.len() <= decisions.len() => {}
-            Some(r) => r.decisions = decisions,
-            None => {
-                result.outcomes.insert(key, Reached { outcome, decisions });
-            }
-        }
+        result.record(outcome);
         progress(result.executions, result.outcomes.len());
         if result.executions >= opts.max_executions {
             result.incomplete = true;
@@ -516,13 +537,14 @@ pub fn return_sites(o: &Outcome) -> impl Iterator<Item = ReturnSite> + '_ {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::scenario::{MigrateFaults, Op};
     use kernel_sim::MigrateMode;
     use kernel_sim::Segments;
 
-    fn scenario(ops: Vec<Op>) -> Scenario {
+    /// A one-page ring: `ops` in task A, a migration of page 0 in task B.
+    pub(crate) fn scenario(ops: Vec<Op>) -> Scenario {
         Scenario {
             ring_pages: 1,
             tasks: vec![

@@ -78,7 +78,7 @@ pub fn hunt(
             if start.elapsed() >= time {
                 break;
             }
-            let c = e.compare(table, ExploreOptions::default().max_executions);
+            let c = e.compare(table, ExploreOptions::default().max_executions, false);
             tries += 1;
             for f in &c.findings {
                 *classes.entry(f.class).or_default() += 1;

@@ -10,6 +10,7 @@
 pub mod bytes;
 pub mod case;
 pub mod catalogue;
+pub mod exhaustive;
 pub mod explore;
 pub mod fuzzing;
 pub mod hunt;

@@ -71,8 +71,12 @@ enum Command {
         /// The `.sched` file; its schedule is ignored.
         file: PathBuf,
         /// Most preemptions per schedule.
-        #[arg(short = 'k', long, default_value_t = 2)]
+        #[arg(short = 'k', long, default_value_t = 2, conflicts_with = "exhaustive")]
         preemptions: u32,
+        /// Explore every schedule, with no preemption bound, storing the
+        /// states explored so that none is explored twice.
+        #[arg(long)]
+        exhaustive: bool,
         /// Most executions of each version; an exploration that hits it is
         /// incomplete, and says so.
         #[arg(long, value_name = "N", default_value_t = ExploreOptions::default().max_executions)]
@@ -304,6 +308,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
         Command::Explore {
             file,
             preemptions,
+            exhaustive,
             max_executions,
             witnesses,
             json,
@@ -312,6 +317,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
             let opts = ExploreOptions {
                 preemptions,
                 max_executions,
+                exhaustive,
             };
             explore(&file, opts, &witnesses, json, &table.table())
         }
@@ -622,17 +628,23 @@ fn explore(
         print_json(&v)?;
     } else {
         let s = &v.scenarios[0];
+        if let (Some(old), Some(new)) = s.stored {
+            println!(
+                "{}: every schedule, exhaustive (states stored, no preemption bound){}\n  old: {} executions, {} distinct outcomes; {old}\n  new: {} executions, {} distinct outcomes; {new}\n",
+                path.display(),
+                incomplete_note(s.incomplete, opts.max_executions),
+                s.executions.0,
+                s.outcomes.0,
+                s.executions.1,
+                s.outcomes.1,
+            );
+            print!("{}", aiodiff::verify::summary(&v, table));
+            return Ok(exploration_status(&v));
+        }
         println!(
             "{}: every schedule with at most {k} preemption(s){}\n  old: {} executions, {} distinct outcomes, {} branches beyond the bound\n  new: {} executions, {} distinct outcomes, {} branches beyond the bound\n",
             path.display(),
-            if s.incomplete {
-                format!(
-                    ", INCOMPLETE: stopped by the budget of {} executions",
-                    opts.max_executions
-                )
-            } else {
-                String::new()
-            },
+            incomplete_note(s.incomplete, opts.max_executions),
             s.executions.0,
             s.outcomes.0,
             s.pruned.0,
@@ -643,6 +655,15 @@ fn explore(
         print!("{}", aiodiff::verify::summary(&v, table));
     }
     Ok(exploration_status(&v))
+}
+
+/// What the first line of `explore` adds when the budget stopped it.
+fn incomplete_note(incomplete: bool, max_executions: usize) -> String {
+    if incomplete {
+        format!(", INCOMPLETE: stopped by the budget of {max_executions} executions")
+    } else {
+        String::new()
+    }
 }
 
 /// 1 on a regression or a divergence, else 3 if the budget stopped an

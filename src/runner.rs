@@ -19,7 +19,7 @@ pub fn submitted(n: i64) -> String {
 }
 
 /// The result of one operation.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum OpResult {
     /// `io_setup` returned the context handle, or an errno.
     Setup(Result<u64, i32>),
@@ -125,6 +125,9 @@ pub struct RunOptions {
     pub history: bool,
     /// Name pending actions for the scheduler, keeping nothing.
     pub keys: bool,
+    /// Fold each task's observations into its local state, so that the
+    /// scheduler can fingerprint states (see [`kernel_sim::fingerprint`]).
+    pub observe: bool,
 }
 
 impl RunOptions {
@@ -133,12 +136,22 @@ impl RunOptions {
         tracing: false,
         history: false,
         keys: false,
+        observe: false,
     };
     /// With the trace, for people.
     pub const TRACED: RunOptions = RunOptions {
         tracing: true,
         history: false,
         keys: false,
+        observe: false,
+    };
+    /// Results and violations, with states fingerprinted, for a search
+    /// that stores them.
+    pub const OBSERVED: RunOptions = RunOptions {
+        tracing: false,
+        history: false,
+        keys: false,
+        observe: true,
     };
 
     /// These options with the shared events recorded too.
@@ -176,6 +189,7 @@ pub fn run_model<M: AioModel>(
         tracing: opts.tracing,
         history: opts.history,
         keys: opts.keys,
+        observe: opts.observe,
         ..Config::default()
     });
     let results: RefCell<Vec<Vec<OpResult>>> = RefCell::new(vec![Vec::new(); scenario.tasks.len()]);
@@ -208,7 +222,10 @@ pub fn run_model<M: AioModel>(
         tasks.push(Box::pin(background_drains(k, scenario.drains)));
     }
     let end = k.run(tasks, sched);
-    let violations = k.finish();
+    let violations = match end {
+        RunEnd::Pruned => k.violations(),
+        _ => k.finish(),
+    };
     let ctxs = k.inspect(|st| {
         (0..st.ctxs.len())
             .map(|i| {
@@ -320,6 +337,7 @@ async fn run_program<M: AioModel>(
                 None => OpResult::NoContext,
             },
         };
+        k.give_result(&result);
         results.borrow_mut()[task].push(result);
         k.end_op();
     }

@@ -143,27 +143,25 @@ pub fn write_witnesses(
     Ok(())
 }
 
-/// The preemption bounds `model`'s explorations used, as `K = 2` or
-/// `K = 2-3`, and how many of them a budget stopped.
+/// The bounds `model`'s explorations used, and how many of them a budget
+/// stopped.
 fn bounds(model: &str, scenarios: &[ScenarioStats]) -> String {
-    let ks = scenarios.iter().map(|s| {
-        if model == "old" {
-            s.preemptions.0
-        } else {
-            s.preemptions.1
-        }
-    });
-    let (lo, hi) = (ks.clone().min().unwrap_or(0), ks.max().unwrap_or(0));
-    let k = if lo == hi {
-        format!("K = {lo}")
-    } else {
-        format!("K = {lo}-{hi}")
-    };
+    let k = crate::verify::bounds(scenarios, Some(model));
     let stopped = stopped(scenarios);
     if stopped == 0 {
         k
     } else {
         format!("{k}, {stopped} scenario(s) stopped by the budget")
+    }
+}
+
+/// How scenarios explored within `bounds` were explored: `at K = 2`,
+/// `exhaustively`, or `(exhaustive in 3, K = 1-2 in 41)`.
+fn explored(bounds: &str) -> String {
+    match bounds {
+        b if b.starts_with("exhaustive in") => format!("({b})"),
+        b if b.starts_with("exhaustive") => format!("exhaustively{}", &b["exhaustive".len()..]),
+        b => format!("at {b}"),
     }
 }
 
@@ -189,10 +187,10 @@ pub fn table(sites: &[SiteReach], scenarios: &[ScenarioStats]) -> String {
     for r in sites {
         let seen = match &r.witness {
             _ if r.scenarios == 0 => format!(
-                "{}, in {} scenario(s) explored at {}",
+                "{}, in {} scenario(s) explored {}",
                 unreached(scenarios),
                 scenarios.len(),
-                bounds(r.model, scenarios)
+                explored(&bounds(r.model, scenarios))
             ),
             Some(p) => format!("{:>2} scenario(s)  {}", r.scenarios, p.display()),
             None => format!("{:>2} scenario(s)", r.scenarios),

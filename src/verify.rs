@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::case::{Case, Class, Expect};
 use crate::catalogue::Entry;
+use crate::exhaustive::StateSpace;
 use crate::explore::{witness_schedule, Comparison, Tally};
 use crate::judge::classify::RefusalTable;
 use crate::runner::Outcome;
@@ -51,6 +52,8 @@ pub struct ScenarioStats {
     pub outcomes: (usize, usize),
     /// Alternatives not run because they exceeded the bound, old and new.
     pub pruned: (u64, u64),
+    /// For an exhaustive exploration, the states each version stored.
+    pub stored: (Option<StateSpace>, Option<StateSpace>),
     /// Whether a budget cut either exploration short.
     pub incomplete: bool,
     /// Whether the scenario shows a new-only violation or a divergence.
@@ -149,7 +152,7 @@ pub fn verify(
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let e = &entries[i];
                     let t = Instant::now();
-                    let c = e.compare(table, max_executions);
+                    let c = e.compare(table, max_executions, false);
                     results.lock().expect("no panics while holding it")[i] = Some((c, t.elapsed()));
                     done(&e.name);
                 }
@@ -187,6 +190,7 @@ pub fn from_comparisons(
             executions: (c.old.executions, c.new.executions),
             outcomes: (c.old.outcomes.len(), c.new.outcomes.len()),
             pruned: (c.old.pruned, c.new.pruned),
+            stored: (c.old.stored, c.new.stored),
             incomplete: c.old.incomplete || c.new.incomplete,
             failed: c
                 .findings
@@ -360,7 +364,7 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
     }
     let _ = writeln!(
         out,
-        "\naio_migratepage return sites, each with its shortest witness:"
+        "\naio_migratepage return sites, each with the shortest witness found:"
     );
     out.push_str(&sites::table(&v.sites, &v.scenarios));
     let _ = writeln!(out, "\nthe new code hits:");
@@ -395,7 +399,10 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
         v.steps,
         v.millis as f64 / 1000.0,
         if v.complete() {
-            "every exploration complete up to its preemption bound".to_string()
+            match bounds(&v.scenarios, None).as_str() {
+                "exhaustive" => "every exploration complete".to_string(),
+                _ => "every exploration complete up to its preemption bound".to_string(),
+            }
         } else {
             v.stopped_at()
         }
@@ -404,26 +411,59 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
     out
 }
 
-/// The preemption bounds used, over both versions: `K = 2` or `K = 1-2`.
-fn k_range(scenarios: &[ScenarioStats]) -> String {
+/// The bounds `model`'s explorations used (both versions' if `None`):
+/// `K = 2`, `K = 1-2`, `exhaustive`, or `exhaustive in 3, K = 1-2 in 41`.
+pub fn bounds(scenarios: &[ScenarioStats], model: Option<&str>) -> String {
+    let versions = |s: &ScenarioStats| match model {
+        Some("old") => vec![(s.stored.0.is_some(), s.preemptions.0)],
+        Some(_) => vec![(s.stored.1.is_some(), s.preemptions.1)],
+        None => vec![
+            (s.stored.0.is_some(), s.preemptions.0),
+            (s.stored.1.is_some(), s.preemptions.1),
+        ],
+    };
+    let exhaustive = scenarios
+        .iter()
+        .filter(|s| versions(s).iter().all(|v| v.0))
+        .count();
     let ks = scenarios
         .iter()
-        .flat_map(|s| [s.preemptions.0, s.preemptions.1]);
-    match (ks.clone().min(), ks.max()) {
+        .flat_map(versions)
+        .filter(|v| !v.0)
+        .map(|v| v.1);
+    let k = match (ks.clone().min(), ks.max()) {
         (Some(lo), Some(hi)) if lo != hi => format!("K = {lo}-{hi}"),
         (Some(k), _) => format!("K = {k}"),
-        _ => "no scenario".into(),
+        _ => String::new(),
+    };
+    match (exhaustive, scenarios.len() - exhaustive) {
+        (0, _) => k,
+        (_, 0) => "exhaustive".into(),
+        (e, b) => format!("exhaustive in {e}, {k} in {b}"),
     }
 }
 
 /// What the run explored, and so what its "never" and "none" mean.
 fn scope(v: &Verification) -> String {
-    let mut s = format!(
-        "explored: every schedule with at most K preemptions of each of {} scenario(s) ({}); \
-         \"never\" below means on no schedule within that bound",
-        v.scenarios.len(),
-        k_range(&v.scenarios)
-    );
+    let n = v.scenarios.len();
+    let mut s = match bounds(&v.scenarios, None).as_str() {
+        "exhaustive" if v.complete() => format!(
+            "explored: every schedule of each of {n} scenario(s) (exhaustive: states stored, \
+             no preemption bound); \"never\" below means on no schedule at all"
+        ),
+        "exhaustive" => format!(
+            "explored: schedules of each of {n} scenario(s) without a preemption bound \
+             (exhaustive: states stored)"
+        ),
+        b if b.starts_with("exhaustive") => format!(
+            "explored: each of {n} scenario(s), on every schedule or on every schedule with at \
+             most K preemptions ({b}); \"never\" below means on no schedule within those bounds"
+        ),
+        b => format!(
+            "explored: every schedule with at most K preemptions of each of {n} scenario(s) \
+             ({b}); \"never\" below means on no schedule within that bound"
+        ),
+    };
     if !v.complete() {
         let _ = write!(
             s,

@@ -371,3 +371,54 @@ fn verify_under_a_small_budget_says_it_is_incomplete() {
     assert!(out.contains("\nverdict: INCOMPLETE"), "{out}");
     assert!(!out.contains("never did"), "{out}");
 }
+
+#[test]
+fn an_exhaustive_exploration_reports_its_states_and_claims_every_schedule() {
+    let file = scratch("setup-beside-a-migration.sched");
+    std::fs::write(&file, "ring 1\ntask A: setup\ntask B: migrate 0 sync\n").unwrap();
+    let dir = scratch("exhaustive");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["explore", file.to_str().unwrap()];
+        a.extend_from_slice(&["--exhaustive", "--witnesses", dir.to_str().unwrap()]);
+        a.extend_from_slice(extra);
+        aiodiff(&a)
+    };
+    let o = args(&[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("every schedule, exhaustive (states stored, no preemption bound)"),
+        "{out}"
+    );
+    for version in ["old", "new"] {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{version}:")))
+            .expect("a line per version");
+        assert!(
+            line.contains("states stored") && line.contains("depth"),
+            "{line}"
+        );
+    }
+    assert!(
+        out.contains("\"never\" below means on no schedule at all"),
+        "{out}"
+    );
+    assert!(
+        out.contains("never, in 1 scenario(s) explored exhaustively"),
+        "{out}"
+    );
+    assert!(!out.contains("K ="), "{out}");
+
+    let stopped = args(&["--max-executions", "20"]);
+    let out = stdout(&stopped);
+    assert_eq!(stopped.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("INCOMPLETE: stopped by the budget of 20 executions"),
+        "{out}"
+    );
+    assert!(!out.contains("no schedule at all"), "{out}");
+
+    let both = aiodiff(&["explore", file.to_str().unwrap(), "--exhaustive", "-k", "3"]);
+    assert_eq!(both.status.code(), Some(2), "-k and --exhaustive conflict");
+}

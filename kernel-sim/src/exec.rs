@@ -110,6 +110,16 @@ pub struct SchedView<'a> {
 pub trait Scheduler {
     /// Picks the task that acts next.
     fn next_task(&mut self, view: &SchedView<'_>) -> TaskId;
+
+    /// Whether to end the run here, before the next action, as
+    /// [`RunEnd::Pruned`]. A search that stores the states it explored ends
+    /// a run that reaches one of them; `fingerprint` gives the state's
+    /// [`State::fingerprint`]. Asked only with
+    /// [`Config::observe`](crate::Config::observe) on; the default never
+    /// prunes.
+    fn prune(&mut self, _view: &SchedView<'_>, _fingerprint: &dyn Fn() -> u128) -> bool {
+        false
+    }
 }
 
 /// The default policy: keep running the current task while it is runnable,
@@ -160,6 +170,9 @@ pub enum RunEnd {
     Deadlock,
     /// The step budget ran out.
     StepBudget,
+    /// The scheduler ended it at a state explored before
+    /// ([`Scheduler::prune`]).
+    Pruned,
 }
 
 /// A task's body: a future borrowing the kernel it runs on.
@@ -331,6 +344,7 @@ impl Kernel {
             "task {t} awaited something other than a scheduling point"
         );
         if finished {
+            st.forget_observations(t);
             st.pending_labels[t.index()] = None;
             debug_assert!(!st.waiting.contains(t), "a stopped task has no next action");
         }
@@ -378,6 +392,9 @@ impl State {
             op_start: self.op_start,
             tasks: &self.tasks,
         };
+        if self.config.observe && sched.prune(&view, &|| self.fingerprint()) {
+            return Choice::End(RunEnd::Pruned);
+        }
         let choice = sched.next_task(&view);
         if runnable.contains(choice) {
             Choice::Task(choice)

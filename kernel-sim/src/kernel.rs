@@ -47,6 +47,9 @@ pub struct Config {
     /// see the keys of pending actions, and each task's calls, with this or
     /// [`Config::history`] on.
     pub keys: bool,
+    /// Whether each task's observations are folded into
+    /// [`TaskSlot::observed`], for [`State::fingerprint`].
+    pub observe: bool,
 }
 
 impl Config {
@@ -64,12 +67,13 @@ impl Default for Config {
             tracing: true,
             history: false,
             keys: false,
+            observe: false,
         }
     }
 }
 
 /// Why a task stopped running.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Status {
     /// Still has work to do.
     Running,
@@ -129,6 +133,13 @@ pub struct TaskSlot {
     pub lru_add_pvec: Vec<PageId>,
     /// The site its running `aio_migratepage` call said it returns from.
     pub return_site: Option<ReturnSite>,
+    /// A hash of the label and value of every action it performed, with
+    /// [`Config::observe`] on: its local state (see [`crate::fingerprint`]).
+    pub observed: u128,
+    /// A hash of what it has given the harness, with [`Config::observe`]
+    /// on: the results of its operations and its notes, all that is left
+    /// of its local state once it has finished.
+    pub given: u128,
 }
 
 impl TaskSlot {
@@ -143,6 +154,8 @@ impl TaskSlot {
             depth: 0,
             lru_add_pvec: Vec::new(),
             return_site: None,
+            observed: 0,
+            given: 0,
         }
     }
 
@@ -164,7 +177,7 @@ impl TaskSlot {
 }
 
 /// A record that the harness collects besides the trace.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Note {
     /// `a_ops->migratepage` (aio_migratepage) returned this code.
     Migratepage {
@@ -529,7 +542,7 @@ impl Kernel {
     ///
     /// If `f` records a fatal violation, the task ends here: the future never
     /// resumes and the executor drops it.
-    pub async fn act<T>(
+    pub async fn act<T: std::hash::Hash>(
         &self,
         op: OpKind,
         arg: Arg,
@@ -566,6 +579,9 @@ impl Kernel {
             let (value, effect) = f(&mut st);
             let task = st.current.expect("action outside a task");
             let label = st.cur_label.expect("action without a label");
+            if st.config.observe {
+                st.observed(Some(label), &value);
+            }
             if st.config.tracing {
                 st.trace.push(Event {
                     task,

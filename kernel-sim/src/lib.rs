@@ -16,6 +16,7 @@ pub mod check;
 pub mod errno;
 pub mod exec;
 pub mod filemap;
+pub mod fingerprint;
 pub mod fs;
 pub mod history;
 pub mod kernel;

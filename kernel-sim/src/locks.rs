@@ -19,7 +19,7 @@ pub struct LockId(pub u16);
 
 /// The object a lock is embedded in, whose freeing makes the lock's memory
 /// invalid.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum LockOwner {
     /// A global lock.
     Global,
@@ -30,7 +30,7 @@ pub enum LockOwner {
 }
 
 /// A lock's state.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Lock {
     /// The task holding it.
     pub holder: Option<crate::exec::TaskId>,

@@ -71,7 +71,7 @@ pub trait AddressSpaceOps {
 
 /// Why a migration request ended without calling `a_ops->migratepage`, or
 /// what it ended with.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum MigrateResult {
     /// No ring mapping exists, or its tree has no page at the index.
     NoPage,
@@ -140,7 +140,7 @@ impl Kernel {
     ) -> MigrateResult {
         let _f = self.enter(Func::DoMigrateRange);
         let page = match frame {
-            Some(role) => self.inspect(|st| st.frame(role, index as u8)),
+            Some(role) => self.observe(|st| st.frame(role, index as u8)),
             None => self.page_cache_frame(index).await,
         };
         let Some(page) = page else {
@@ -530,7 +530,9 @@ impl Kernel {
     fn note(&self, note: impl FnOnce(TaskId) -> Note) {
         let mut st = self.st.borrow_mut();
         let task = st.current.expect("note outside a task");
-        st.notes.push(note(task));
+        let note = note(task);
+        st.gave(&note);
+        st.notes.push(note);
     }
 }
 

@@ -80,7 +80,7 @@ const CHECK_AT_FREE: [PageFlag; 5] = [
 ];
 
 /// A `struct page` and the contents of its frame.
-#[derive(Clone, Debug)]
+#[derive(Clone, Hash, Debug)]
 pub struct Page {
     /// `_count`.
     pub count: i32,

@@ -37,7 +37,7 @@ impl fmt::Display for CtxId {
 }
 
 /// `struct address_space` (embedded in the inode, as `i_data` is).
-#[derive(Clone, Debug)]
+#[derive(Clone, Hash, Debug)]
 pub struct AddressSpace {
     /// `page_tree`: the page at each index.
     pub tree: Vec<Option<PageId>>,
@@ -55,7 +55,7 @@ pub struct AddressSpace {
 }
 
 /// `struct inode`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Hash, Debug)]
 pub struct Inode {
     /// `i_size`.
     pub i_size: u64,
@@ -66,7 +66,7 @@ pub struct Inode {
 }
 
 /// `struct file`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Hash, Debug)]
 pub struct File {
     /// `f_count`.
     pub f_count: i32,
@@ -77,7 +77,7 @@ pub struct File {
 }
 
 /// Where `ctx->ring_pages` points.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum RingPagesPtr {
     /// NULL.
     #[default]
@@ -89,7 +89,7 @@ pub enum RingPagesPtr {
 }
 
 /// A kcalloc'd `struct page *` array.
-#[derive(Clone, Debug)]
+#[derive(Clone, Hash, Debug)]
 pub struct HeapArray {
     /// The entries.
     pub slots: Vec<Option<PageId>>,
@@ -98,7 +98,7 @@ pub struct HeapArray {
 }
 
 /// `struct kioctx`, the fields the ring code uses.
-#[derive(Clone, Debug)]
+#[derive(Clone, Hash, Debug)]
 pub struct Kioctx {
     /// `users` (a percpu_ref, modelled as its total count).
     pub users: i32,
@@ -154,7 +154,7 @@ pub struct Kiocb {
 }
 
 /// A user mapping of the ring file.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Vma {
     /// `vm_start`.
     pub start: u64,
@@ -196,7 +196,7 @@ impl PercpuRef {
 }
 
 /// The one process's `mm_struct`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Hash, Debug, Default)]
 pub struct Mm {
     /// `mmap_sem`.
     pub mmap_sem: LockId,
@@ -316,7 +316,7 @@ impl State {
 }
 
 /// A value a kioctx or mapping field can hold, with how it prints.
-pub trait FieldValue: Copy + Default {
+pub trait FieldValue: Copy + Default + std::hash::Hash {
     /// The trace effect of reading or writing this value.
     fn effect(self) -> Effect;
 }

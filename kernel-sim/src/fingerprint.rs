@@ -1,0 +1,148 @@
+//! State fingerprints, for a search that stores the states it explored.
+//!
+//! An exhaustive search prunes a schedule prefix that reaches a state it
+//! has already explored from. Tasks are futures and cannot be compared, but
+//! each task's code is deterministic, so a task's local state is a function
+//! of what it has observed: the label of each action it performed and the
+//! value the action returned. With [`Config::observe`] on, [`Kernel::act`]
+//! folds both into the task's [`TaskSlot::observed`], and
+//! [`Kernel::observe`] does the same for a value the code reads without a
+//! scheduling point. Once a task has finished, what it observed can no
+//! longer change what it does: only what it gave the harness (its results,
+//! [`Kernel::give_result`], and its notes) is kept.
+//!
+//! A state's fingerprint hashes that beside the kernel's global state:
+//! pages, inodes, files, kioctxs, ring_pages arrays, locks (where a held
+//! one was taken, not where a free one last was), the mm,
+//! `aio_nr`, each task's status, observations and pagevec, and the set of
+//! violation signatures so far. Left out, as functions of those or of no
+//! consequence to an outcome: the step count, the trace, the notes, the
+//! history and the reference ledger. Fingerprints are 128 bits: with `n`
+//! states stored, the chance that two different states share one is below
+//! `n² / 2^129`.
+//!
+//! [`Config::observe`]: crate::Config::observe
+//! [`TaskSlot::observed`]: crate::TaskSlot::observed
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use crate::kernel::{Kernel, State};
+use crate::label::{Func, Label};
+use crate::violation::ViolationKind;
+
+/// A 128-bit hash: two SipHash lanes over the same input, told apart by a
+/// first word.
+struct Hash128(DefaultHasher, DefaultHasher);
+
+impl Hash128 {
+    fn new() -> Hash128 {
+        let mut b = DefaultHasher::new();
+        b.write_u64(0x9e37_79b9_7f4a_7c15);
+        Hash128(DefaultHasher::new(), b)
+    }
+
+    fn finish128(&self) -> u128 {
+        (u128::from(self.0.finish()) << 64) | u128::from(self.1.finish())
+    }
+}
+
+impl Hasher for Hash128 {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(bytes);
+        self.1.write(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
+
+/// The next link of a task's chain of observations.
+fn chain(observed: u128, label: Option<Label>, value: &impl Hash) -> u128 {
+    let mut h = Hash128::new();
+    observed.hash(&mut h);
+    label.hash(&mut h);
+    value.hash(&mut h);
+    h.finish128()
+}
+
+impl State {
+    /// The current task observed `value` at its action `label`.
+    pub(crate) fn observed(&mut self, label: Option<Label>, value: &impl Hash) {
+        if let Some(t) = self.current {
+            let slot = &mut self.tasks[t.index()];
+            slot.observed = chain(slot.observed, label, value);
+        }
+    }
+
+    /// The current task gave the harness `value` (a result or a note).
+    pub(crate) fn gave(&mut self, value: &impl Hash) {
+        if let (Some(t), true) = (self.current, self.config.observe) {
+            let slot = &mut self.tasks[t.index()];
+            slot.given = chain(slot.given, None, value);
+        }
+    }
+
+    /// Task `t` has finished: what it observed can no longer change what
+    /// it does, so only what it gave the harness is left of its state.
+    pub(crate) fn forget_observations(&mut self, t: crate::exec::TaskId) {
+        let slot = &mut self.tasks[t.index()];
+        slot.observed = slot.given;
+    }
+
+    /// The fingerprint of the state: the kernel's global state and each
+    /// task's observations (see the module documentation).
+    pub fn fingerprint(&self) -> u128 {
+        let mut h = Hash128::new();
+        self.pages.hash(&mut h);
+        self.inodes.hash(&mut h);
+        self.files.hash(&mut h);
+        self.ctxs.hash(&mut h);
+        self.arrays.hash(&mut h);
+        for l in &self.locks {
+            l.holder.hash(&mut h);
+            l.owner.hash(&mut h);
+            if l.holder.is_some() {
+                l.acquired_at.hash(&mut h);
+            }
+        }
+        self.mm.hash(&mut h);
+        self.aio_nr.hash(&mut h);
+        for t in &self.tasks {
+            t.status.hash(&mut h);
+            t.observed.hash(&mut h);
+            t.lru_add_pvec.hash(&mut h);
+        }
+        let mut seen: Vec<(ViolationKind, Option<Func>)> = self
+            .violations
+            .iter()
+            .map(|v| (v.kind, v.label.map(|l| l.func)))
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.hash(&mut h);
+        h.finish128()
+    }
+}
+
+impl Kernel {
+    /// The current task gives the harness `result`, the result of an
+    /// operation: with [`crate::Config::observe`] on, it stays part of
+    /// the task's state after the task has finished.
+    pub fn give_result(&self, result: &impl Hash) {
+        self.st.borrow_mut().gave(result);
+    }
+
+    /// Reads a value of the kernel's state without a scheduling point, as
+    /// [`Kernel::inspect`] does, for code whose path depends on it: with
+    /// [`crate::Config::observe`] on, the current task's observations
+    /// record it.
+    pub fn observe<R: Hash>(&self, f: impl FnOnce(&State) -> R) -> R {
+        let mut st = self.st.borrow_mut();
+        let value = f(&st);
+        if st.config.observe {
+            st.observed(None, &value);
+        }
+        value
+    }
+}
