@@ -46,6 +46,16 @@ impl Class {
         Class::Undecided,
     ];
 
+    /// The versions a finding of this class is seen in.
+    pub fn versions(self) -> &'static [&'static str] {
+        match self {
+            Class::OldOnly => &["old"],
+            Class::NewOnly | Class::Divergence => &["new"],
+            Class::Shared => &["old", "new"],
+            _ => &[],
+        }
+    }
+
     /// The class's name in signatures, `expect:` lines and tables.
     pub fn name(self) -> &'static str {
         match self {

@@ -621,6 +621,7 @@ fn explore(
         &[entry],
         vec![(c, start.elapsed())],
         opts.max_executions,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     aiodiff::verify::write_witnesses(&mut v, dir, table)
         .map_err(|e| Fail(format!("cannot write witnesses to {}: {e}", dir.display())))?;

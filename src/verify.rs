@@ -13,6 +13,7 @@ use crate::catalogue::Entry;
 use crate::exhaustive::StateSpace;
 use crate::explore::{witness_schedule, Comparison, Tally};
 use crate::judge::classify::RefusalTable;
+use crate::races::{self, Deciding, Race};
 use crate::runner::Outcome;
 use crate::sites::{self, SiteReach};
 use crate::{judge_case, swimlane, text, New, Old};
@@ -32,6 +33,9 @@ pub struct Found {
     pub scenario: String,
     /// The model whose schedule the witness replays.
     pub model: String,
+    /// The pairs of conflicting events whose order in the witness decides
+    /// it ([`crate::races`]).
+    pub deciding: Deciding,
     #[serde(skip)]
     case: Case,
     /// Actions the witness runs in its model.
@@ -65,6 +69,9 @@ pub struct ScenarioStats {
 /// The result of `verify`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Verification {
+    /// The races: findings decided by the same pairs of events, the most
+    /// scenarios first.
+    pub races: Vec<Race>,
     /// Findings, by class then signature.
     pub findings: Vec<Found>,
     /// Per-scenario statistics.
@@ -144,30 +151,47 @@ pub fn verify(
             e.scenario.ring_pages,
         ))
     });
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<(Comparison, Duration)>>> = Mutex::new(vec![None; entries.len()]);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| {
-                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let e = &entries[i];
-                    let t = Instant::now();
-                    let c = e.compare(table, max_executions, false);
-                    results.lock().expect("no panics while holding it")[i] = Some((c, t.elapsed()));
-                    done(&e.name);
-                }
-            });
-        }
+    let mut results: Vec<Option<(Comparison, Duration)>> = vec![None; entries.len()];
+    let ran = par_map(&order, jobs, |&i| {
+        let e = &entries[i];
+        let t = Instant::now();
+        let c = e.compare(table, max_executions, false);
+        done(&e.name);
+        (c, t.elapsed())
     });
-    let results: Vec<(Comparison, Duration)> = results
-        .into_inner()
-        .expect("threads ended")
+    for (&i, r) in order.iter().zip(ran) {
+        results[i] = Some(r);
+    }
+    let results = results
         .into_iter()
         .map(|r| r.expect("every entry ran"))
         .collect();
-    let mut v = from_comparisons(entries, results, max_executions);
+    let mut v = from_comparisons(entries, results, max_executions, jobs);
     v.millis = start.elapsed().as_millis();
     v
+}
+
+/// `f` of each item, on `jobs` threads that take the items in order; the
+/// results in the items' order.
+fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                results.lock().expect("no panics while holding it")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("threads ended")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
 }
 
 /// Aggregates the comparisons of `entries` (in the same order).
@@ -175,6 +199,7 @@ pub fn from_comparisons(
     entries: &[Entry],
     results: Vec<(Comparison, Duration)>,
     max_executions: usize,
+    jobs: usize,
 ) -> Verification {
     let mut found: BTreeMap<(Class, String), Found> = BTreeMap::new();
     let mut scenarios = Vec::new();
@@ -217,6 +242,7 @@ pub fn from_comparisons(
                     witness: None,
                     scenario: e.name.clone(),
                     model: f.model.to_string(),
+                    deciding: Deciding::default(),
                     case: witness(),
                     steps: f.decisions.len(),
                 });
@@ -229,11 +255,20 @@ pub fn from_comparisons(
             }
         }
     }
-    let findings: Vec<Found> = found.into_values().collect();
+    let mut findings: Vec<Found> = found.into_values().collect();
+    let deciding = par_map(&findings, jobs, |f| {
+        let (_, violation) = f.signature.split_once(':').unwrap_or_default();
+        races::deciding_pairs(&f.model, &f.case.scenario, &f.case.schedule, violation)
+    });
+    for (f, d) in findings.iter_mut().zip(deciding) {
+        f.deciding = d;
+    }
+    let races = races::group(&findings);
     let failed = findings
         .iter()
         .any(|f| matches!(f.class, Class::NewOnly | Class::Divergence));
     Verification {
+        races,
         findings,
         scenarios,
         sites: sites::aggregate(entries, &results.iter().map(|(c, _)| c).collect::<Vec<_>>()),
@@ -299,6 +334,7 @@ pub fn write_witnesses(
         std::fs::write(&path, out)?;
         f.witness = Some(path);
     }
+    v.races = races::group(&v.findings);
     sites::write_witnesses(&mut v.sites, dir, table)
 }
 
@@ -334,6 +370,7 @@ pub fn summary(v: &Verification, table: &RefusalTable) -> String {
     let hits = &v.tally.rows;
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", scope(v));
+    out.push_str(&races_text(&v.races));
     let _ = writeln!(out, "findings:");
     if v.findings.is_empty() {
         let _ = writeln!(out, "  none found{}", v.within());
@@ -475,6 +512,121 @@ fn scope(v: &Verification) -> String {
     s
 }
 
+/// The races, for the terminal: each with its deciding pairs, the
+/// signatures it causes, the versions that have it and a witness.
+fn races_text(races: &[Race]) -> String {
+    let mut out = String::new();
+    if races.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "races (each: the pairs of conflicting events whose order in its witness decides \
+         it; flipped, the violation goes away):"
+    );
+    for (n, r) in races.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  race {}: in {}, {} signature(s); witness {}",
+            n + 1,
+            r.versions.join(" and "),
+            r.signatures.len(),
+            r.witness
+                .as_ref()
+                .map_or("-".into(), |p| p.display().to_string())
+        );
+        for row in &r.review {
+            let _ = writeln!(out, "    matches the review history's {row}");
+        }
+        for p in &r.pairs {
+            let _ = writeln!(out, "    {p}");
+        }
+        if !r.preconditions.is_empty() && r.preconditions != r.pairs {
+            let _ = writeln!(
+                out,
+                "    (and {} precondition(s): pairs whose flip also changes a result)",
+                r.preconditions.len()
+            );
+        }
+        for (sig, k) in &r.signatures {
+            let _ = writeln!(out, "    -> {sig} ({k} scenario(s))");
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// REPORT.md's races: a paragraph each, beside its witness's swimlanes
+/// cut around the step to look at first.
+fn races_report(v: &Verification, table: &RefusalTable) -> String {
+    let mut out = String::new();
+    if v.races.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "## Races\n\nA race is the pairs of conflicting events whose order in a finding's \
+         witness decides it: each pair below was flipped in the witness, the rest of the \
+         interleaving kept where the code allows, and the violation went away with every \
+         operation still returning what it did. Findings decided by the same pairs are one \
+         race.\n"
+    );
+    for (n, r) in v.races.iter().enumerate() {
+        let sigs: Vec<String> = r
+            .signatures
+            .iter()
+            .map(|(s, k)| format!("`{s}` ({k} scenario(s))"))
+            .collect();
+        let pairs: Vec<String> = r.pairs.iter().map(|p| format!("{p}")).collect();
+        let _ = writeln!(out, "### Race {}\n", n + 1);
+        let _ = writeln!(
+            out,
+            "In the {} code, {}: each of these orders is needed, and the other way round the \
+             violation does not happen. It shows as {}.{}{} Witness: `{}`.\n",
+            r.versions.join(" and the "),
+            pairs.join("; "),
+            sigs.join(", "),
+            r.review
+                .iter()
+                .map(|row| format!(" It is the review history's {row}."))
+                .collect::<String>(),
+            if r.preconditions.is_empty() || r.preconditions == r.pairs {
+                String::new()
+            } else {
+                format!(
+                    " Its witness has {} more such pair(s) whose flip also changes a result \
+                     (the racing operations then do not meet).",
+                    r.preconditions.len()
+                )
+            },
+            r.witness
+                .as_ref()
+                .map_or("-".into(), |p| p.display().to_string())
+        );
+        let Some(f) = v.findings.iter().find(|f| f.witness == r.witness) else {
+            continue;
+        };
+        let shown = judge_case(&f.case, table, true);
+        let shown = shown.shown();
+        let lanes = swimlane::lanes(&shown.old, &shown.new, f.case.scenario.total_tasks());
+        let lines: Vec<&str> = lanes.lines().collect();
+        let column = usize::from(r.at.0 != "old");
+        let at = r.at.1.and_then(|step| {
+            lines
+                .iter()
+                .position(|l| l.split_whitespace().nth(column) == Some(step.to_string().as_str()))
+        });
+        let at = at.unwrap_or(2);
+        let (from, to) = (at.saturating_sub(10).max(2), (at + 10).min(lines.len()));
+        let _ = writeln!(out, "```");
+        for l in lines.iter().take(2).chain(&lines[from..to]) {
+            let _ = writeln!(out, "{l}");
+        }
+        let _ = writeln!(out, "```\n");
+    }
+    out
+}
+
 /// For a leak finding, what the run that shows it says of the reference
 /// never dropped.
 fn leaked_reference(signature: &str, runs: [&Outcome; 2]) -> Option<String> {
@@ -556,6 +708,7 @@ pub fn report(v: &Verification, table: &RefusalTable) -> String {
     );
     let _ = writeln!(out, "## Verdict\n\n{}.\n", verdict_sentence(v));
     let _ = writeln!(out, "```\n{}```\n", summary(v, table));
+    out.push_str(&races_report(v, table));
     let _ = writeln!(out, "## Findings\n");
     for f in &v.findings {
         let path = f

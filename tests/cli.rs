@@ -215,9 +215,10 @@ fn triage_says_whether_an_artifact_reproduces() {
     assert!(stdout(&o).contains("did not reproduce"), "{}", stdout(&o));
 }
 
-#[test]
-fn explore_names_every_return_site_and_the_checks_that_never_fire() {
-    let dir = scratch("sites");
+/// `explore` of B1's corpus entry, with witnesses in scratch `dir`: its
+/// output, once it has succeeded, and the witnesses' directory.
+fn explore_b1(dir: &str) -> (String, PathBuf) {
+    let dir = scratch(dir);
     let o = aiodiff(&[
         "explore",
         "corpus/b1-half-migrated-page.sched",
@@ -226,6 +227,12 @@ fn explore_names_every_return_site_and_the_checks_that_never_fire() {
     ]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", stderr(&o));
+    (out, dir)
+}
+
+#[test]
+fn explore_names_every_return_site_and_the_checks_that_never_fire() {
+    let (out, dir) = explore_b1("sites");
     let line = |site: &str| {
         out.lines()
             .find(|l| l.trim_start().starts_with(site))
@@ -421,4 +428,25 @@ fn an_exhaustive_exploration_reports_its_states_and_claims_every_schedule() {
 
     let both = aiodiff(&["explore", file.to_str().unwrap(), "--exhaustive", "-k", "3"]);
     assert_eq!(both.status.code(), Some(2), "-k and --exhaustive conflict");
+}
+
+#[test]
+fn explore_lists_races_first_with_their_deciding_pairs_and_review_rows() {
+    let (out, _) = explore_b1("races");
+    let races = out.find("\nraces (").expect("a races section");
+    let findings = out.find("\nfindings:").expect("a findings section");
+    assert!(races < findings, "races come first: {out}");
+    let b1 = out[races..findings]
+        .split("\n  race ")
+        .find(|r| r.contains("-> old-only:truncate-livelock@truncate_inode_pages_range"))
+        .expect("a race causes B1's livelock");
+    assert!(b1.contains("matches the review history's B1"), "{b1}");
+    assert!(
+        b1.contains(
+            "B's migrate_page_move_mapping:page_unfreeze_refs(ring[0]) before A's \
+             aio_free_ring:put_page(ring[0])"
+        ),
+        "{b1}"
+    );
+    assert!(b1.contains("witness "), "{b1}");
 }

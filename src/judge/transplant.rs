@@ -175,6 +175,32 @@ impl Order {
         &self.preds[self.from[j as usize] as usize..self.from[j as usize + 1] as usize]
     }
 
+    /// The task that performed event `j`.
+    pub fn task(&self, j: u32) -> TaskId {
+        self.task[j as usize]
+    }
+
+    /// This order with event `j` moved before its predecessor `i`: `i`
+    /// waits for `j`, and everything else keeps its place where the code
+    /// allows.
+    pub fn flipped(&self, i: u32, j: u32) -> Order {
+        let mut flipped = Order {
+            preds: Vec::with_capacity(self.preds.len() + 1),
+            from: Vec::with_capacity(self.from.len()),
+            ..self.clone()
+        };
+        for e in 0..self.len() as u32 {
+            flipped.from.push(flipped.preds.len() as u32);
+            let preds = self.preds(e).iter().copied().filter(|&p| e != j || p != i);
+            flipped.preds.extend(preds);
+            if e == i {
+                flipped.preds.push(j);
+            }
+        }
+        flipped.from.push(flipped.preds.len() as u32);
+        flipped
+    }
+
     /// The names of the simulated calls event `j` was in, innermost first.
     fn calls(&self, j: u32) -> impl Iterator<Item = u64> + '_ {
         let mut next = Some(self.call[j as usize]);
