@@ -98,6 +98,11 @@ enum Command {
         /// exploration that hits it is incomplete, and says so.
         #[arg(long, value_name = "N", default_value_t = ExploreOptions::default().max_executions)]
         max_executions: usize,
+        /// Explore each scenario first with no preemption bound, storing
+        /// states, within N executions per version; keep that where it
+        /// completes, else explore the scenario with its bound.
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100000")]
+        exhaustive: Option<usize>,
         /// Also write the verdict, with each witness's swimlanes, here.
         #[arg(long, value_name = "REPORT.md")]
         report: Option<PathBuf>,
@@ -323,6 +328,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
         }
         Command::Verify {
             max_executions,
+            exhaustive,
             report,
             witnesses,
             jobs,
@@ -332,7 +338,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
             report.as_deref(),
             &witnesses,
             jobs,
-            max_executions,
+            (max_executions, exhaustive),
             json,
             &table.table(),
         ),
@@ -683,17 +689,18 @@ fn verify(
     report: Option<&Path>,
     dir: &Path,
     jobs: Option<usize>,
-    max_executions: usize,
+    (max_executions, exhaustive): (usize, Option<usize>),
     json: bool,
     table: &RefusalTable,
 ) -> Result<ExitCode, Fail> {
     let entries = aiodiff::catalogue::catalogue();
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let bar = bar(entries.len() as u64, "scenarios");
-    let mut v = aiodiff::verify::verify(&entries, table, jobs, max_executions, &|name| {
-        bar.inc(1);
-        bar.set_message(name.to_string());
-    });
+    let mut v =
+        aiodiff::verify::verify(&entries, table, jobs, max_executions, exhaustive, &|name| {
+            bar.inc(1);
+            bar.set_message(name.to_string());
+        });
     bar.finish_and_clear();
     aiodiff::verify::write_witnesses(&mut v, dir, table)
         .map_err(|e| Fail(format!("cannot write witnesses to {}: {e}", dir.display())))?;

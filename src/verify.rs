@@ -131,12 +131,15 @@ impl Verification {
 
 /// Explores every catalogue entry on `jobs` threads, each exploration with
 /// at most `max_executions` executions, calling `done` after each entry
-/// with its name.
+/// with its name. With `exhaustive`, each entry is first explored with no
+/// bound (states stored) within that many executions per version, and
+/// keeps that exploration where it completes.
 pub fn verify(
     entries: &[Entry],
     table: &RefusalTable,
     jobs: usize,
     max_executions: usize,
+    exhaustive: Option<usize>,
     done: &(dyn Fn(&str) + Sync),
 ) -> Verification {
     let start = Instant::now();
@@ -155,7 +158,11 @@ pub fn verify(
     let ran = par_map(&order, jobs, |&i| {
         let e = &entries[i];
         let t = Instant::now();
-        let c = e.compare(table, max_executions, false);
+        let every = exhaustive.map(|budget| e.compare(table, budget, true));
+        let c = match every {
+            Some(c) if !c.old.incomplete && !c.new.incomplete => c,
+            _ => e.compare(table, max_executions, false),
+        };
         done(&e.name);
         (c, t.elapsed())
     });
@@ -763,10 +770,12 @@ pub fn report(v: &Verification, table: &RefusalTable) -> String {
     for s in &v.scenarios {
         let _ = writeln!(
             out,
-            "| `{}` | {} / {} | {} / {} | {} / {} | {} ms{} |",
+            "| `{}` | {} | {} / {} | {} / {} | {} ms{} |",
             s.name,
-            s.preemptions.0,
-            s.preemptions.1,
+            match s.stored {
+                (Some(_), Some(_)) => "exhaustive".to_string(),
+                _ => format!("{} / {}", s.preemptions.0, s.preemptions.1),
+            },
             s.executions.0,
             s.executions.1,
             s.outcomes.0,

@@ -17,6 +17,7 @@ fn the_patch_introduces_no_regression_and_no_divergence() {
         &RefusalTable::default(),
         jobs,
         budget,
+        None,
         &|_| {},
     );
     let reported: Vec<&str> = v
