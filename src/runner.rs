@@ -355,7 +355,7 @@ async fn background_drains(k: &Kernel, n: u8) {
 
 /// The kioctx user space knows as `ctx_id`.
 fn ctx_of(k: &Kernel, ctx_id: u64) -> Option<CtxId> {
-    k.inspect(|st| {
+    k.observe(|st| {
         st.ctxs
             .iter()
             .position(|c| c.user_id == ctx_id)

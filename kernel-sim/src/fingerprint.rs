@@ -7,9 +7,12 @@
 //! value the action returned. With [`Config::observe`] on, [`Kernel::act`]
 //! folds both into the task's [`TaskSlot::observed`], and
 //! [`Kernel::observe`] does the same for a value the code reads without a
-//! scheduling point. Once a task has finished, what it observed can no
-//! longer change what it does: only what it gave the harness (its results,
-//! [`Kernel::give_result`], and its notes) is kept.
+//! scheduling point. Once a task has finished an operation, what it
+//! observed during it can no longer change what it does: the harness runs
+//! each task's program one operation after another, carrying from one to
+//! the next only what the results say (the kioctx setup returned, the
+//! number of requests submitted). So only what it gave the harness (its
+//! results, [`Kernel::give_result`], and its notes) is kept.
 //!
 //! A state's fingerprint hashes that beside the kernel's global state:
 //! pages, inodes, files, kioctxs, ring_pages arrays, locks (where a held
@@ -83,8 +86,10 @@ impl State {
         }
     }
 
-    /// Task `t` has finished: what it observed can no longer change what
-    /// it does, so only what it gave the harness is left of its state.
+    /// Task `t` has finished an operation, or all of them: what it
+    /// observed meanwhile no longer changes what it does, which depends
+    /// only on its program and the results it gave the harness, so only
+    /// those are left of its local state.
     pub(crate) fn forget_observations(&mut self, t: crate::exec::TaskId) {
         let slot = &mut self.tasks[t.index()];
         slot.observed = slot.given;

@@ -500,11 +500,14 @@ impl Kernel {
 
     /// Marks the current task's return to user space at the end of an
     /// operation: lockdep's "lock held when returning to user space" for
-    /// each lock it still holds.
+    /// each lock it still holds. What the task observed during the
+    /// operation is forgotten from its local state
+    /// ([`crate::fingerprint`]): from here on, it goes by its results.
     pub fn end_op(&self) {
         let mut st = self.st.borrow_mut();
-        assert!(st.current.is_some(), "end_op() outside a task");
+        let task = st.current.expect("end_op() outside a task");
         st.check_no_locks_held();
+        st.forget_observations(task);
     }
 
     /// Enters simulated function `func`: scheduling points until the frame is
