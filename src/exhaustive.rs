@@ -213,20 +213,31 @@ mod tests {
         assert!(stored.executions * 5 < all.executions);
     }
 
-    /// Beside a migration, every outcome and site a bounded search finds is
+    /// Beside a migration, and with teardown beside one that finds no
+    /// target (truncation and `unmap_and_move` return through
+    /// `Frame::ret`), every outcome and site a bounded search finds is
     /// found, in both versions, and the search says what it stored.
     #[test]
     fn an_exhaustive_search_finds_every_outcome_a_bounded_one_does() {
-        let s = setup_beside_a_migration();
+        let mut teardown = crate::explore::tests::scenario(vec![Op::Setup, Op::Destroy]);
+        if let Op::Migrate { faults, .. } = &mut teardown.tasks[1][0] {
+            faults.no_target = true;
+        }
+        for s in [setup_beside_a_migration(), teardown] {
+            compare_with_k2(&s);
+        }
+    }
+
+    fn compare_with_k2(s: &Scenario) {
         let k2 = ExploreOptions::default();
         for (some, every) in [
             (
-                bounded(&Old, &s, k2, |_, _| {}),
-                explore(&Old, &s, 1_000_000, |_, _| {}),
+                bounded(&Old, s, k2, |_, _| {}),
+                explore(&Old, s, 1_000_000, |_, _| {}),
             ),
             (
-                bounded(&New, &s, k2, |_, _| {}),
-                explore(&New, &s, 1_000_000, |_, _| {}),
+                bounded(&New, s, k2, |_, _| {}),
+                explore(&New, s, 1_000_000, |_, _| {}),
             ),
         ] {
             assert!(!every.incomplete, "{}", every.model);

@@ -12,7 +12,9 @@
 //! each task's program one operation after another, carrying from one to
 //! the next only what the results say (the kioctx setup returned, the
 //! number of requests submitted). So only what it gave the harness (its
-//! results, [`Kernel::give_result`], and its notes) is kept.
+//! results, [`Kernel::give_result`], and its notes) is kept. In the same
+//! way, a call that returns through [`crate::kernel::Frame::ret`] leaves
+//! in its caller's local state only the function and the value returned.
 //!
 //! A state's fingerprint hashes that beside the kernel's global state:
 //! pages, inodes, files, kioctxs, ring_pages arrays, locks (where a held
@@ -69,6 +71,21 @@ fn chain(observed: u128, label: Option<Label>, value: &impl Hash) -> u128 {
     h.finish128()
 }
 
+/// The hash of a value a call returned.
+pub(crate) fn digest(value: &impl Hash) -> u128 {
+    let mut h = Hash128::new();
+    value.hash(&mut h);
+    h.finish128()
+}
+
+/// A task's observations once the call of its frame at `slot.depth` (just
+/// popped) returned `value`: those from before the call, the function, and
+/// the value.
+pub(crate) fn returned(slot: &crate::kernel::TaskSlot, value: u128) -> u128 {
+    let depth = slot.depth;
+    chain(slot.entered[depth], None, &(slot.frames[depth], value))
+}
+
 impl State {
     /// The current task observed `value` at its action `label`.
     pub(crate) fn observed(&mut self, label: Option<Label>, value: &impl Hash) {
@@ -117,6 +134,7 @@ impl State {
             t.status.hash(&mut h);
             t.observed.hash(&mut h);
             t.lru_add_pvec.hash(&mut h);
+            t.return_site.hash(&mut h);
         }
         let mut seen: Vec<(ViolationKind, Option<Func>)> = self
             .violations

@@ -121,14 +121,14 @@ pub struct TaskSlot {
     pub status: Status,
     /// The action it waits to perform.
     pub pending: Option<Pending>,
-    frames: [Func; MAX_DEPTH],
+    pub(crate) frames: [Func; MAX_DEPTH],
     /// Each frame's name in event keys, with [`Config::history`] on.
     frame_names: [u64; MAX_DEPTH],
     /// Each frame's place in [`History::calls`], with [`Config::history`] on.
     frame_calls: [u32; MAX_DEPTH],
     /// What the keys of its calls and actions count.
     occurrences: Occurrences,
-    depth: usize,
+    pub(crate) depth: usize,
     /// This task's CPU's LRU-add pagevec (each task runs on its own CPU).
     pub lru_add_pvec: Vec<PageId>,
     /// The site its running `aio_migratepage` call said it returns from.
@@ -140,6 +140,8 @@ pub struct TaskSlot {
     /// on: the results of its operations and its notes, all that is left
     /// of its local state once it has finished.
     pub given: u128,
+    /// [`TaskSlot::observed`] when each frame was entered.
+    pub(crate) entered: [u128; MAX_DEPTH],
 }
 
 impl TaskSlot {
@@ -156,6 +158,7 @@ impl TaskSlot {
             return_site: None,
             observed: 0,
             given: 0,
+            entered: [0; MAX_DEPTH],
         }
     }
 
@@ -428,12 +431,33 @@ pub struct Kernel {
 pub struct Frame<'k> {
     k: &'k Kernel,
     task: TaskId,
+    /// What the call returned, hashed, once [`Frame::ret`] said so.
+    returned: Option<u128>,
+}
+
+impl Frame<'_> {
+    /// Returns `value` from the simulated call. With
+    /// [`Config::observe`] on, what the task observed inside the call is
+    /// replaced in its local state by the value: all the caller learns
+    /// from the call ([`crate::fingerprint`]). Only for functions that tell
+    /// their caller nothing else: no `&mut` argument, nothing left in the
+    /// task's slot that the fingerprint does not hash.
+    pub fn ret<T: std::hash::Hash>(mut self, value: T) -> T {
+        if self.k.st.borrow().config.observe {
+            self.returned = Some(crate::fingerprint::digest(&value));
+        }
+        value
+    }
 }
 
 impl Drop for Frame<'_> {
     fn drop(&mut self) {
         let mut st = self.k.st.borrow_mut();
-        st.tasks[self.task.index()].depth -= 1;
+        let slot = &mut st.tasks[self.task.index()];
+        slot.depth -= 1;
+        if let Some(value) = self.returned {
+            slot.observed = crate::fingerprint::returned(slot, value);
+        }
     }
 }
 
@@ -535,8 +559,13 @@ impl Kernel {
         }
         let slot = &mut st.tasks[task.index()];
         slot.frames[slot.depth] = func;
+        slot.entered[slot.depth] = slot.observed;
         slot.depth += 1;
-        Frame { k: self, task }
+        Frame {
+            k: self,
+            task,
+            returned: None,
+        }
     }
 
     /// Performs one labelled action: waits at a scheduling point until the

@@ -261,9 +261,9 @@ impl Kernel {
         mode: MigrateMode,
         faults: MigrateFaults,
     ) -> i32 {
-        let _f = self.enter(Func::UnmapAndMove);
+        let f = self.enter(Func::UnmapAndMove);
         let Some(newpage) = self.get_new_page(page, faults).await else {
-            return ENOMEM;
+            return f.ret(ENOMEM);
         };
         let rc = if self.page_count(page).await == 1 {
             self.note(|task| Note::GenericMigrate {
@@ -280,7 +280,7 @@ impl Kernel {
             self.putback_lru_page(page).await;
         }
         self.putback_lru_page(newpage).await;
-        rc
+        f.ret(rc)
     }
 
     /// `__unmap_and_move`: lock the page (trylock; sleep only when forced
@@ -403,13 +403,13 @@ impl Kernel {
         _mode: MigrateMode,
         extra_count: i32,
     ) -> i32 {
-        let _f = self.enter(Func::MigratePageMoveMapping);
+        let f = self.enter(Func::MigratePageMoveMapping);
         let mut expected_count = 1 + extra_count;
         let Some(mapping) = mapping else {
             if self.page_count(page).await != expected_count {
-                return EAGAIN;
+                return f.ret(EAGAIN);
             }
-            return MIGRATEPAGE_SUCCESS;
+            return f.ret(MIGRATEPAGE_SUCCESS);
         };
         let tree_lock = self.inspect(|st| st.inodes[mapping.0 as usize].mapping.tree_lock);
         self.spin_lock_irq(LockName::TreeLock, tree_lock).await;
@@ -427,11 +427,11 @@ impl Kernel {
             .await;
         if !ok {
             self.spin_unlock_irq(LockName::TreeLock, tree_lock).await;
-            return EAGAIN;
+            return f.ret(EAGAIN);
         }
         if !self.page_freeze_refs(page, expected_count).await {
             self.spin_unlock_irq(LockName::TreeLock, tree_lock).await;
-            return EAGAIN;
+            return f.ret(EAGAIN);
         }
         self.get_page(newpage).await;
         self.act(OpKind::TreeReplace, newpage.arg(), Guard::None, |st| {
@@ -448,7 +448,7 @@ impl Kernel {
         .await;
         self.page_unfreeze_refs(page, expected_count - 1).await;
         self.spin_unlock_irq(LockName::TreeLock, tree_lock).await;
-        MIGRATEPAGE_SUCCESS
+        f.ret(MIGRATEPAGE_SUCCESS)
     }
 
     /// `page_freeze_refs(page, count)`: compare-and-swap the count from

@@ -88,7 +88,7 @@ impl Kernel {
     /// `lru_add_drain_all()`: every CPU drains its LRU-add pagevec, and the
     /// caller waits for all of them. Each CPU's drain is one action.
     pub async fn lru_add_drain_all(&self) {
-        let _f = self.enter(Func::LruAddDrainAll);
+        let f = self.enter(Func::LruAddDrainAll);
         let cpus = self.inspect(|st| st.tasks.len());
         for cpu in 0..cpus {
             self.act(OpKind::PagevecLruAdd, Arg::None, Guard::None, |st| {
@@ -97,6 +97,7 @@ impl Kernel {
             })
             .await;
         }
+        f.ret(())
     }
 
     /// `isolate_lru_page(page)`: under `lru_lock`, if `PG_lru` is set, take a
@@ -132,7 +133,7 @@ impl Kernel {
     /// (+1 into this CPU's pagevec), then `put_page` of the isolation
     /// reference.
     pub async fn putback_lru_page(&self, page: PageId) {
-        let _f = self.enter(Func::PutbackLruPage);
+        let f = self.enter(Func::PutbackLruPage);
         self.clear_page_flag(page, PageFlag::Unevictable).await;
         self.lru_cache_add(page).await;
         self.act(OpKind::PutPage, page.arg(), Guard::None, |st| {
@@ -144,7 +145,8 @@ impl Kernel {
             st.page(page).isolated = false;
             ((), st.put_page_of(page, holder))
         })
-        .await
+        .await;
+        f.ret(())
     }
 }
 

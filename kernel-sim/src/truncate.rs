@@ -84,7 +84,13 @@ impl Kernel {
     /// (oracle O4) at a rescan that made no progress, reports a livelock
     /// and stops the task, instead of spinning out the step budget.
     pub async fn truncate_inode_pages_range(&self, mapping: InodeId, start: u32) {
-        let _f = self.enter(Func::TruncateInodePagesRange);
+        let f = self.enter(Func::TruncateInodePagesRange);
+        self.truncate_passes(mapping, start).await;
+        f.ret(())
+    }
+
+    /// The body of [`Kernel::truncate_inode_pages_range`], in its frame.
+    async fn truncate_passes(&self, mapping: InodeId, start: u32) {
         let nrpages = self.mapping_nrpages(mapping).await;
         if nrpages == 0 {
             return;
