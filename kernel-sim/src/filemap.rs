@@ -128,9 +128,11 @@ impl Kernel {
     /// (`None`) past `i_size` or with no page, as the ring's `a_ops` have no
     /// `readpage`. Returns the page locked, with a reference.
     pub async fn filemap_fault(&self, mapping: InodeId, index: u32) -> Option<PageId> {
-        let _f = self.enter(Func::FilemapFault);
+        let f = self.enter(Func::FilemapFault);
         loop {
-            let page = self.find_get_page(mapping, index).await?;
+            let Some(page) = self.find_get_page(mapping, index).await else {
+                return f.ret(None);
+            };
             self.lock_page(page).await;
             if self.page_mapping(page).await != Some(mapping) {
                 self.unlock_page(page).await;
@@ -141,19 +143,19 @@ impl Kernel {
             if u64::from(index) >= size {
                 self.unlock_page(page).await;
                 self.put_page(page).await;
-                return None;
+                return f.ret(None);
             }
-            return Some(page);
+            return f.ret(Some(page));
         }
     }
 
     /// `find_or_create_page(mapping, index, gfp)`: returns the page locked,
     /// with the caller's reference, or NULL when allocation fails.
     pub async fn find_or_create_page(&self, mapping: InodeId, index: u32) -> Option<PageId> {
-        let _f = self.enter(Func::FindOrCreatePage);
+        let f = self.enter(Func::FindOrCreatePage);
         loop {
             if let Some(page) = self.find_lock_page(mapping, index).await {
-                return Some(page);
+                return f.ret(Some(page));
             }
             let page = self
                 .act(
@@ -168,16 +170,19 @@ impl Kernel {
                         (Some(p), Effect::Alloc(p))
                     },
                 )
-                .await?;
+                .await;
+            let Some(page) = page else {
+                return f.ret(None);
+            };
             let err = self.add_to_page_cache_lru(page, mapping, index).await;
             if err != 0 {
                 self.put_page(page).await;
                 if err == EEXIST {
                     continue;
                 }
-                return None;
+                return f.ret(None);
             }
-            return Some(page);
+            return f.ret(Some(page));
         }
     }
 
@@ -254,7 +259,7 @@ impl Kernel {
     /// kept), `nrpages--`, `BUG_ON(page_mapped)`; then drop the cache's
     /// reference.
     pub async fn delete_from_page_cache(&self, page: PageId, mapping: InodeId) {
-        let _f = self.enter(Func::DeleteFromPageCache);
+        let f = self.enter(Func::DeleteFromPageCache);
         let locked = self.test_page_flag(page, PageFlag::Locked).await;
         self.bug_on(!locked, page.flag_arg(PageFlag::Locked)).await;
         let tree_lock = self.inspect(|st| st.inodes[mapping.0 as usize].mapping.tree_lock);
@@ -279,6 +284,7 @@ impl Kernel {
         self.bug_on(mapped != 0, page.arg()).await;
         self.spin_unlock_irq(LockName::TreeLock, tree_lock).await;
         self.put_page(page).await;
+        f.ret(())
     }
 
     /// Another holder's transient reference: `find_get_page` on the ring

@@ -294,10 +294,10 @@ impl Kernel {
         force: bool,
         mode: MigrateMode,
     ) -> i32 {
-        let _f = self.enter(Func::UnmapAndMoveInner);
+        let f = self.enter(Func::UnmapAndMoveInner);
         if !self.trylock_page(page).await {
             if !force || mode == MigrateMode::Async {
-                return EAGAIN;
+                return f.ret(EAGAIN);
             }
             self.lock_page(page).await;
         }
@@ -309,7 +309,7 @@ impl Kernel {
                 rc = EBUSY;
             }
             self.unlock_page(page).await;
-            return rc;
+            return f.ret(rc);
         }
         // try_to_unmap has no PTEs to replace (and is skipped when
         // page->mapping is NULL); the page is not mapped.
@@ -318,7 +318,7 @@ impl Kernel {
             rc = self.move_to_new_page(aops, newpage, page, mode).await;
         }
         self.unlock_page(page).await;
-        rc
+        f.ret(rc)
     }
 
     /// `move_to_new_page`: lock the target (BUG if that fails), copy index
@@ -332,7 +332,7 @@ impl Kernel {
         page: PageId,
         mode: MigrateMode,
     ) -> i32 {
-        let _f = self.enter(Func::MoveToNewPage);
+        let f = self.enter(Func::MoveToNewPage);
         let locked = self.trylock_page(newpage).await;
         self.bug_on(!locked, newpage.flag_arg(PageFlag::Locked))
             .await;
@@ -368,7 +368,7 @@ impl Kernel {
             self.set_page_mapping(page, None).await;
         }
         self.unlock_page(newpage).await;
-        rc
+        f.ret(rc)
     }
 
     /// `migrate_page`: the generic path, here only for a page whose mapping
