@@ -101,7 +101,7 @@ enum Command {
         /// Explore each scenario first with no preemption bound, storing
         /// states, within N executions per version; keep that where it
         /// completes, else explore the scenario with its bound.
-        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100000")]
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "500000")]
         exhaustive: Option<usize>,
         /// Also write the verdict, with each witness's swimlanes, here.
         #[arg(long, value_name = "REPORT.md")]
