@@ -403,19 +403,25 @@ fn b1_half_migrated_page() {
     assert!(new.ctxs[0].freed);
 }
 
-/// Setup fails to allocate ring page 1 while a migrator moves page 0: both
-/// unwind through aio_free_ring and ioctx_alloc's error path cleanly.
-#[test]
-fn setup_failure_at_k_with_a_concurrent_migration() {
-    let scenario = Scenario {
-        ring_pages: 3,
+/// A ring of `ring_pages` whose setup fails to allocate page 1, beside a
+/// migration of page 0.
+fn setup_failing_at_page_1_beside_migrate_0(ring_pages: u8) -> Scenario {
+    Scenario {
+        ring_pages,
         tasks: vec![vec![Op::Setup], vec![migrate(0)]],
         faults: Faults {
             page_alloc_fails_at: Some(1),
             ..Faults::default()
         },
         ..Scenario::default()
-    };
+    }
+}
+
+/// Setup fails to allocate ring page 1 while a migrator moves page 0: both
+/// unwind through aio_free_ring and ioctx_alloc's error path cleanly.
+#[test]
+fn setup_failure_at_k_with_a_concurrent_migration() {
+    let scenario = setup_failing_at_page_1_beside_migrate_0(3);
     let schedule = [
         until(A, "find_or_create_page:alloc_page(ring[1])", 1),
         run(B),
@@ -709,15 +715,7 @@ fn a_completion_waits_for_the_migrator_holding_the_completion_lock() {
 /// teardown took out of the slot with its store of NULL.
 #[test]
 fn a_leak_names_the_reference_never_dropped() {
-    let scenario = Scenario {
-        ring_pages: 2,
-        tasks: vec![vec![Op::Setup], vec![migrate(0)]],
-        faults: Faults {
-            page_alloc_fails_at: Some(1),
-            ..Faults::default()
-        },
-        ..Scenario::default()
-    };
+    let scenario = setup_failing_at_page_1_beside_migrate_0(2);
     let schedule = [
         until(A, "aio_free_ring:write(ctx->ring_pages[0])", 1),
         run(B),

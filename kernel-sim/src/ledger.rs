@@ -68,15 +68,22 @@ pub struct Site {
     pub step: u32,
 }
 
+impl Site {
+    /// Where it happened, without who: `at LABEL (step N)`.
+    fn place(&self) -> String {
+        match self.label {
+            Some(l) => format!("at {l} (step {})", self.step),
+            None => format!("at step {}", self.step),
+        }
+    }
+}
+
 impl fmt::Display for Site {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(t) = self.task {
             write!(f, "by {t} ")?;
         }
-        match self.label {
-            Some(l) => write!(f, "at {l} (step {})", self.step),
-            None => write!(f, "at step {}", self.step),
-        }
+        f.write_str(&self.place())
     }
 }
 
@@ -99,13 +106,11 @@ impl fmt::Display for Reference {
         let Some((from, at)) = self.moved.filter(|(_, at)| at.step != self.taken.step) else {
             return write!(f, ", held by {}", self.holder);
         };
-        let by = at.task.map_or(Holder::Harness, Holder::Task);
-        let place = match at.label {
-            Some(l) => format!("at {l} (step {})", at.step),
-            None => format!("at step {}", at.step),
-        };
+        let place = at.place();
         match at.task {
-            Some(t) if by == self.holder => write!(f, "; {t} took it from {from} {place}"),
+            Some(t) if self.holder == Holder::Task(t) => {
+                write!(f, "; {t} took it from {from} {place}")
+            }
             _ => write!(f, "; moved from {from} to {} {place}", self.holder),
         }
     }
