@@ -23,7 +23,7 @@ use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use kernel_sim::history::FastHasher;
-use kernel_sim::{AioModel, RunEnd, SchedView, Scheduler, TaskId, TaskSet};
+use kernel_sim::{AioModel, Observations, RunEnd, SchedView, Scheduler, State, TaskId, TaskSet};
 
 use crate::explore::Exploration;
 use crate::runner::{run_model, RunOptions};
@@ -60,48 +60,61 @@ impl std::fmt::Display for StateSpace {
     }
 }
 
-/// One state on the search's stack: who could run there, and who has been
-/// tried.
-#[derive(Clone, Copy, Debug)]
+/// One state on the search's stack: who could run there, who has been
+/// tried, and what the tasks had observed on the way to it.
+#[derive(Clone, Debug)]
 struct Frame {
     runnable: TaskSet,
     chosen: TaskId,
     done: TaskSet,
+    observations: Observations,
 }
 
 /// A set of fingerprints, which are hashes already.
 type Seen = HashSet<u128, BuildHasherDefault<FastHasher>>;
 
-/// Replays a prefix; past it, ends the run at a stored state, and stores
-/// and records a frame for each new one.
+/// Replays a prefix (the choices on the stack), restoring at its last
+/// step what the tasks had observed there; past it, ends the run at a
+/// stored state, and stores and records a frame for each new one.
 struct Stateful<'a> {
-    prefix: &'a [TaskId],
+    stack: &'a [Frame],
     seen: &'a mut Seen,
     frames: Vec<Frame>,
+    /// The observations at the state just stored, for its frame.
+    stored: Option<Observations>,
     matched: bool,
 }
 
 impl Scheduler for Stateful<'_> {
     fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
         let i = view.step as usize;
-        if let Some(&t) = self.prefix.get(i) {
-            return t;
+        if let Some(f) = self.stack.get(i) {
+            return f.chosen;
         }
         let chosen = kernel_sim::RunToBlock.next_task(view);
         self.frames.push(Frame {
             runnable: view.runnable,
             chosen,
             done: TaskSet(1 << chosen.0),
+            observations: self.stored.take().expect("a new state is stored first"),
         });
         chosen
     }
 
-    fn prune(&mut self, view: &SchedView<'_>, fingerprint: &dyn Fn() -> u128) -> bool {
-        if (view.step as usize) < self.prefix.len() {
+    fn prune(&mut self, view: &SchedView<'_>, state: &State) -> bool {
+        if (view.step as usize) < self.stack.len() {
             return false;
         }
-        self.matched = !self.seen.insert(fingerprint());
+        self.matched = !self.seen.insert(state.fingerprint());
+        if !self.matched {
+            self.stored = Some(state.observations());
+        }
         self.matched
+    }
+
+    fn replayed(&mut self) -> Option<(u32, Observations)> {
+        let last = self.stack.last()?;
+        Some((self.stack.len() as u32 - 1, last.observations.clone()))
     }
 }
 
@@ -120,11 +133,12 @@ pub fn explore<M: AioModel>(
     let mut seen = Seen::default();
     let mut stack: Vec<Frame> = Vec::new();
     loop {
-        let prefix: Vec<TaskId> = stack.iter().map(|f| f.chosen).collect();
+        let prefix = stack.len();
         let mut sched = Stateful {
-            prefix: &prefix,
+            stack: &stack,
             seen: &mut seen,
             frames: Vec::new(),
+            stored: None,
             matched: false,
         };
         let outcome = run_model(model, scenario, &mut sched, RunOptions::OBSERVED);
@@ -134,7 +148,7 @@ pub fn explore<M: AioModel>(
         result.steps += steps as u64;
         // The run's new transitions: the alternative it took at the end of
         // its prefix, then every action after it.
-        space.transitions += (steps + 1).saturating_sub(prefix.len().max(1)) as u64;
+        space.transitions += (steps + 1).saturating_sub(prefix.max(1)) as u64;
         space.depth = space.depth.max(steps);
         space.matched += u64::from(matched);
         stack.extend(frames);
@@ -225,6 +239,66 @@ mod tests {
         }
         for s in [setup_beside_a_migration(), teardown] {
             compare_with_k2(&s);
+        }
+    }
+
+    /// Alternates tasks A and B from the start, and records the
+    /// fingerprint at each step from `resume` on, with the observations
+    /// restored there if given.
+    struct Recording {
+        resume: Option<(u32, Observations)>,
+        from: u32,
+        prints: Vec<u128>,
+        observations: Vec<Observations>,
+    }
+
+    impl Scheduler for Recording {
+        fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
+            let alternate = TaskId((view.step / 7 % 2) as u8);
+            match view.runnable.contains(alternate) {
+                true => alternate,
+                false => view.runnable.first().expect("a runnable task"),
+            }
+        }
+
+        fn prune(&mut self, view: &SchedView<'_>, state: &State) -> bool {
+            if view.step >= self.from {
+                self.prints.push(state.fingerprint());
+                self.observations.push(state.observations());
+            }
+            false
+        }
+
+        fn replayed(&mut self) -> Option<(u32, Observations)> {
+            self.resume.take()
+        }
+    }
+
+    /// A run that replays its prefix without folding observations, and
+    /// restores them where the prefix ends, reaches the same fingerprints
+    /// as one that folded them all the way, wherever the prefix ends (in
+    /// calls that return through `Frame::ret` too).
+    #[test]
+    fn restored_observations_give_the_fingerprints_folded_ones_do() {
+        let s = crate::explore::tests::scenario(vec![Op::Setup, Op::Destroy]);
+        let record = |resume: Option<(u32, Observations)>, from| {
+            let mut sched = Recording {
+                resume,
+                from,
+                prints: Vec::new(),
+                observations: Vec::new(),
+            };
+            run_model(&Old, &s, &mut sched, RunOptions::OBSERVED);
+            sched
+        };
+        let folded = record(None, 0);
+        assert!(folded.prints.len() > 100);
+        for at in (1..folded.prints.len()).step_by(13) {
+            let resumed = record(
+                Some((at as u32, folded.observations[at].clone())),
+                at as u32,
+            );
+            assert_eq!(resumed.prints, folded.prints[at..], "resumed at step {at}");
         }
     }
 

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
+use crate::fingerprint::Observations;
 use crate::history::EventKey;
 use crate::kernel::{Kernel, State, Status, TaskSlot};
 use crate::label::Label;
@@ -113,12 +114,23 @@ pub trait Scheduler {
 
     /// Whether to end the run here, before the next action, as
     /// [`RunEnd::Pruned`]. A search that stores the states it explored ends
-    /// a run that reaches one of them; `fingerprint` gives the state's
+    /// a run that reaches one of them, from `state`'s
     /// [`State::fingerprint`]. Asked only with
-    /// [`Config::observe`](crate::Config::observe) on; the default never
+    /// [`Config::observe`](crate::Config::observe) on, from where the
+    /// replayed prefix ends ([`Scheduler::replayed`]); the default never
     /// prunes.
-    fn prune(&mut self, _view: &SchedView<'_>, _fingerprint: &dyn Fn() -> u128) -> bool {
+    fn prune(&mut self, _view: &SchedView<'_>, _state: &State) -> bool {
         false
+    }
+
+    /// With [`Config::observe`](crate::Config::observe) on, asked once
+    /// before the run: the step at which a prefix this run replays ends,
+    /// and every task's [`State::observations`] there in the run it was
+    /// taken from. Before that step, observations are not folded (the
+    /// prefix is known); at it they are restored. The default replays
+    /// nothing.
+    fn replayed(&mut self) -> Option<(u32, Observations)> {
+        None
     }
 }
 
@@ -272,6 +284,7 @@ impl Kernel {
         assert!(self.sched.0.get().is_none(), "Kernel::run is not reentrant");
         let mut futs: Vec<Option<TaskFuture<'_>>> = tasks.into_iter().map(Some).collect();
         self.st.borrow_mut().add_tasks(futs.len());
+        self.replay(sched);
         let mut cx = Context::from_waker(Waker::noop());
         for (i, fut) in futs.iter_mut().enumerate() {
             self.poll_task(TaskId(i as u8), fut, &mut cx);
@@ -298,6 +311,16 @@ impl Kernel {
                 Some(c) => c,
                 None => self.decide(&mut st),
             };
+        }
+    }
+
+    /// With observations on, takes from `sched` where its replayed prefix
+    /// ends, and stops folding observations until then.
+    fn replay(&self, sched: &mut dyn Scheduler) {
+        let mut st = self.st.borrow_mut();
+        if st.config.observe {
+            st.resume = sched.replayed();
+            st.observing = st.resume.is_none();
         }
     }
 
@@ -383,6 +406,10 @@ impl State {
             self.violation(ViolationKind::StepBudget);
             return Choice::End(RunEnd::StepBudget);
         }
+        if self.resume.as_ref().is_some_and(|(at, _)| *at == self.step) {
+            let (_, observations) = self.resume.take().expect("checked");
+            self.resume_observing(observations);
+        }
         let view = SchedView {
             runnable,
             current: self.last,
@@ -392,7 +419,7 @@ impl State {
             op_start: self.op_start,
             tasks: &self.tasks,
         };
-        if self.config.observe && sched.prune(&view, &|| self.fingerprint()) {
+        if self.observing && sched.prune(&view, self) {
             return Choice::End(RunEnd::Pruned);
         }
         let choice = sched.next_task(&view);

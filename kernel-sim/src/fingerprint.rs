@@ -29,36 +29,35 @@
 //! [`Config::observe`]: crate::Config::observe
 //! [`TaskSlot::observed`]: crate::TaskSlot::observed
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
+
+use xxhash_rust::xxh3::xxh3_128;
 
 use crate::kernel::{Kernel, State};
 use crate::label::{Func, Label};
 use crate::violation::ViolationKind;
 
-/// A 128-bit hash: two SipHash lanes over the same input, told apart by a
-/// first word.
-struct Hash128(DefaultHasher, DefaultHasher);
+/// A 128-bit hash: XXH3's of the bytes written, gathered first, since a
+/// state's fields make many small writes.
+struct Hash128(Vec<u8>);
 
 impl Hash128 {
     fn new() -> Hash128 {
-        let mut b = DefaultHasher::new();
-        b.write_u64(0x9e37_79b9_7f4a_7c15);
-        Hash128(DefaultHasher::new(), b)
+        Hash128(Vec::with_capacity(256))
     }
 
     fn finish128(&self) -> u128 {
-        (u128::from(self.0.finish()) << 64) | u128::from(self.1.finish())
+        xxh3_128(&self.0)
     }
 }
 
 impl Hasher for Hash128 {
     fn write(&mut self, bytes: &[u8]) {
-        self.0.write(bytes);
-        self.1.write(bytes);
+        self.0.extend_from_slice(bytes);
     }
 
     fn finish(&self) -> u64 {
-        self.0.finish()
+        self.finish128() as u64
     }
 }
 
@@ -86,6 +85,21 @@ pub(crate) fn returned(slot: &crate::kernel::TaskSlot, value: u128) -> u128 {
     chain(slot.entered[depth], None, &(slot.frames[depth], value))
 }
 
+/// Every task's local state at one step, as [`State::fingerprint`] sees
+/// it: what a search that replays a run's prefix restores where the
+/// prefix ends, instead of folding the prefix's observations again
+/// ([`crate::Scheduler::replayed`]).
+#[derive(Clone, Debug)]
+pub struct Observations(Vec<TaskObservations>);
+
+/// One task's part of [`Observations`].
+#[derive(Clone, Debug)]
+struct TaskObservations {
+    observed: u128,
+    given: u128,
+    entered: Vec<u128>,
+}
+
 impl State {
     /// The current task observed `value` at its action `label`.
     pub(crate) fn observed(&mut self, label: Option<Label>, value: &impl Hash) {
@@ -97,7 +111,7 @@ impl State {
 
     /// The current task gave the harness `value` (a result or a note).
     pub(crate) fn gave(&mut self, value: &impl Hash) {
-        if let (Some(t), true) = (self.current, self.config.observe) {
+        if let (Some(t), true) = (self.current, self.observing) {
             let slot = &mut self.tasks[t.index()];
             slot.given = chain(slot.given, None, value);
         }
@@ -110,6 +124,31 @@ impl State {
     pub(crate) fn forget_observations(&mut self, t: crate::exec::TaskId) {
         let slot = &mut self.tasks[t.index()];
         slot.observed = slot.given;
+    }
+
+    /// Every task's local state now.
+    pub fn observations(&self) -> Observations {
+        Observations(
+            self.tasks
+                .iter()
+                .map(|t| TaskObservations {
+                    observed: t.observed,
+                    given: t.given,
+                    entered: t.entered[..t.depth].to_vec(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Starts folding observations, from `at`: what the tasks had observed
+    /// at this step when an earlier run reached it.
+    pub(crate) fn resume_observing(&mut self, at: Observations) {
+        for (slot, t) in self.tasks.iter_mut().zip(at.0) {
+            slot.observed = t.observed;
+            slot.given = t.given;
+            slot.entered[..t.entered.len()].copy_from_slice(&t.entered);
+        }
+        self.observing = true;
     }
 
     /// The fingerprint of the state: the kernel's global state and each
@@ -163,7 +202,7 @@ impl Kernel {
     pub fn observe<R: Hash>(&self, f: impl FnOnce(&State) -> R) -> R {
         let mut st = self.st.borrow_mut();
         let value = f(&st);
-        if st.config.observe {
+        if st.observing {
             st.observed(None, &value);
         }
         value

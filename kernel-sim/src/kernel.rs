@@ -265,6 +265,12 @@ pub struct State {
     pub(crate) last: Option<TaskId>,
     /// A choice made at a scheduling point for the executor to carry out.
     pub(crate) stashed: Option<Choice>,
+    /// Whether tasks' observations are folded now: from the start with
+    /// [`Config::observe`] on, or from where a replayed prefix ends.
+    pub(crate) observing: bool,
+    /// Where this run's replayed prefix ends, and the observations to
+    /// restore there ([`crate::Scheduler::replayed`]).
+    pub(crate) resume: Option<(u32, crate::fingerprint::Observations)>,
 }
 
 impl State {
@@ -298,6 +304,8 @@ impl State {
             op_start: TaskSet::default(),
             last: None,
             stashed: None,
+            observing: config.observe,
+            resume: None,
         };
         st.aio_nr_lock = st.new_lock(LockOwner::Global);
         st.mm.mmap_sem = st.new_lock(LockOwner::Global);
@@ -443,7 +451,7 @@ impl Frame<'_> {
     /// their caller nothing else: no `&mut` argument, nothing left in the
     /// task's slot that the fingerprint does not hash.
     pub fn ret<T: std::hash::Hash>(mut self, value: T) -> T {
-        if self.k.st.borrow().config.observe {
+        if self.k.st.borrow().observing {
             self.returned = Some(crate::fingerprint::digest(&value));
         }
         value
@@ -611,7 +619,7 @@ impl Kernel {
             let (value, effect) = f(&mut st);
             let task = st.current.expect("action outside a task");
             let label = st.cur_label.expect("action without a label");
-            if st.config.observe {
+            if st.observing {
                 st.observed(Some(label), &value);
             }
             if st.config.tracing {

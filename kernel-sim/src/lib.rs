@@ -37,6 +37,7 @@ pub mod truncate;
 pub mod violation;
 
 pub use exec::{Replay, RunEnd, RunToBlock, SchedView, Scheduler, TaskFuture, TaskId, TaskSet};
+pub use fingerprint::Observations;
 pub use history::{Access, Call, EventKey, FastMap, History, Obj, SharedEvent, Touch};
 pub use kernel::{Config, Faults, Kernel, Note, State, Status, TaskSlot};
 pub use label::{Arg, Field, Func, Label, LockName, OpKind, PageFlag, PageRole};
