@@ -19,8 +19,10 @@
 //! A state's fingerprint hashes that beside the kernel's global state:
 //! pages, inodes, files, kioctxs, ring_pages arrays, locks (where a held
 //! one was taken, not where a free one last was), the mm,
-//! `aio_nr`, each task's status, observations and pagevec, and the set of
-//! violation signatures so far. Left out, as functions of those or of no
+//! `aio_nr`, each task's status, observations, what it gave the harness
+//! (in an operation that has not ended, its notes are part of the
+//! operation's result) and pagevec, and the set of violation signatures
+//! so far. Left out, as functions of those or of no
 //! consequence to an outcome: the step count, the trace, the notes, the
 //! history and the reference ledger. Fingerprints are 128 bits: with `n`
 //! states stored, the chance that two different states share one is below
@@ -172,6 +174,7 @@ impl State {
         for t in &self.tasks {
             t.status.hash(&mut h);
             t.observed.hash(&mut h);
+            t.given.hash(&mut h);
             t.lru_add_pvec.hash(&mut h);
             t.return_site.hash(&mut h);
         }
@@ -206,5 +209,53 @@ impl Kernel {
             st.observed(None, &value);
         }
         value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{RunToBlock, SchedView, Scheduler, TaskId};
+    use crate::kernel::Config;
+    use crate::testing::TEST_FUNC;
+
+    /// Keeps the fingerprint of every state a run reaches.
+    struct Prints(Vec<u128>);
+
+    impl Scheduler for Prints {
+        fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
+            RunToBlock.next_task(view)
+        }
+
+        fn prune(&mut self, _: &SchedView<'_>, state: &State) -> bool {
+            self.0.push(state.fingerprint());
+            false
+        }
+    }
+
+    /// What a task gave the harness during an operation (a return code
+    /// `aio_migratepage` noted, say) is part of the operation's result, so
+    /// two runs that differ only in it are in different states.
+    #[test]
+    fn what_a_task_gave_during_an_operation_tells_states_apart() {
+        let prints = |given: i32| {
+            let k = Kernel::new(Config {
+                observe: true,
+                ..Config::default()
+            });
+            let body = async {
+                let _f = k.enter(TEST_FUNC);
+                k.smp_wmb().await;
+                k.give_result(&given);
+                k.smp_wmb().await;
+            };
+            let mut sched = Prints(Vec::new());
+            k.run(vec![Box::pin(body)], &mut sched);
+            sched.0
+        };
+        let (one, two) = (prints(1), prints(2));
+        assert_eq!(one.len(), 2);
+        assert_eq!(one[0], two[0]);
+        assert_ne!(one[1], two[1]);
     }
 }
