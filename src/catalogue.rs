@@ -35,6 +35,7 @@ impl Entry {
             preemptions: k,
             max_executions,
             exhaustive,
+            ..ExploreOptions::default()
         };
         compare(
             &self.scenario,

@@ -40,6 +40,9 @@ pub struct ExploreOptions {
     /// states explored ([`crate::exhaustive`]); `preemptions` is then
     /// unused.
     pub exhaustive: bool,
+    /// With `exhaustive`, leave out the steps whose successor state another
+    /// order of independent steps reaches ([`crate::exhaustive`]).
+    pub sleep_sets: bool,
 }
 
 impl Default for ExploreOptions {
@@ -48,6 +51,7 @@ impl Default for ExploreOptions {
             preemptions: 2,
             max_executions: 1_000_000,
             exhaustive: false,
+            sleep_sets: true,
         }
     }
 }
@@ -224,7 +228,7 @@ pub fn explore<M: AioModel>(
     mut progress: impl FnMut(usize, usize),
 ) -> Exploration {
     if opts.exhaustive {
-        return crate::exhaustive::explore(model, scenario, opts.max_executions, progress);
+        return crate::exhaustive::explore(model, scenario, opts, progress);
     }
     let mut stack: Vec<Frame> = Vec::new();
     let mut result = Exploration::empty(M::NAME);

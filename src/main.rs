@@ -77,6 +77,10 @@ enum Command {
         /// states explored so that none is explored twice.
         #[arg(long)]
         exhaustive: bool,
+        /// With --exhaustive, take every step from every state, without
+        /// sleep sets: slower, and the same states are stored.
+        #[arg(long, requires = "exhaustive")]
+        no_sleep_sets: bool,
         /// Most executions of each version; an exploration that hits it is
         /// incomplete, and says so.
         #[arg(long, value_name = "N", default_value_t = ExploreOptions::default().max_executions)]
@@ -314,6 +318,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
             file,
             preemptions,
             exhaustive,
+            no_sleep_sets,
             max_executions,
             witnesses,
             json,
@@ -323,6 +328,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
                 preemptions,
                 max_executions,
                 exhaustive,
+                sleep_sets: !no_sleep_sets,
             };
             explore(&file, opts, &witnesses, json, &table.table())
         }

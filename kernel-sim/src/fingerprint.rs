@@ -35,6 +35,7 @@ use std::hash::{Hash, Hasher};
 
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::history::Footprint;
 use crate::kernel::{Kernel, State};
 use crate::label::{Func, Label};
 use crate::violation::ViolationKind;
@@ -128,6 +129,12 @@ impl State {
         slot.observed = slot.given;
     }
 
+    /// What the last step touched ([`Footprint`]), once observations are
+    /// folded.
+    pub fn footprint(&self) -> &Footprint {
+        &self.footprint
+    }
+
     /// Every task's local state now.
     pub fn observations(&self) -> Observations {
         Observations(
@@ -207,6 +214,7 @@ impl Kernel {
         let value = f(&st);
         if st.observing {
             st.observed(None, &value);
+            st.footprint.touch_everything();
         }
         value
     }

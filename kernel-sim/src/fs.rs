@@ -7,7 +7,7 @@
 //! same task, so the order of shared events is the same.
 
 use crate::errno::ENOMEM;
-use crate::history::{Access, Obj};
+use crate::history::{Access, Obj, Pool};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, Func, OpKind};
 use crate::locks::LockOwner;
@@ -21,6 +21,7 @@ pub const PAGE_SIZE: u64 = 4096;
 impl State {
     /// A fresh inode with an empty mapping and its locks.
     pub fn new_inode(&mut self) -> InodeId {
+        self.allocating(Pool::Inode);
         let id = InodeId(self.inodes.len() as u8);
         let private_lock = self.new_lock(LockOwner::Inode(id));
         let tree_lock = self.new_lock(LockOwner::Inode(id));
@@ -105,6 +106,7 @@ impl Kernel {
             Arg::Field(Field::FCount, None),
             Guard::None,
             |st| {
+                st.allocating(Pool::File);
                 st.files.push(File {
                     f_count: 1,
                     inode,

@@ -77,6 +77,27 @@ pub enum Obj {
     IoctxSlot(u8),
     /// The global `aio_nr`.
     AioNr,
+    /// The numbering of one kind of object, which the next allocation of
+    /// that kind takes: two allocations of one kind do not commute. Only
+    /// in a step's [`Footprint`]; shared events name objects by role.
+    Allocator(Pool),
+}
+
+/// A kind of object the kernel numbers in allocation order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Pool {
+    /// Pages.
+    Page,
+    /// Inodes.
+    Inode,
+    /// Files.
+    File,
+    /// Kioctxs.
+    Ctx,
+    /// `ring_pages` arrays.
+    Array,
+    /// Locks.
+    Lock,
 }
 
 /// How an action touches an object.
@@ -128,6 +149,46 @@ pub struct SharedEvent {
     /// [`History::calls`].
     pub call: u32,
     touches: (u32, u32),
+}
+
+/// What one step touched: its action's objects and what its guard read,
+/// or everything, when the code after the action read the state without
+/// one ([`crate::Kernel::observe`]). For a search that lets independent
+/// steps of different tasks commute.
+#[derive(Clone, Debug, Default)]
+pub struct Footprint {
+    touches: Vec<Touch>,
+    everything: bool,
+}
+
+impl Footprint {
+    /// Whether two steps of different tasks from one state may not
+    /// commute: some object both touch, one of them not only reading it.
+    /// Unlike [`Access::conflicts`], two changes of one count conflict:
+    /// from a count of 2, two puts that each leave 1 when taken first do
+    /// not commute, as the second one frees the page.
+    pub fn conflicts(&self, other: &Footprint) -> bool {
+        self.everything
+            || other.everything
+            || self.touches.iter().any(|a| {
+                other.touches.iter().any(|b| {
+                    a.obj == b.obj && (a.access != Access::Read || b.access != Access::Read)
+                })
+            })
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.touches.clear();
+        self.everything = false;
+    }
+
+    pub(crate) fn touch(&mut self, obj: Obj, access: Access) {
+        self.touches.push(Touch { obj, access });
+    }
+
+    pub(crate) fn touch_everything(&mut self) {
+        self.everything = true;
+    }
 }
 
 /// One simulated call.
@@ -337,6 +398,33 @@ mod tests {
                 assert_eq!(a.conflicts(b), !pairs.contains(&(a, b)), "{a:?} {b:?}");
             }
         }
+    }
+
+    /// Steps commute only when neither touches what the other changes;
+    /// two changes of one count do not (two puts from 2: the second frees
+    /// the page), nor do two allocations of one kind (each takes the next
+    /// number), nor anything beside a step that read the state unseen.
+    #[test]
+    fn steps_commute_only_on_reads_or_other_objects() {
+        let step = |touches: &[(Obj, Access)]| {
+            let mut f = Footprint::default();
+            for &(obj, access) in touches {
+                f.touch(obj, access);
+            }
+            f
+        };
+        let count = Obj::PageCount(0);
+        let (read, add) = (step(&[(count, Access::Read)]), step(&[(count, Access::Add)]));
+        assert!(!read.conflicts(&read));
+        assert!(add.conflicts(&add));
+        assert!(read.conflicts(&add));
+        assert!(!add.conflicts(&step(&[(Obj::PageCount(1), Access::Add)])));
+        let alloc = step(&[(Obj::Allocator(Pool::Page), Access::Write)]);
+        assert!(alloc.conflicts(&alloc));
+        assert!(!alloc.conflicts(&step(&[(Obj::Allocator(Pool::File), Access::Write)])));
+        let mut unseen = Footprint::default();
+        unseen.touch_everything();
+        assert!(unseen.conflicts(&Footprint::default()));
     }
 
     #[test]

@@ -9,8 +9,8 @@
 use std::cell::RefCell;
 
 use crate::exec::{Choice, SchedSlot, TaskId, TaskSet, Yield, MAX_TASKS};
-use crate::history::{Access, EventKey, History, Obj, Occurrences};
-use crate::label::{Arg, Func, Label, OpKind};
+use crate::history::{Access, EventKey, History, Obj, Occurrences, Pool};
+use crate::label::{Arg, Func, Label, OpKind, PageFlag};
 use crate::ledger::Ledger;
 use crate::locks::{Lock, LockId, LockOwner};
 use crate::mm::{Page, PageId};
@@ -271,6 +271,8 @@ pub struct State {
     /// Where this run's replayed prefix ends, and the observations to
     /// restore there ([`crate::Scheduler::replayed`]).
     pub(crate) resume: Option<(u32, crate::fingerprint::Observations)>,
+    /// What the last step touched, while observing.
+    pub(crate) footprint: crate::history::Footprint,
 }
 
 impl State {
@@ -306,6 +308,7 @@ impl State {
             stashed: None,
             observing: config.observe,
             resume: None,
+            footprint: Default::default(),
         };
         st.aio_nr_lock = st.new_lock(LockOwner::Global);
         st.mm.mmap_sem = st.new_lock(LockOwner::Global);
@@ -339,6 +342,12 @@ impl State {
         if self.config.history {
             self.history.begin();
         }
+        if self.observing {
+            self.footprint.clear();
+            if let Some(p) = pending {
+                self.guard_footprint(p.guard);
+            }
+        }
         self.pending_labels[t.index()] = None;
         self.waiting.remove(t);
         self.guarded.remove(t);
@@ -368,6 +377,40 @@ impl State {
     pub fn touch(&mut self, obj: Obj, access: Access) {
         if self.config.history {
             self.history.touch(obj, access);
+        }
+        if self.observing {
+            self.footprint.touch(obj, access);
+        }
+    }
+
+    /// Records in the step's footprint what deciding that `guard` lets the
+    /// action run read: a step that changes it may disable the action.
+    fn guard_footprint(&mut self, guard: Guard) {
+        match guard {
+            Guard::None => {}
+            Guard::PageUnlocked(p) => self
+                .footprint
+                .touch(Obj::PageFlag(p.id, PageFlag::Locked), Access::Read),
+            Guard::LockFree(l) => self.footprint.touch(Obj::Lock(l), Access::Read),
+            Guard::TreeUnfrozen(m) => {
+                let tree = &self.inodes[m.0 as usize].mapping.tree;
+                self.footprint.touch(Obj::TreeEnd(m), Access::Read);
+                for (i, p) in tree.iter().enumerate() {
+                    self.footprint
+                        .touch(Obj::TreeSlot(m, i as u8), Access::Read);
+                    if let Some(p) = p {
+                        self.footprint.touch(Obj::PageCount(p.id), Access::Read);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records in the step's footprint, while observing, that it allocates
+    /// an object from `pool`.
+    pub(crate) fn allocating(&mut self, pool: Pool) {
+        if self.observing {
+            self.footprint.touch(Obj::Allocator(pool), Access::Write);
         }
     }
 

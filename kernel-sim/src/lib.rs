@@ -38,7 +38,9 @@ pub mod violation;
 
 pub use exec::{Replay, RunEnd, RunToBlock, SchedView, Scheduler, TaskFuture, TaskId, TaskSet};
 pub use fingerprint::Observations;
-pub use history::{Access, Call, EventKey, FastMap, History, Obj, SharedEvent, Touch};
+pub use history::{
+    Access, Call, EventKey, FastMap, Footprint, History, Obj, Pool, SharedEvent, Touch,
+};
 pub use kernel::{Config, Faults, Kernel, Note, State, Status, TaskSlot};
 pub use label::{Arg, Field, Func, Label, LockName, OpKind, PageFlag, PageRole};
 pub use ledger::{Holder, Leaked, Reference};

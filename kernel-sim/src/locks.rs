@@ -6,7 +6,7 @@
 //! releases it. A task that re-acquires a lock it holds waits forever,
 //! which the executor reports as a deadlock.
 
-use crate::history::{Access, Obj};
+use crate::history::{Access, Obj, Pool};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Label, LockName, OpKind};
 use crate::objects::{CtxId, InodeId};
@@ -43,6 +43,7 @@ pub struct Lock {
 impl State {
     /// `spin_lock_init` / `mutex_init`: a new, free lock inside `owner`.
     pub fn new_lock(&mut self, owner: LockOwner) -> LockId {
+        self.allocating(Pool::Lock);
         self.locks.push(Lock {
             holder: None,
             acquired_at: None,

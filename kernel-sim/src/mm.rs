@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::history::{Access, Obj};
+use crate::history::{Access, Obj, Pool};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, OpKind, PageFlag, PageRole};
 use crate::ledger::Holder;
@@ -150,6 +150,7 @@ impl Page {
 impl State {
     /// Allocates a zeroed page with count 1.
     pub fn alloc_page(&mut self, role: PageRole, idx: u8) -> PageId {
+        self.allocating(Pool::Page);
         self.pages.push(Page::new((role, idx)));
         let p = PageId {
             id: (self.pages.len() - 1) as u16,

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::history::{Access, Obj};
+use crate::history::{Access, Obj, Pool};
 use crate::kernel::{Guard, Kernel, State};
 use crate::label::{Arg, Field, OpKind};
 use crate::locks::{LockId, LockOwner};
@@ -785,6 +785,7 @@ impl Kernel {
             let owner = LockOwner::Ctx(CtxId(st.ctxs.len() as u8));
             let completion_lock = st.new_lock(owner);
             let ring_lock = st.new_lock(owner);
+            st.allocating(Pool::Ctx);
             st.ctxs.push(Kioctx {
                 users: 0,
                 reqs: 0,
@@ -841,6 +842,7 @@ impl Kernel {
             if st.config.faults.kcalloc_fails {
                 return (RingPagesPtr::Null, Effect::Fault);
             }
+            st.allocating(Pool::Array);
             st.arrays.push(HeapArray {
                 slots: vec![None; n],
                 freed: false,

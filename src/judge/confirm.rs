@@ -61,7 +61,7 @@ fn search(knowledge: &mut Knowledge, case: &Case, hit: impl Fn(&Exploration) -> 
         let opts = ExploreOptions {
             preemptions: k,
             max_executions: budget,
-            exhaustive: false,
+            ..ExploreOptions::default()
         };
         let e = knowledge.bounded(&case.scenario, opts);
         if hit(e) {

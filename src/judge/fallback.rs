@@ -64,7 +64,7 @@ impl Knowledge {
             let opts = ExploreOptions {
                 preemptions: PREEMPTIONS,
                 max_executions: BUDGET,
-                exhaustive: false,
+                ..ExploreOptions::default()
             };
             let mut e = explore(&Old, scenario, opts, |_, _| {});
             for seed in 1..=Self::SAMPLES {
