@@ -114,8 +114,10 @@ fn tasks(footprints: &[(TaskId, Footprint)]) -> TaskSet {
 }
 
 /// The stored states: for each fingerprint, the tasks asleep at every
-/// arrival so far, whose steps from there have not been taken.
-type Seen = HashMap<u128, TaskSet, BuildHasherDefault<FastHasher>>;
+/// arrival so far, whose steps from there have not been taken. Keys are
+/// fingerprints as two words, which a map packs in 24 bytes an entry where
+/// a `u128`'s alignment takes 32.
+type Seen = HashMap<[u64; 2], TaskSet, BuildHasherDefault<FastHasher>>;
 
 /// Replays a prefix (the choices on the stack), restoring at its last
 /// step what the tasks had observed there; past it, ends the run at a
@@ -147,7 +149,7 @@ impl Stateful<'_> {
     /// What to run from a state with this fingerprint and sleep set,
     /// updating what is stored; empty if nothing is left to run.
     fn todo(&mut self, print: u128, runnable: TaskSet, asleep: TaskSet) -> TaskSet {
-        match self.seen.entry(print) {
+        match self.seen.entry([print as u64, (print >> 64) as u64]) {
             Entry::Vacant(e) => {
                 e.insert(asleep);
                 TaskSet(runnable.0 & !asleep.0)

@@ -414,7 +414,10 @@ mod tests {
             f
         };
         let count = Obj::PageCount(0);
-        let (read, add) = (step(&[(count, Access::Read)]), step(&[(count, Access::Add)]));
+        let (read, add) = (
+            step(&[(count, Access::Read)]),
+            step(&[(count, Access::Add)]),
+        );
         assert!(!read.conflicts(&read));
         assert!(add.conflicts(&add));
         assert!(read.conflicts(&add));
