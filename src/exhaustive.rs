@@ -317,15 +317,18 @@ mod tests {
 
     /// Beside a migration, and with teardown beside one that finds no
     /// target (truncation and `unmap_and_move` return through
-    /// `Frame::ret`), every outcome and site a bounded search finds is
-    /// found, in both versions, and the search says what it stored.
+    /// `Frame::ret`) or one that migrates (where teardown's put and the
+    /// migrator's puts of one page meet), every outcome and site a
+    /// bounded search finds is found, in both versions, and the search
+    /// says what it stored.
     #[test]
     fn an_exhaustive_search_finds_every_outcome_a_bounded_one_does() {
-        let mut teardown = crate::explore::tests::scenario(vec![Op::Setup, Op::Destroy]);
-        if let Op::Migrate { faults, .. } = &mut teardown.tasks[1][0] {
+        let teardown = crate::explore::tests::scenario(vec![Op::Setup, Op::Destroy]);
+        let mut no_target = teardown.clone();
+        if let Op::Migrate { faults, .. } = &mut no_target.tasks[1][0] {
             faults.no_target = true;
         }
-        for s in [setup_beside_a_migration(), teardown] {
+        for s in [setup_beside_a_migration(), no_target, teardown] {
             compare_with_k2(&s);
         }
     }
