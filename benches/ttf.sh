@@ -9,7 +9,9 @@
 #
 #   benches/ttf.sh [LIMIT] [ENGINE...]
 #
-# ENGINE is any of lf-old lf-inv afl-old random pct (default: all). The
+# ENGINE is any of lf-old lf-inv lf-old-il lf-inv-il afl-old random pct
+# (default: all); the -il engines are the libFuzzer targets with
+# interleaving coverage (AIODIFF_INTERLEAVINGS set). The
 # fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
 # src/fuzzing.rs): they log each signature's first occurrence and go on.
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
@@ -20,12 +22,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 limit="${1:-60}"
 shift || true
 engines=("$@")
-[[ ${#engines[@]} -gt 0 ]] || engines=(lf-old lf-inv afl-old random pct)
+[[ ${#engines[@]} -gt 0 ]] || engines=(lf-old lf-inv lf-old-il lf-inv-il afl-old random pct)
 has() { [[ " ${engines[*]} " == *" $1 "* ]]; }
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
-if has lf-old || has lf-inv; then
+if has lf-old || has lf-inv || has lf-old-il || has lf-inv-il; then
     # shellcheck disable=SC2086 # flags are words
     (cd "$root/fuzz" && for target in old_model invariants; do
         cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
@@ -57,9 +59,12 @@ run_one() {
     AIODIFF_TTF_START="$(date +%s.%N)"
     : > "$log"
     case "$engine" in
-        lf-old | lf-inv)
+        lf-old | lf-inv | lf-old-il | lf-inv-il)
             local target=old_model
-            [[ $engine == lf-inv ]] && target=invariants
+            [[ $engine == lf-inv* ]] && target=invariants
+            if [[ $engine == *-il ]]; then
+                export AIODIFF_INTERLEAVINGS=1
+            fi
             "$libfuzzer/$target" "$work" -seed="$seed" -max_total_time="$limit" \
                 > "$work/stderr" 2>&1 || true
             ;;
@@ -90,6 +95,8 @@ out, limit, engines = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 names = {
     "lf-old": "libFuzzer old_model",
     "lf-inv": "libFuzzer invariants",
+    "lf-old-il": "libFuzzer old_model, interleavings",
+    "lf-inv-il": "libFuzzer invariants, interleavings",
     "afl-old": "AFL++ old_model",
     "random": "hunt random",
     "pct": "hunt PCT",
@@ -113,7 +120,7 @@ def first_times(engine, seed):
 runs = {e: [first_times(e, s) for s in range(1, 6)] for e in engines}
 
 def cell(engine, cls, sig):
-    if engine == "lf-inv" and cls == "old-only":
+    if engine.startswith("lf-inv") and cls == "old-only":
         return None, "n/a"
     times = sorted(r.get(sig, float("inf")) for r in runs[engine])
     med = times[len(times) // 2]

@@ -140,16 +140,37 @@ fn keep_undecided(data: &[u8]) {
     }
 }
 
+/// Where the single-model targets' interleaving features go, once a
+/// target registered a counter for them ([`count_interleavings`]).
+static INTERLEAVINGS: OnceLock<fn(&[u32])> = OnceLock::new();
+
+/// Has every later run of the `invariants` and `old_model` targets pass
+/// the features of its interleaving ([`kernel_sim::interleaving`]) to
+/// `count`, which counts them where the fuzzer sees them (libFuzzer's extra
+/// counters, AFL++'s map), so that the fuzzer tells apart interleavings
+/// that cover the same code. The first registration holds.
+pub fn count_interleavings(count: fn(&[u32])) {
+    let _ = INTERLEAVINGS.set(count);
+}
+
 /// The signatures of `model`'s violations on the decoded case, in order.
 fn violations<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Vec<String> {
     let case = bytes::decode(data);
-    run_model(
+    let count = INTERLEAVINGS.get();
+    let opts = RunOptions {
+        interleaving: count.is_some(),
+        ..RunOptions::QUIET
+    };
+    let outcome = run_model(
         model,
         &case.scenario,
         &mut Segments::new(case.schedule),
-        RunOptions::QUIET,
-    )
-    .signatures()
+        opts,
+    );
+    if let Some(count) = count {
+        count(&outcome.interleaving);
+    }
+    outcome.signatures()
 }
 
 /// The violation a single-model target reports: the first one, or with
@@ -283,6 +304,29 @@ pub fn decode(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::print_after;
+    use crate::runner::{run_model, RunOptions};
+    use crate::scenario::Op;
+    use kernel_sim::{Replay, TaskId};
+    use std::collections::BTreeSet;
+
+    /// Two interleavings of teardown and a migration have features of their
+    /// own: the pairs of conflicting labels in their order.
+    #[test]
+    fn interleavings_of_one_scenario_have_features_of_their_own() {
+        let s = crate::explore::tests::scenario(vec![Op::Setup, Op::Destroy]);
+        let opts = RunOptions {
+            interleaving: true,
+            ..RunOptions::QUIET
+        };
+        let features = |first: Vec<TaskId>| {
+            let o = run_model(&crate::Old, &s, &mut Replay::new(first), opts);
+            o.interleaving.into_iter().collect::<BTreeSet<u32>>()
+        };
+        let a_first = features(vec![TaskId(0)]);
+        let b_within = features([vec![TaskId(0); 60], vec![TaskId(1); 40]].concat());
+        assert!(!a_first.is_empty());
+        assert!(!b_within.is_subset(&a_first));
+    }
 
     #[test]
     fn the_shares_print_at_counts_not_times() {

@@ -87,6 +87,8 @@ pub struct Outcome {
     pub decisions: Vec<TaskId>,
     /// The shared events, if recorded.
     pub history: History,
+    /// The interleaving's features, if kept.
+    pub interleaving: Vec<u32>,
 }
 
 impl Outcome {
@@ -111,6 +113,7 @@ impl Outcome {
             trace: Vec::new(),
             decisions: Vec::new(),
             history: History::default(),
+            interleaving: Vec::new(),
         }
     }
 }
@@ -128,6 +131,9 @@ pub struct RunOptions {
     /// Fold each task's observations into its local state, so that the
     /// scheduler can fingerprint states (see [`kernel_sim::fingerprint`]).
     pub observe: bool,
+    /// Keep the interleaving's features, for a fuzzer's coverage
+    /// ([`kernel_sim::interleaving`]).
+    pub interleaving: bool,
 }
 
 impl RunOptions {
@@ -137,6 +143,7 @@ impl RunOptions {
         history: false,
         keys: false,
         observe: false,
+        interleaving: false,
     };
     /// With the trace, for people.
     pub const TRACED: RunOptions = RunOptions {
@@ -144,6 +151,7 @@ impl RunOptions {
         history: false,
         keys: false,
         observe: false,
+        interleaving: false,
     };
     /// Results and violations, with states fingerprinted, for a search
     /// that stores them.
@@ -152,6 +160,7 @@ impl RunOptions {
         history: false,
         keys: false,
         observe: true,
+        interleaving: false,
     };
 
     /// These options with the shared events recorded too.
@@ -190,6 +199,7 @@ pub fn run_model<M: AioModel>(
         history: opts.history,
         keys: opts.keys,
         observe: opts.observe,
+        interleaving: opts.interleaving,
         ..Config::default()
     });
     let results: RefCell<Vec<Vec<OpResult>>> = RefCell::new(vec![Vec::new(); scenario.tasks.len()]);
@@ -252,6 +262,7 @@ pub fn run_model<M: AioModel>(
     });
     let (notes, trace, decisions) = k.take_records();
     let history = k.take_history();
+    let interleaving = k.take_interleaving();
     Outcome {
         model: M::NAME,
         results: results.into_inner(),
@@ -263,6 +274,7 @@ pub fn run_model<M: AioModel>(
         trace,
         decisions,
         history,
+        interleaving,
     }
 }
 

@@ -50,6 +50,9 @@ pub struct Config {
     /// Whether each task's observations are folded into
     /// [`TaskSlot::observed`], for [`State::fingerprint`].
     pub observe: bool,
+    /// Whether the run's interleaving is kept as features for a fuzzer
+    /// ([`crate::interleaving`]).
+    pub interleaving: bool,
 }
 
 impl Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             history: false,
             keys: false,
             observe: false,
+            interleaving: false,
         }
     }
 }
@@ -250,6 +254,8 @@ pub struct State {
     pub notes: Vec<Note>,
     /// The shared events, with [`Config::history`] on.
     pub history: History,
+    /// The interleaving's features, with [`Config::interleaving`] on.
+    pub interleaving: crate::interleaving::Interleaving,
     /// Each live task's next key, as schedulers see it.
     pub(crate) pending_keys: [EventKey; MAX_TASKS],
     /// Each live task's next label, as schedulers see it.
@@ -299,6 +305,7 @@ impl State {
             ledger: Ledger::default(),
             notes: Vec::new(),
             history: History::default(),
+            interleaving: Default::default(),
             pending_keys: [EventKey::default(); MAX_TASKS],
             pending_labels: [None; MAX_TASKS],
             waiting: TaskSet::default(),
@@ -342,6 +349,9 @@ impl State {
         if self.config.history {
             self.history.begin();
         }
+        if let (true, Some(label)) = (self.config.interleaving, self.cur_label) {
+            self.interleaving.action(label);
+        }
         if self.observing {
             self.footprint.clear();
             if let Some(p) = pending {
@@ -380,6 +390,11 @@ impl State {
         }
         if self.observing {
             self.footprint.touch(obj, access);
+        }
+        if let (true, Some(t), Some(label)) =
+            (self.config.interleaving, self.current, self.cur_label)
+        {
+            self.interleaving.touch(t, label, obj, access);
         }
     }
 
@@ -547,6 +562,14 @@ impl Kernel {
     /// The notes so far.
     pub fn notes(&self) -> Vec<Note> {
         self.st.borrow().notes.clone()
+    }
+
+    /// The features of a finished run's interleaving
+    /// ([`Config::interleaving`]).
+    pub fn take_interleaving(&self) -> Vec<u32> {
+        std::mem::take(&mut self.st.borrow_mut().interleaving)
+            .features()
+            .to_vec()
     }
 
     /// Moves out the shared events of a finished run.

@@ -19,6 +19,7 @@ pub mod filemap;
 pub mod fingerprint;
 pub mod fs;
 pub mod history;
+pub mod interleaving;
 pub mod kernel;
 pub mod label;
 pub mod ledger;

@@ -1,0 +1,30 @@
+//! libFuzzer's extra counters, filled with each run's interleaving
+//! features (`aiodiff::fuzzing::count_interleavings`), so that libFuzzer
+//! keeps an input that interleaves the tasks in a new way even where it
+//! covers no new code. On when `AIODIFF_INTERLEAVINGS` is set.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// How many counters: features are hashed onto them.
+const COUNTERS: usize = 1 << 16;
+
+/// libFuzzer reads this section as coverage beside the compiler's counters
+/// and clears it before each run.
+#[used]
+#[link_section = "__libfuzzer_extra_counters"]
+static EXTRA: [AtomicU8; COUNTERS] = [const { AtomicU8::new(0) }; COUNTERS];
+
+fn count(features: &[u32]) {
+    for &f in features {
+        let c = &EXTRA[f as usize % COUNTERS];
+        c.store(c.load(Ordering::Relaxed).saturating_add(1), Ordering::Relaxed);
+    }
+}
+
+/// Registers the counters with the targets, if `AIODIFF_INTERLEAVINGS` is
+/// set.
+pub fn init() {
+    if std::env::var_os("AIODIFF_INTERLEAVINGS").is_some() {
+        aiodiff::fuzzing::count_interleavings(count);
+    }
+}

@@ -1,0 +1,97 @@
+//! A run's interleaving as features, for a coverage-guided fuzzer that
+//! should tell one interleaving of a scenario from another, where the code
+//! each covers is much the same.
+//!
+//! With [`Config::interleaving`](crate::Config::interleaving) on, each
+//! action's label is a feature, and so is each *conflict pair*: an action
+//! that touches an object the last action of another task to touch it
+//! touched too, one of them writing it ([`crate::Access::conflicts`], the
+//! shared events' definition), gives the pair of their labels, in order.
+//! Features are 32-bit hashes; a fuzzer maps them onto its counters.
+
+use std::hash::{Hash, Hasher};
+
+use crate::exec::TaskId;
+use crate::history::{Access, FastHasher, FastMap, Obj};
+use crate::label::Label;
+
+/// The features of a run so far, and what the next action's pairs need.
+#[derive(Clone, Debug, Default)]
+pub struct Interleaving {
+    /// Each object's last toucher: the task, its label and how.
+    last: FastMap<Obj, (TaskId, Label, Access)>,
+    features: Vec<u32>,
+}
+
+/// The two kinds of feature, kept apart in the hash.
+#[derive(Hash)]
+enum Feature {
+    Label(Label),
+    Pair(Label, Label),
+}
+
+fn feature(f: Feature) -> u32 {
+    let mut h = FastHasher::default();
+    f.hash(&mut h);
+    let x = h.finish();
+    (x ^ (x >> 32)) as u32
+}
+
+impl Interleaving {
+    /// Task `task` begins the action `label`.
+    pub(crate) fn action(&mut self, label: Label) {
+        self.features.push(feature(Feature::Label(label)));
+    }
+
+    /// The action `label` of `task` touches `obj`.
+    pub(crate) fn touch(&mut self, task: TaskId, label: Label, obj: Obj, access: Access) {
+        if let Some(&(t, l, a)) = self.last.get(&obj) {
+            if t != task && a.conflicts(access) {
+                self.features.push(feature(Feature::Pair(l, label)));
+            }
+        }
+        self.last.insert(obj, (task, label, access));
+    }
+
+    /// The features so far, in the order they arose, with repeats.
+    pub fn features(&self) -> &[u32] {
+        &self.features
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::label::{Arg, Func, OpKind};
+
+    fn label(op: OpKind) -> Label {
+        Label {
+            func: Func::AioMigratepage,
+            op,
+            arg: Arg::None,
+        }
+    }
+
+    /// Only conflicting touches of one object by different tasks make a
+    /// pair, and its order is part of it.
+    #[test]
+    fn a_pair_is_two_tasks_conflicting_on_one_object_in_order() {
+        let (read, write) = (label(OpKind::Read), label(OpKind::Write));
+        let (a, b) = (TaskId(0), TaskId(1));
+        let obj = Obj::AioNr;
+        let pairs = |touches: &[(TaskId, Label, Access)]| {
+            let mut i = Interleaving::default();
+            for &(t, l, acc) in touches {
+                i.touch(t, l, obj, acc);
+            }
+            i.features
+        };
+        assert!(pairs(&[(a, read, Access::Read), (b, read, Access::Read)]).is_empty());
+        assert!(pairs(&[(a, write, Access::Write), (a, read, Access::Read)]).is_empty());
+        let ab = pairs(&[(a, write, Access::Write), (b, read, Access::Read)]);
+        let ba = pairs(&[(a, read, Access::Read), (b, write, Access::Write)]);
+        assert_eq!(ab.len(), 1);
+        assert_eq!(ba.len(), 1);
+        assert_ne!(ab, ba);
+    }
+}
