@@ -7,6 +7,7 @@
 //! times, so that the code a run covers does not depend on the clock) a
 //! run prints the share of executions per verdict class to standard error.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -18,7 +19,7 @@ use kernel_sim::Segments;
 
 use crate::case::Class;
 use crate::runner::{run_model, RunOptions};
-use crate::{bytes, run_case, text, Verdict};
+use crate::{bytes, run_case, text, Judge, RefusalTable, Verdict};
 
 /// Executions per verdict class, in [`Class::ALL`] order.
 static COUNTS: [AtomicU64; Class::ALL.len()] = [const { AtomicU64::new(0) }; Class::ALL.len()];
@@ -111,7 +112,7 @@ fn format_bug(what: &str) -> ! {
 /// shared violations pass, and so do undecided cases, which with
 /// `AIODIFF_UNDECIDED_DIR` set are saved there for triage.
 pub fn differential(data: &[u8]) {
-    let v = run_case(data);
+    let v = judge_counting(data);
     record(v.class);
     match v.class {
         Class::NewOnly => new_only(&v),
@@ -119,6 +120,24 @@ pub fn differential(data: &[u8]) {
         Class::Undecided => keep_undecided(data),
         _ => {}
     }
+}
+
+/// The verdict on the decoded case, as [`run_case`] gives it; once a
+/// target registered a counter ([`count_interleavings`]), the features of
+/// both versions' runs under the case's schedule are counted.
+fn judge_counting(data: &[u8]) -> Verdict {
+    thread_local! {
+        static COUNTING: RefCell<Judge> =
+            RefCell::new(Judge::new(RefusalTable::default()).counting_interleavings());
+    }
+    let Some(count) = INTERLEAVINGS.get() else {
+        return run_case(data);
+    };
+    let case = bytes::decode(data);
+    let judged = COUNTING.with(|judge| judge.borrow_mut().judge(&case));
+    count(&judged.forward.new.interleaving);
+    count(&judged.reverse.old.interleaving);
+    judged.verdict
 }
 
 /// Saves an undecided input as `undecided-<hash>` in
@@ -144,8 +163,8 @@ fn keep_undecided(data: &[u8]) {
 /// target registered a counter for them ([`count_interleavings`]).
 static INTERLEAVINGS: OnceLock<fn(&[u32])> = OnceLock::new();
 
-/// Has every later run of the `invariants` and `old_model` targets pass
-/// the features of its interleaving ([`kernel_sim::interleaving`]) to
+/// Has every later run of the `differential`, `invariants` and `old_model`
+/// targets pass the features of its interleaving ([`kernel_sim::interleaving`]) to
 /// `count`, which counts them where the fuzzer sees them (libFuzzer's extra
 /// counters, AFL++'s map), so that the fuzzer tells apart interleavings
 /// that cover the same code. The first registration holds.

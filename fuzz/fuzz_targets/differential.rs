@@ -3,4 +3,9 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| aiodiff::fuzzing::differential(data));
+mod interleavings;
+
+fuzz_target!(
+    init: interleavings::init(),
+    |data: &[u8]| aiodiff::fuzzing::differential(data)
+);

@@ -237,6 +237,18 @@ impl Judge {
         }
     }
 
+    /// This judge, keeping the features of each run's interleaving
+    /// ([`kernel_sim::interleaving`]), for a fuzzer's coverage.
+    pub fn counting_interleavings(self) -> Judge {
+        Judge {
+            opts: RunOptions {
+                interleaving: true,
+                ..self.opts
+            },
+            ..self
+        }
+    }
+
     /// This judge, leaving undecided cases unconfirmed (no minimisation).
     pub fn unconfirming(self) -> Judge {
         Judge {
