@@ -320,7 +320,8 @@ impl Kernel {
         let mut st = self.st.borrow_mut();
         if st.config.observe {
             st.resume = sched.replayed();
-            st.observing = st.resume.is_none();
+            let from_the_start = st.resume.is_none();
+            st.set_observing(from_the_start);
         }
     }
 

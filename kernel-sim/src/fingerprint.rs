@@ -157,7 +157,7 @@ impl State {
             slot.given = t.given;
             slot.entered[..t.entered.len()].copy_from_slice(&t.entered);
         }
-        self.observing = true;
+        self.set_observing(true);
     }
 
     /// The fingerprint of the state: the kernel's global state and each

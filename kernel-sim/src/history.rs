@@ -432,14 +432,14 @@ mod tests {
 
     #[test]
     fn a_run_records_what_each_action_touched_and_its_key() {
-        use crate::kernel::Config;
-        use crate::testing::{kernel_with_mapping, run_one, TEST_FUNC};
+        use crate::kernel::{Config, Kernel};
+        use crate::testing::{run_one, TEST_FUNC};
         let record = |extra: bool| {
-            let (k, m) = kernel_with_mapping();
-            k.st.borrow_mut().config = Config {
+            let k = Kernel::new(Config {
                 history: true,
                 ..Config::default()
-            };
+            });
+            let m = k.st.borrow_mut().new_inode();
             run_one(&k, async {
                 if extra {
                     let _f = k.enter(Func::AioSetupRing);

@@ -274,6 +274,11 @@ pub struct State {
     /// Whether tasks' observations are folded now: from the start with
     /// [`Config::observe`] on, or from where a replayed prefix ends.
     pub(crate) observing: bool,
+    /// Whether an action records what it touches: with
+    /// [`Config::history`] or [`Config::interleaving`] on, or while
+    /// observing ([`State::set_observing`]). One test on every action's
+    /// path.
+    recording: bool,
     /// Where this run's replayed prefix ends, and the observations to
     /// restore there ([`crate::Scheduler::replayed`]).
     pub(crate) resume: Option<(u32, crate::fingerprint::Observations)>,
@@ -314,6 +319,7 @@ impl State {
             last: None,
             stashed: None,
             observing: config.observe,
+            recording: config.history || config.observe || config.interleaving,
             resume: None,
             footprint: Default::default(),
         };
@@ -346,17 +352,8 @@ impl State {
         let pending = self.tasks[t.index()].pending.take();
         self.cur_label = pending.map(|p| p.label);
         self.cur_key = pending.map_or(EventKey::default(), |p| p.key);
-        if self.config.history {
-            self.history.begin();
-        }
-        if let (true, Some(label)) = (self.config.interleaving, self.cur_label) {
-            self.interleaving.action(label);
-        }
-        if self.observing {
-            self.footprint.clear();
-            if let Some(p) = pending {
-                self.guard_footprint(p.guard);
-            }
+        if self.recording {
+            self.begin_step_records(pending.map(|p| p.guard));
         }
         self.pending_labels[t.index()] = None;
         self.waiting.remove(t);
@@ -382,9 +379,18 @@ impl State {
     }
 
     /// Records that the action in progress touches `obj`, with
-    /// [`Config::history`] on.
+    /// [`Config::history`], [`Config::observe`] or
+    /// [`Config::interleaving`] on.
     #[inline]
     pub fn touch(&mut self, obj: Obj, access: Access) {
+        if self.recording {
+            self.record_touch(obj, access);
+        }
+    }
+
+    /// [`State::touch`]'s records.
+    #[inline]
+    fn record_touch(&mut self, obj: Obj, access: Access) {
         if self.config.history {
             self.history.touch(obj, access);
         }
@@ -395,6 +401,25 @@ impl State {
             (self.config.interleaving, self.current, self.cur_label)
         {
             self.interleaving.touch(t, label, obj, access);
+        }
+    }
+
+    /// Starts the records of a step: its shared events, its label among
+    /// the interleaving's features, and a fresh footprint with what its
+    /// guard read.
+    #[inline]
+    fn begin_step_records(&mut self, guard: Option<Guard>) {
+        if self.config.history {
+            self.history.begin();
+        }
+        if let (true, Some(label)) = (self.config.interleaving, self.cur_label) {
+            self.interleaving.action(label);
+        }
+        if self.observing {
+            self.footprint.clear();
+            if let Some(guard) = guard {
+                self.guard_footprint(guard);
+            }
         }
     }
 
@@ -419,6 +444,12 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Starts or stops folding observations (and recording footprints).
+    pub(crate) fn set_observing(&mut self, on: bool) {
+        self.observing = on;
+        self.recording = self.config.history || on || self.config.interleaving;
     }
 
     /// Records in the step's footprint, while observing, that it allocates
