@@ -53,9 +53,9 @@ impl Interleaving {
         self.last.insert(obj, (task, label, access));
     }
 
-    /// The features so far, in the order they arose, with repeats.
-    pub fn features(&self) -> &[u32] {
-        &self.features
+    /// The features, in the order they arose, with repeats.
+    pub fn into_features(self) -> Vec<u32> {
+        self.features
     }
 }
 

@@ -598,9 +598,7 @@ impl Kernel {
     /// The features of a finished run's interleaving
     /// ([`Config::interleaving`]).
     pub fn take_interleaving(&self) -> Vec<u32> {
-        std::mem::take(&mut self.st.borrow_mut().interleaving)
-            .features()
-            .to_vec()
+        std::mem::take(&mut self.st.borrow_mut().interleaving).into_features()
     }
 
     /// Moves out the shared events of a finished run.
