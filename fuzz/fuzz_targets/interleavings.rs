@@ -5,8 +5,11 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// How many counters: features are hashed onto them.
-const COUNTERS: usize = 1 << 16;
+/// How many counters: features are hashed onto them. libFuzzer clears and
+/// scans them all on every run, so they cost time in proportion; the
+/// targets' corpora hold a few thousand distinct features (1 882 in a
+/// grown corpus of 999 inputs, of which 16 384 counters keep 1 782 apart).
+const COUNTERS: usize = 1 << 14;
 
 /// libFuzzer reads this section as coverage beside the compiler's counters
 /// and clears it before each run.

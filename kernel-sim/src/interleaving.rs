@@ -18,39 +18,44 @@ use crate::label::Label;
 /// The features of a run so far, and what the next action's pairs need.
 #[derive(Clone, Debug, Default)]
 pub struct Interleaving {
-    /// Each object's last toucher: the task, its label and how.
-    last: FastMap<Obj, (TaskId, Label, Access)>,
+    /// Each object's last toucher: the task, the feature of its label and
+    /// how.
+    last: FastMap<Obj, (TaskId, u32, Access)>,
+    /// The feature of the label of the action in progress.
+    current: u32,
     features: Vec<u32>,
 }
 
-/// The two kinds of feature, kept apart in the hash.
-#[derive(Hash)]
-enum Feature {
-    Label(Label),
-    Pair(Label, Label),
-}
-
-fn feature(f: Feature) -> u32 {
+/// A label's feature: its hash.
+fn label_feature(label: Label) -> u32 {
     let mut h = FastHasher::default();
-    f.hash(&mut h);
+    label.hash(&mut h);
     let x = h.finish();
     (x ^ (x >> 32)) as u32
+}
+
+/// A conflict pair's feature, from its labels' features in order: a
+/// different mix than a label's, so that the two kinds stay apart.
+fn pair_feature(first: u32, second: u32) -> u32 {
+    let x = (u64::from(first) << 32 | u64::from(second)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (x >> 32) as u32 ^ 0x5bd1_e995
 }
 
 impl Interleaving {
     /// Task `task` begins the action `label`.
     pub(crate) fn action(&mut self, label: Label) {
-        self.features.push(feature(Feature::Label(label)));
+        self.current = label_feature(label);
+        self.features.push(self.current);
     }
 
-    /// The action `label` of `task` touches `obj`.
-    pub(crate) fn touch(&mut self, task: TaskId, label: Label, obj: Obj, access: Access) {
-        if let Some(&(t, l, a)) = self.last.get(&obj) {
+    /// The action in progress, of `task`, touches `obj`.
+    pub(crate) fn touch(&mut self, task: TaskId, obj: Obj, access: Access) {
+        let now = (task, self.current, access);
+        if let Some((t, l, a)) = self.last.insert(obj, now) {
             if t != task && a.conflicts(access) {
-                self.features.push(feature(Feature::Pair(l, label)));
+                self.features.push(pair_feature(l, self.current));
             }
         }
-        self.last.insert(obj, (task, label, access));
     }
 
     /// The features, in the order they arose, with repeats.
@@ -82,8 +87,11 @@ mod tests {
         let pairs = |touches: &[(TaskId, Label, Access)]| {
             let mut i = Interleaving::default();
             for &(t, l, acc) in touches {
-                i.touch(t, l, obj, acc);
+                i.action(l);
+                i.touch(t, obj, acc);
             }
+            i.features
+                .retain(|&f| f != label_feature(read) && f != label_feature(write));
             i.features
         };
         assert!(pairs(&[(a, read, Access::Read), (b, read, Access::Read)]).is_empty());

@@ -397,10 +397,8 @@ impl State {
         if self.observing {
             self.footprint.touch(obj, access);
         }
-        if let (true, Some(t), Some(label)) =
-            (self.config.interleaving, self.current, self.cur_label)
-        {
-            self.interleaving.touch(t, label, obj, access);
+        if let (true, Some(t), Some(_)) = (self.config.interleaving, self.current, self.cur_label) {
+            self.interleaving.touch(t, obj, access);
         }
     }
 
