@@ -9,9 +9,11 @@
 #
 #   benches/ttf.sh [LIMIT] [ENGINE...]
 #
-# ENGINE is any of lf-old lf-inv lf-old-il lf-inv-il afl-old random pct
-# (default: all); the -il engines are the libFuzzer targets with
-# interleaving coverage (AIODIFF_INTERLEAVINGS set). The
+# ENGINE is any of lf-old lf-inv lf-old-il lf-inv-il lf-old-bare
+# lf-inv-bare afl-old afl-old-il random pct (default: all); the -il engines
+# are the fuzz targets with interleaving coverage (AIODIFF_INTERLEAVINGS set),
+# the -bare ones the same with the simulator built without sanitizer
+# coverage (fuzz/without-sancov.sh), interleavings its only feedback. The
 # fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
 # src/fuzzing.rs): they log each signature's first occurrence and go on.
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
@@ -22,21 +24,30 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 limit="${1:-60}"
 shift || true
 engines=("$@")
-[[ ${#engines[@]} -gt 0 ]] || engines=(lf-old lf-inv lf-old-il lf-inv-il afl-old random pct)
+[[ ${#engines[@]} -gt 0 ]] || engines=(lf-old lf-inv lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old afl-old-il random pct)
 has() { [[ " ${engines[*]} " == *" $1 "* ]]; }
+has_any() { for e in "$@"; do has "$e" && return 0; done; return 1; }
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
-if has lf-old || has lf-inv || has lf-old-il || has lf-inv-il; then
+if has_any lf-old lf-inv lf-old-il lf-inv-il; then
     # shellcheck disable=SC2086 # flags are words
     (cd "$root/fuzz" && for target in old_model invariants; do
         cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
     done) >&2
 fi
-if has afl-old; then
+if has_any lf-old-bare lf-inv-bare; then
+    # shellcheck disable=SC2086 # flags are words
+    (cd "$root/fuzz" && for target in old_model invariants; do
+        RUSTC_WRAPPER="$root/fuzz/without-sancov.sh" cargo fuzz build -s none -O \
+            --debug-assertions ${CARGO_FUZZ_FLAGS:-} --target-dir target/bare "$target"
+    done) >&2
+fi
+if has_any afl-old afl-old-il; then
     (cd "$root/fuzz/afl" && cargo afl build --release --quiet) >&2
 fi
 libfuzzer="$root/fuzz/target/x86_64-unknown-linux-gnu/release"
+bare="$root/fuzz/target/bare/x86_64-unknown-linux-gnu/release"
 afl="$root/fuzz/afl/target/release"
 
 out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
@@ -59,17 +70,21 @@ run_one() {
     AIODIFF_TTF_START="$(date +%s.%N)"
     : > "$log"
     case "$engine" in
-        lf-old | lf-inv | lf-old-il | lf-inv-il)
-            local target=old_model
+        lf-*)
+            local target=old_model build="$libfuzzer"
             [[ $engine == lf-inv* ]] && target=invariants
+            [[ $engine == *-bare ]] && build="$bare"
+            if [[ $engine == *-il || $engine == *-bare ]]; then
+                export AIODIFF_INTERLEAVINGS=1
+            fi
+            "$build/$target" "$work" -seed="$seed" -max_total_time="$limit" \
+                > "$work/stderr" 2>&1 || true
+            ;;
+        afl-old | afl-old-il)
+            mkdir -p "$work/in"
             if [[ $engine == *-il ]]; then
                 export AIODIFF_INTERLEAVINGS=1
             fi
-            "$libfuzzer/$target" "$work" -seed="$seed" -max_total_time="$limit" \
-                > "$work/stderr" 2>&1 || true
-            ;;
-        afl-old)
-            mkdir -p "$work/in"
             printf '\0' > "$work/in/zero"
             AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 \
                 AFL_NO_AFFINITY=1 cargo afl fuzz -i "$work/in" -o "$work/out" -s "$seed" \
@@ -86,7 +101,7 @@ for h in json.load(sys.stdin):
     echo "done: $engine seed $seed" >&2
 }
 export -f run_one
-export out limit libfuzzer afl aiodiff
+export out limit libfuzzer bare afl aiodiff
 xargs -P "$(nproc)" -L 1 bash -c 'run_one "$@"' _ < "$jobs"
 
 python3 - "$out" "$limit" "${engines[@]}" <<'PY'
@@ -97,7 +112,10 @@ names = {
     "lf-inv": "libFuzzer invariants",
     "lf-old-il": "libFuzzer old_model, interleavings",
     "lf-inv-il": "libFuzzer invariants, interleavings",
+    "lf-old-bare": "libFuzzer old_model, interleavings, bare simulator",
+    "lf-inv-bare": "libFuzzer invariants, interleavings, bare simulator",
     "afl-old": "AFL++ old_model",
+    "afl-old-il": "AFL++ old_model, interleavings",
     "random": "hunt random",
     "pct": "hunt PCT",
 }
