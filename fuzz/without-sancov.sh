@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# A RUSTC_WRAPPER that compiles some crates without sanitizer coverage:
-# those named in AIODIFF_UNINSTRUMENTED (crate names, space-separated;
-# default: the simulator, "kernel_sim model_old model_new"). cargo-fuzz
-# passes its coverage flags to every crate; this drops them, and the
-# branch-folding setting that only serves them, for the crates named, so
-# that the fuzzer's feedback on them is the interleaving coverage alone
-# (AIODIFF_INTERLEAVINGS) and their code runs at full speed.
+# A RUSTC_WRAPPER that builds the simulator without sanitizer coverage.
+# cargo-fuzz passes its coverage flags to every crate; this drops them, and
+# the branch-folding setting that only serves them, for the crates of
+# `crates` below. The models' async functions are compiled where they are
+# polled, in aiodiff's runner, so aiodiff is among them. Every other crate
+# gets `--cfg aiodiff_bare_simulator`, which has the fuzz targets count
+# interleavings always: they are the fuzzer's only view of a run.
 #
-#   RUSTC_WRAPPER="$PWD/without-sancov.sh" cargo fuzz build --target-dir target/bare ...
+# Use its own target directory, since cargo does not see the wrapper's
+# changes:
+#   cd fuzz && RUSTC_WRAPPER="$PWD/without-sancov.sh" cargo fuzz build -O \
+#       --debug-assertions --no-trace-compares --target-dir target/bare
 set -euo pipefail
 rustc="$1"
 shift
@@ -19,7 +22,9 @@ for a in "$@"; do
     prev="$a"
 done
 if [[ -z $name || " $crates " != *" $name "* ]]; then
-    exec "$rustc" "$@"
+    # The targets always count interleavings in this build: see
+    # fuzz_targets/interleavings.rs.
+    exec "$rustc" "$@" --cfg aiodiff_bare_simulator
 fi
 args=()
 for a in "$@"; do

@@ -1,7 +1,8 @@
 //! libFuzzer's extra counters, filled with each run's interleaving
 //! features (`aiodiff::fuzzing::count_interleavings`), so that libFuzzer
 //! keeps an input that interleaves the tasks in a new way even where it
-//! covers no new code. On when `AIODIFF_INTERLEAVINGS` is set.
+//! covers no new code. On when `AIODIFF_INTERLEAVINGS` is set, and always
+//! in a build by `without-sancov.sh`.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -25,9 +26,10 @@ fn count(features: &[u32]) {
 }
 
 /// Registers the counters with the targets, if `AIODIFF_INTERLEAVINGS` is
-/// set.
+/// set or the simulator was built without coverage (`without-sancov.sh`),
+/// where they are the fuzzer's only view of what a run did.
 pub fn init() {
-    if std::env::var_os("AIODIFF_INTERLEAVINGS").is_some() {
+    if cfg!(aiodiff_bare_simulator) || std::env::var_os("AIODIFF_INTERLEAVINGS").is_some() {
         aiodiff::fuzzing::count_interleavings(count);
     }
 }
