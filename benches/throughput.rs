@@ -7,6 +7,11 @@
 //!
 //! Medians of 5 repetitions; results go into BENCHMARKS.md by hand.
 //!
+//! With `--replay TARGET DIR`, it instead runs the fuzz target TARGET's
+//! logic (`aiodiff::fuzzing::differential`, `old_model` or `invariants`)
+//! once on each file of DIR, uninstrumented, and stops: the loop a fuzzer
+//! runs, for `benches/instrumentation.sh` to count its instructions.
+//!
 //! With `--passes N`, it instead runs `run_case` over the inputs N times
 //! (after the warm-up pass) and stops, for counting instructions: the
 //! difference between `--passes 10` and `--passes 0` under
@@ -51,8 +56,30 @@ fn inputs() -> Vec<Vec<u8>> {
     out
 }
 
+/// Runs fuzz target `target`'s logic once on each file of `dir`.
+fn replay(target: &str, dir: &str) {
+    let run: fn(&[u8]) = match target {
+        "differential" => aiodiff::fuzzing::differential,
+        "old_model" => aiodiff::fuzzing::old_model,
+        "invariants" => aiodiff::fuzzing::invariants,
+        _ => panic!("--replay: no target {target}"),
+    };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("--replay DIR")
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in &files {
+        run(&std::fs::read(f).unwrap());
+    }
+    println!("inputs: {}", files.len());
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--replay") {
+        return replay(&args[i + 1], &args[i + 2]);
+    }
     let passes = args
         .iter()
         .position(|a| a == "--passes")
