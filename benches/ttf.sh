@@ -9,9 +9,11 @@
 #
 #   benches/ttf.sh [LIMIT] [ENGINE...]
 #
-# ENGINE is any of lf-old lf-inv lf-old-il lf-inv-il lf-old-bare
-# lf-inv-bare afl-old afl-old-il random pct (default: all); the -il engines
-# are the fuzz targets with interleaving coverage (AIODIFF_INTERLEAVINGS set),
+# ENGINE is any of lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-il
+# lf-inv-il lf-old-bare lf-inv-bare afl-old afl-old-il random pct (default:
+# all); the -bytes engines are the libFuzzer targets with libFuzzer's own
+# mutations only (AIODIFF_PREEMPT=0), the -il engines the fuzz targets with
+# interleaving coverage (AIODIFF_INTERLEAVINGS set),
 # the -bare ones the same with the simulator built without sanitizer
 # coverage (fuzz/without-sancov.sh), interleavings its only feedback. The
 # fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
@@ -24,13 +26,13 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 limit="${1:-60}"
 shift || true
 engines=("$@")
-[[ ${#engines[@]} -gt 0 ]] || engines=(lf-old lf-inv lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old afl-old-il random pct)
+[[ ${#engines[@]} -gt 0 ]] || engines=(lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old afl-old-il random pct)
 has() { [[ " ${engines[*]} " == *" $1 "* ]]; }
 has_any() { for e in "$@"; do has "$e" && return 0; done; return 1; }
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
-if has_any lf-old lf-inv lf-old-il lf-inv-il; then
+if has_any lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-il lf-inv-il; then
     # shellcheck disable=SC2086 # flags are words
     (cd "$root/fuzz" && for target in old_model invariants; do
         cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
@@ -77,6 +79,9 @@ run_one() {
             if [[ $engine == *-il || $engine == *-bare ]]; then
                 export AIODIFF_INTERLEAVINGS=1
             fi
+            if [[ $engine == *-bytes ]]; then
+                export AIODIFF_PREEMPT=0
+            fi
             "$build/$target" "$work" -seed="$seed" -max_total_time="$limit" \
                 > "$work/stderr" 2>&1 || true
             ;;
@@ -110,6 +115,8 @@ out, limit, engines = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 names = {
     "lf-old": "libFuzzer old_model",
     "lf-inv": "libFuzzer invariants",
+    "lf-old-bytes": "libFuzzer old_model, byte mutations only",
+    "lf-inv-bytes": "libFuzzer invariants, byte mutations only",
     "lf-old-il": "libFuzzer old_model, interleavings",
     "lf-inv-il": "libFuzzer invariants, interleavings",
     "lf-old-bare": "libFuzzer old_model, interleavings, bare simulator",

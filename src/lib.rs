@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod hunt;
 pub mod judge;
 pub mod minimize;
+pub mod mutation;
 pub mod races;
 pub mod report;
 pub mod runner;

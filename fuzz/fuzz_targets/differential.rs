@@ -1,11 +1,16 @@
 //! The `differential` target: see `aiodiff::fuzzing::differential`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 
 mod interleavings;
+mod preempt;
 
 fuzz_target!(
     init: interleavings::init(),
     |data: &[u8]| aiodiff::fuzzing::differential(data)
 );
+
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    preempt::mutate(&aiodiff::New, data, size, max_size, seed)
+});

@@ -21,7 +21,10 @@ static EXTRA: [AtomicU8; COUNTERS] = [const { AtomicU8::new(0) }; COUNTERS];
 fn count(features: &[u32]) {
     for &f in features {
         let c = &EXTRA[f as usize % COUNTERS];
-        c.store(c.load(Ordering::Relaxed).saturating_add(1), Ordering::Relaxed);
+        c.store(
+            c.load(Ordering::Relaxed).saturating_add(1),
+            Ordering::Relaxed,
+        );
     }
 }
 

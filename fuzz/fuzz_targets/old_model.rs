@@ -1,11 +1,16 @@
 //! The `old_model` target: see `aiodiff::fuzzing::old_model`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 
 mod interleavings;
+mod preempt;
 
 fuzz_target!(
     init: interleavings::init(),
     |data: &[u8]| aiodiff::fuzzing::old_model(data)
 );
+
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    preempt::mutate(&aiodiff::Old, data, size, max_size, seed)
+});
