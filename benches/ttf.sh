@@ -76,7 +76,7 @@ run_one() {
             local target=old_model build="$libfuzzer"
             [[ $engine == lf-inv* ]] && target=invariants
             [[ $engine == *-bare ]] && build="$bare"
-            if [[ $engine == *-il || $engine == *-bare ]]; then
+            if [[ $engine == *-il ]]; then
                 export AIODIFF_INTERLEAVINGS=1
             fi
             if [[ $engine == *-bytes ]]; then
