@@ -20,9 +20,11 @@
 //! pages, inodes, files, kioctxs, ring_pages arrays, locks (where a held
 //! one was taken, not where a free one last was), the mm,
 //! `aio_nr`, each task's status, observations, what it gave the harness
-//! (in an operation that has not ended, its notes are part of the
-//! operation's result) and pagevec, and the set of violation signatures
-//! so far. Left out, as functions of those or of no
+//! (in an operation that has not ended, its notes' codes are part of the
+//! operation's result) and pagevec, and the sets of violation signatures
+//! and of `aio_migratepage` return sites so far: an outcome keeps the
+//! sites only as a set, so which call returned from which site, and in
+//! what order, is left out. Left out, as functions of those or of no
 //! consequence to an outcome: the step count, the trace, the notes, the
 //! history and the reference ledger. Fingerprints are 128 bits: with `n`
 //! states stored, the chance that two different states share one is below
@@ -36,8 +38,9 @@ use std::hash::{Hash, Hasher};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::history::Footprint;
-use crate::kernel::{Kernel, State};
+use crate::kernel::{Kernel, Note, State};
 use crate::label::{Func, Label};
+use crate::site::ReturnSite;
 use crate::violation::ViolationKind;
 
 /// A 128-bit hash: XXH3's of the bytes written, gathered first, since a
@@ -193,7 +196,17 @@ impl State {
         seen.sort_unstable();
         seen.dedup();
         seen.hash(&mut h);
+        self.sites_reached().hash(&mut h);
         h.finish128()
+    }
+
+    /// The `aio_migratepage` return sites reached so far, sorted, without
+    /// duplicates: all an outcome keeps of them.
+    pub fn sites_reached(&self) -> Vec<ReturnSite> {
+        let mut sites: Vec<ReturnSite> = self.notes.iter().filter_map(Note::site).collect();
+        sites.sort_unstable();
+        sites.dedup();
+        sites
     }
 }
 
@@ -265,5 +278,31 @@ mod tests {
         assert_eq!(one.len(), 2);
         assert_eq!(one[0], two[0]);
         assert_ne!(one[1], two[1]);
+    }
+
+    /// An outcome keeps the sites `aio_migratepage` returned from only as
+    /// a set: states that reached the same sites in another order are one,
+    /// and a site not reached tells states apart.
+    #[test]
+    fn return_sites_count_as_a_set() {
+        let print = |sites: &[ReturnSite]| {
+            let k = Kernel::new(Config::default());
+            k.st.borrow_mut().notes = sites
+                .iter()
+                .map(|&site| Note::Migratepage {
+                    task: TaskId(1),
+                    index: 0,
+                    rc: crate::errno::EAGAIN,
+                    site: Some(site),
+                })
+                .collect();
+            k.inspect(State::fingerprint)
+        };
+        let (first, second) = (
+            ReturnSite::FirstCheckRingPage,
+            ReturnSite::SecondCheckRingPage,
+        );
+        assert_eq!(print(&[first, second]), print(&[second, first, second]));
+        assert_ne!(print(&[first, second]), print(&[first]));
     }
 }

@@ -209,6 +209,28 @@ pub enum Note {
     },
 }
 
+impl Note {
+    /// What of the note an operation's result keeps: which path returned,
+    /// and the code, in order. The site an `aio_migratepage` call
+    /// returned from is left out: the harness keeps only the set of sites
+    /// a run reached ([`State::sites_reached`]).
+    pub fn code(&self) -> (bool, i32) {
+        match *self {
+            Note::Migratepage { rc, .. } => (true, rc),
+            Note::GenericMigrate { rc, .. } => (false, rc),
+        }
+    }
+
+    /// The site an `aio_migratepage` call returned from, if the port named
+    /// one.
+    pub fn site(&self) -> Option<ReturnSite> {
+        match *self {
+            Note::Migratepage { site, .. } => site,
+            Note::GenericMigrate { .. } => None,
+        }
+    }
+}
+
 /// All simulated kernel memory, plus the run's bookkeeping.
 #[derive(Debug)]
 pub struct State {

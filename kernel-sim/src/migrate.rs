@@ -531,7 +531,7 @@ impl Kernel {
         let mut st = self.st.borrow_mut();
         let task = st.current.expect("note outside a task");
         let note = note(task);
-        st.gave(&note);
+        st.gave(&note.code());
         st.notes.push(note);
     }
 }
