@@ -9,10 +9,13 @@
 #
 #   benches/ttf.sh [LIMIT] [ENGINE...]
 #
-# ENGINE is any of lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-il
-# lf-inv-il lf-old-bare lf-inv-bare afl-old afl-old-il random pct (default:
-# all); the -bytes engines are the libFuzzer targets with libFuzzer's own
-# mutations only (AIODIFF_PREEMPT=0), the -il engines the fuzz targets with
+# ENGINE is any of lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-seeded
+# lf-inv-seeded lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old
+# afl-old-il random pct (default: all but the -seeded ones); the -bytes
+# engines are the libFuzzer targets with libFuzzer's own mutations only
+# (AIODIFF_PREEMPT=0), the -seeded ones the targets started from their
+# seed corpus (fuzz/seeds.sh, as OSS-Fuzz starts them) instead of an
+# empty one, the -il engines the fuzz targets with
 # interleaving coverage (AIODIFF_INTERLEAVINGS set),
 # the -bare ones the same with the simulator built without sanitizer
 # coverage (fuzz/without-sancov.sh), interleavings its only feedback. The
@@ -32,7 +35,7 @@ has_any() { for e in "$@"; do has "$e" && return 0; done; return 1; }
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
-if has_any lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-il lf-inv-il; then
+if has_any lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-seeded lf-inv-seeded lf-old-il lf-inv-il; then
     # shellcheck disable=SC2086 # flags are words
     (cd "$root/fuzz" && for target in old_model invariants; do
         cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
@@ -55,6 +58,10 @@ afl="$root/fuzz/afl/target/release"
 out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
 echo "logs in $out" >&2
 "$aiodiff" verify --json > "$out/verify.json" 2>/dev/null || true
+
+if has_any lf-old-seeded lf-inv-seeded; then
+    bash "$root/fuzz/seeds.sh" "$out/seeds" >&2
+fi
 
 jobs="$out/jobs"
 : > "$jobs"
@@ -81,6 +88,9 @@ run_one() {
             fi
             if [[ $engine == *-bytes ]]; then
                 export AIODIFF_PREEMPT=0
+            fi
+            if [[ $engine == *-seeded ]]; then
+                cp "$out/seeds/$target/"* "$work/"
             fi
             "$build/$target" "$work" -seed="$seed" -max_total_time="$limit" \
                 > "$work/stderr" 2>&1 || true
@@ -117,6 +127,8 @@ names = {
     "lf-inv": "libFuzzer invariants",
     "lf-old-bytes": "libFuzzer old_model, byte mutations only",
     "lf-inv-bytes": "libFuzzer invariants, byte mutations only",
+    "lf-old-seeded": "libFuzzer old_model, seed corpus",
+    "lf-inv-seeded": "libFuzzer invariants, seed corpus",
     "lf-old-il": "libFuzzer old_model, interleavings",
     "lf-inv-il": "libFuzzer invariants, interleavings",
     "lf-old-bare": "libFuzzer old_model, interleavings, bare simulator",
