@@ -85,9 +85,11 @@ enum Command {
         /// incomplete, and says so.
         #[arg(long, value_name = "N", default_value_t = ExploreOptions::default().max_executions)]
         max_executions: usize,
-        /// Where to write the witnesses.
-        #[arg(long, default_value = "witnesses")]
-        witnesses: PathBuf,
+        /// Where to write the witnesses [default: FILE's name without
+        /// `.sched`, then `.witnesses`, in the current directory, so that a
+        /// run in the project's root leaves verify's witnesses/ alone].
+        #[arg(long)]
+        witnesses: Option<PathBuf>,
         /// Print JSON instead.
         #[arg(long)]
         json: bool,
@@ -330,6 +332,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
                 exhaustive,
                 sleep_sets: !no_sleep_sets,
             };
+            let witnesses = witnesses.unwrap_or_else(|| witnesses_of(&file));
             explore(&file, opts, &witnesses, json, &table.table())
         }
         Command::Verify {
@@ -601,6 +604,15 @@ fn bar(len: u64, what: &str) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar
+}
+
+/// `explore`'s default witness directory for `file`: `NAME.witnesses` in
+/// the current directory, `NAME` the file's name without `.sched`.
+fn witnesses_of(file: &std::path::Path) -> PathBuf {
+    let stem = file.file_stem().unwrap_or(file.as_os_str());
+    let mut dir = stem.to_os_string();
+    dir.push(".witnesses");
+    PathBuf::from(dir)
 }
 
 fn explore(

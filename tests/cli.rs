@@ -450,3 +450,22 @@ fn explore_lists_races_first_with_their_deciding_pairs_and_review_rows() {
     );
     assert!(b1.contains("witness "), "{b1}");
 }
+
+/// Without `--witnesses`, `explore FILE` writes to `NAME.witnesses` in
+/// the current directory, leaving `verify`'s `witnesses/` alone.
+#[test]
+fn explore_writes_its_witnesses_beside_the_scenarios_name() {
+    let cwd = scratch("explore-default");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let scenario = cwd.join("setup-and-migrate.sched");
+    std::fs::write(&scenario, "ring 1\ntask A: setup\ntask B: migrate 0 sync\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_aiodiff"))
+        .args(["explore", "setup-and-migrate.sched"])
+        .current_dir(&cwd)
+        .output()
+        .expect("aiodiff runs");
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let written = cwd.join("setup-and-migrate.witnesses");
+    assert!(std::fs::read_dir(&written).unwrap().count() > 0);
+    assert!(!cwd.join("witnesses").exists());
+}
