@@ -57,7 +57,7 @@ afl="$root/fuzz/afl/target/release"
 
 out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
 echo "logs in $out" >&2
-"$aiodiff" verify --json > "$out/verify.json" 2>/dev/null || true
+"$aiodiff" verify --json --witnesses "$out/witnesses" > "$out/verify.json" 2>/dev/null || true
 
 if has_any lf-old-seeded lf-inv-seeded; then
     bash "$root/fuzz/seeds.sh" "$out/seeds" >&2
