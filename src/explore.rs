@@ -534,10 +534,7 @@ pub fn compare(
 
 /// The `aio_migratepage` return sites of a run, in the order reached.
 pub fn return_sites(o: &Outcome) -> impl Iterator<Item = ReturnSite> + '_ {
-    o.notes.iter().filter_map(|n| match *n {
-        Note::Migratepage { site, .. } => site,
-        _ => None,
-    })
+    o.notes.iter().filter_map(Note::site)
 }
 
 #[cfg(test)]
