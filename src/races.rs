@@ -64,11 +64,39 @@ pub struct Pair {
     pub first: Event,
     /// The later event, which the flip moves before it.
     pub then: Event,
+    /// The events of `first`'s task on either side of `then` in the
+    /// witness: where in that task's work the later event came.
+    pub within: Within,
+}
+
+/// Where an event came among another task's events: after one (the last
+/// before it) and before another (the next), where there are any.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default, serde::Serialize)]
+pub struct Within {
+    /// The task's last event before it.
+    pub after: Option<Event>,
+    /// The task's next event after it.
+    pub before: Option<Event>,
 }
 
 impl fmt::Display for Pair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} before {}", self.first, self.then)
+    }
+}
+
+impl Pair {
+    /// The pair as a reviewer reads it: the later event, after the earlier
+    /// one, and between which events of the earlier one's task it came.
+    pub fn placed(&self) -> String {
+        let mut s = format!("{} after {}", self.then, self.first);
+        match (self.within.after, self.within.before) {
+            (Some(a), Some(b)) if a != self.first => s += &format!(", between {a} and {b}"),
+            (Some(a), None) if a != self.first => s += &format!(", after {a}"),
+            (_, Some(b)) => s += &format!(", before {b}"),
+            _ => {}
+        }
+        s
     }
 }
 
@@ -83,6 +111,53 @@ pub struct Deciding {
     /// `pairs`, or of the preconditions where there is none): where a
     /// reader looks first.
     pub step: Option<u32>,
+    /// What a reader is shown of `pairs` (of the preconditions where
+    /// there is none): one pair per window, see [`Shown`].
+    pub shown: Vec<Shown>,
+}
+
+/// The pair shown for one window: of the deciding pairs whose later event
+/// came between the same two events of the other task, the one whose
+/// earlier event came last, and how many others there are.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Shown {
+    /// The pair.
+    pub pair: Pair,
+    /// The other deciding pairs of its window.
+    pub more: usize,
+}
+
+impl Shown {
+    /// The pair as [`Pair::placed`] puts it, with the count of the others
+    /// of its window.
+    pub fn placed(&self) -> String {
+        match self.more {
+            0 => self.pair.placed(),
+            n => format!(
+                "{} (and {n} more pair(s) in this window)",
+                self.pair.placed()
+            ),
+        }
+    }
+}
+
+/// One [`Shown`] per window of `found` (pairs each with the witness step
+/// of its earlier event), in the order the windows' pairs came.
+fn windows(found: &[(u32, Pair)]) -> Vec<Shown> {
+    let key = |p: &Pair| (p.first.task, p.then.task, p.within);
+    let mut shown: Vec<(u32, Shown)> = Vec::new();
+    for &(i, pair) in found {
+        match shown.iter_mut().find(|(_, s)| key(&s.pair) == key(&pair)) {
+            Some((at, s)) => {
+                s.more += 1;
+                if i > *at {
+                    (*at, s.pair) = (i, pair);
+                }
+            }
+            None => shown.push((i, Shown { pair, more: 0 })),
+        }
+    }
+    shown.into_iter().map(|(_, s)| s).collect()
 }
 
 /// The deciding pairs of the violation `signature` in the run of `model`
@@ -115,6 +190,7 @@ fn deciding<M: AioModel>(
         RunOptions::QUIET.with_history(),
     );
     let mut found = Deciding::default();
+    let (mut kept, mut changed) = (Vec::new(), Vec::new());
     if !shows(&led) {
         return found;
     }
@@ -138,21 +214,30 @@ fn deciding<M: AioModel>(
             if !a.followed() || shows(&flipped) {
                 continue;
             }
+            let task = order.task(i);
+            let of_task = |k: &u32| order.task(*k) == task;
             let pair = Pair {
                 first: event(i),
                 then: event(j),
+                within: Within {
+                    after: (0..j).rev().find(of_task).map(event),
+                    before: (j + 1..order.len() as u32).find(of_task).map(event),
+                },
             };
             let keeps = flipped.results == led.results;
             if keeps || found.pairs.is_empty() {
                 found.step = Some(j + 1);
             }
             if keeps {
-                found.pairs.push(pair);
+                kept.push((i, pair));
             } else {
-                found.preconditions.push(pair);
+                changed.push((i, pair));
             }
         }
     }
+    found.shown = windows(if kept.is_empty() { &changed } else { &kept });
+    found.pairs = kept.into_iter().map(|(_, p)| p).collect();
+    found.preconditions = changed.into_iter().map(|(_, p)| p).collect();
     for pairs in [&mut found.pairs, &mut found.preconditions] {
         pairs.sort();
         pairs.dedup();
@@ -211,6 +296,11 @@ pub struct Race {
     /// The deciding pairs that keep every result, by label (or the
     /// preconditions, where no other pair decides).
     pub pairs: Vec<Pair>,
+    /// Whether flipping any of `pairs` keeps every operation's result
+    /// (false where only preconditions decide it).
+    pub keeps_results: bool,
+    /// What a reader is shown of `pairs`: one pair per window.
+    pub shown: Vec<Shown>,
     /// The preconditions of its first finding.
     pub preconditions: Vec<Pair>,
     /// Each finding's signature and the scenarios that show it.
@@ -225,9 +315,74 @@ pub struct Race {
     pub review: Vec<&'static str>,
 }
 
+/// `pairs` up to a renaming of tasks and of ring indices, without where
+/// each came: the least, sorted, of their renamings. Findings whose pairs
+/// have one shape are one race, seen at another page of the ring or with
+/// other task names.
+fn shape(pairs: &[Pair]) -> Vec<Pair> {
+    let mut tasks: Vec<TaskId> = pairs
+        .iter()
+        .flat_map(|p| [p.first.task, p.then.task])
+        .collect();
+    tasks.sort();
+    tasks.dedup();
+    let mut indices: Vec<u8> = pairs
+        .iter()
+        .flat_map(|p| [p.first.label.arg.index(), p.then.label.arg.index()])
+        .flatten()
+        .collect();
+    indices.sort();
+    indices.dedup();
+    let place = |all: &[u8], k: u8| all.iter().position(|&x| x == k).unwrap_or(0);
+    let task_ids: Vec<u8> = tasks.iter().map(|t| t.0).collect();
+    let mut least: Option<Vec<Pair>> = None;
+    for t in permutations(tasks.len()) {
+        for x in permutations(indices.len()) {
+            let rename = |e: Event| Event {
+                task: TaskId(t[place(&task_ids, e.task.0)] as u8),
+                label: Label {
+                    arg: e.label.arg.with_index(|i| x[place(&indices, i)] as u8),
+                    ..e.label
+                },
+                nth: e.nth,
+            };
+            let mut renamed: Vec<Pair> = pairs
+                .iter()
+                .map(|p| Pair {
+                    first: rename(p.first),
+                    then: rename(p.then),
+                    within: Within::default(),
+                })
+                .collect();
+            renamed.sort();
+            if least.as_ref().is_none_or(|l| renamed < *l) {
+                least = Some(renamed);
+            }
+        }
+    }
+    least.unwrap_or_default()
+}
+
+/// Every ordering of `0..n`.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![Vec::new()];
+    }
+    let mut all = Vec::new();
+    for rest in permutations(n - 1) {
+        for at in 0..=rest.len() {
+            let mut p = rest.clone();
+            p.insert(at, n - 1);
+            all.push(p);
+        }
+    }
+    all
+}
+
 /// Groups findings, each given with its deciding pairs, into races: one
-/// per set of pairs, the most scenarios first. Findings without a
-/// deciding pair are left out.
+/// per shape of pairs (the same pairs up to the names of tasks and ring
+/// indices), the most scenarios first. Findings without a deciding pair
+/// are left out.
 pub fn group<'a>(findings: impl IntoIterator<Item = &'a crate::verify::Found>) -> Vec<Race> {
     let mut races: BTreeMap<Vec<Pair>, Race> = BTreeMap::new();
     for f in findings {
@@ -240,9 +395,11 @@ pub fn group<'a>(findings: impl IntoIterator<Item = &'a crate::verify::Found>) -
         if pairs.is_empty() {
             continue;
         }
-        let race = races.entry(pairs.clone()).or_insert_with(|| Race {
+        let race = races.entry(shape(&pairs)).or_insert_with(|| Race {
             review: review_rows(&pairs),
+            keeps_results: !d.pairs.is_empty(),
             pairs,
+            shown: d.shown.clone(),
             preconditions: d.preconditions.clone(),
             at: (f.model.clone(), d.step),
             signatures: Vec::new(),
@@ -265,6 +422,103 @@ pub fn group<'a>(findings: impl IntoIterator<Item = &'a crate::verify::Found>) -
 mod tests {
     use super::*;
     use crate::text::parse;
+
+    /// The stale read of `ring_pages[i]` in the old teardown leaks the
+    /// new page at whichever index the migrator moves: the leaks of
+    /// `new[0]` and `new[1]` have one shape, so they are one race.
+    #[test]
+    fn the_same_race_at_another_page_has_one_shape() {
+        let leak = |i: u8, fault: &str| {
+            let case = parse(
+                "t",
+                &format!(
+                    "ring 2\n{fault}task A: setup, destroy\ntask B: migrate {i} sync\n\
+                     run A until aio_free_ring:write(ctx->ring_pages[{i}])\nrun B\nrun A\n"
+                ),
+            )
+            .unwrap();
+            let d = deciding_pairs(
+                "old",
+                &case.scenario,
+                &case.schedule,
+                &format!("leak(new[{i}])"),
+            );
+            assert!(!d.pairs.is_empty(), "leak(new[{i}]) has a deciding pair");
+            d.pairs
+        };
+        let (zero, one) = (leak(0, ""), leak(1, ""));
+        assert_ne!(zero, one);
+        assert_eq!(shape(&zero), shape(&one));
+        let b1 = parse(
+            "t",
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/corpus/b1-half-migrated-page.sched"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let d = deciding_pairs(
+            "old",
+            &b1.scenario,
+            &b1.schedule,
+            "truncate-livelock@truncate_inode_pages_range",
+        );
+        let b1 = if d.pairs.is_empty() {
+            d.preconditions
+        } else {
+            d.pairs
+        };
+        assert_ne!(shape(&b1), shape(&zero), "another race has another shape");
+    }
+
+    /// The get-on-zero witness's migration runs while the teardown sits
+    /// between its read and its write of `ring_pages[0]`: four pairs
+    /// (preconditions: each flip also changes a result) share that window, and the one shown is the read before the
+    /// store, the latest of their earlier events. Every pair is in the
+    /// window of exactly one pair shown.
+    #[test]
+    fn one_pair_is_shown_per_window_the_latest() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/witnesses/old-only-get-page-on-zero-lru-cache-add.sched"
+        ))
+        .unwrap();
+        let case = parse("t", &text).unwrap();
+        let d = deciding_pairs(
+            "old",
+            &case.scenario,
+            &case.schedule,
+            "get_page-on-zero@lru_cache_add",
+        );
+        let window = |p: &Pair| (p.first.task, p.then.task, p.within);
+        let all = if d.pairs.is_empty() {
+            &d.preconditions
+        } else {
+            &d.pairs
+        };
+        for p in all {
+            assert_eq!(
+                d.shown
+                    .iter()
+                    .filter(|s| window(&s.pair) == window(p))
+                    .count(),
+                1
+            );
+        }
+        let more: usize = d.shown.iter().map(|s| s.more).sum();
+        assert_eq!(d.shown.len() + more, all.len());
+        let store = d
+            .shown
+            .iter()
+            .find(|s| s.pair.then.label.to_string() == "aio_migratepage:write(ctx->ring_pages[0])")
+            .expect("the store is shown");
+        assert_eq!(
+            store.pair.first.label.to_string(),
+            "aio_free_ring:read(ctx->ring_pages[0])"
+        );
+        assert!(store.more > 0, "{all:?}");
+    }
 
     /// A2 in the old teardown: it reads `ring_pages[0]`, the migrator
     /// stores the new page there, the teardown clears the slot and puts

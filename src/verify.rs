@@ -529,7 +529,8 @@ fn races_text(races: &[Race]) -> String {
     let _ = writeln!(
         out,
         "races (each: the pairs of conflicting events whose order in its witness decides \
-         it; flipped, the violation goes away):"
+         it; flipped, the violation goes away; of the pairs whose later event came between \
+         the same two events of the other task, the one whose earlier event came last):"
     );
     for (n, r) in races.iter().enumerate() {
         let _ = writeln!(
@@ -545,10 +546,15 @@ fn races_text(races: &[Race]) -> String {
         for row in &r.review {
             let _ = writeln!(out, "    matches the review history's {row}");
         }
-        for p in &r.pairs {
-            let _ = writeln!(out, "    {p}");
+        for p in &r.shown {
+            let _ = writeln!(out, "    {}", p.placed());
         }
-        if !r.preconditions.is_empty() && r.preconditions != r.pairs {
+        if !r.keeps_results {
+            let _ = writeln!(
+                out,
+                "    (each of these flips also changes an operation's result)"
+            );
+        } else if !r.preconditions.is_empty() {
             let _ = writeln!(
                 out,
                 "    (and {} precondition(s): pairs whose flip also changes a result)",
@@ -574,42 +580,15 @@ fn races_report(v: &Verification, table: &RefusalTable) -> String {
         out,
         "## Races\n\nA race is the pairs of conflicting events whose order in a finding's \
          witness decides it: each pair below was flipped in the witness, the rest of the \
-         interleaving kept where the code allows, and the violation went away with every \
-         operation still returning what it did. Findings decided by the same pairs are one \
-         race.\n"
+         interleaving kept where the code allows, and the violation went away. Findings \
+         decided by the same pairs, up to which page of the ring and which task they name, \
+         are one race. Each pair is given as its later event, after the earlier one, and \
+         where it came among the earlier one's task's events: its window. Of the pairs with \
+         one window, the one whose earlier event came last is shown, with a count of the \
+         others.\n"
     );
     for (n, r) in v.races.iter().enumerate() {
-        let sigs: Vec<String> = r
-            .signatures
-            .iter()
-            .map(|(s, k)| format!("`{s}` ({k} scenario(s))"))
-            .collect();
-        let pairs: Vec<String> = r.pairs.iter().map(|p| format!("{p}")).collect();
-        let _ = writeln!(out, "### Race {}\n", n + 1);
-        let _ = writeln!(
-            out,
-            "In the {} code, {}: each of these orders is needed, and the other way round the \
-             violation does not happen. It shows as {}.{}{} Witness: `{}`.\n",
-            r.versions.join(" and the "),
-            pairs.join("; "),
-            sigs.join(", "),
-            r.review
-                .iter()
-                .map(|row| format!(" It is the review history's {row}."))
-                .collect::<String>(),
-            if r.preconditions.is_empty() || r.preconditions == r.pairs {
-                String::new()
-            } else {
-                format!(
-                    " Its witness has {} more such pair(s) whose flip also changes a result \
-                     (the racing operations then do not meet).",
-                    r.preconditions.len()
-                )
-            },
-            r.witness
-                .as_ref()
-                .map_or("-".into(), |p| p.display().to_string())
-        );
+        let _ = writeln!(out, "### Race {}\n\n{}", n + 1, race_paragraph(r));
         let Some(f) = v.findings.iter().find(|f| f.witness == r.witness) else {
             continue;
         };
@@ -631,6 +610,55 @@ fn races_report(v: &Verification, table: &RefusalTable) -> String {
         }
         let _ = writeln!(out, "```\n");
     }
+    out
+}
+
+/// A race in words: its review-history row, its pairs as they came in the
+/// witness, what it shows as, and its witness.
+fn race_paragraph(r: &Race) -> String {
+    let mut out = String::new();
+    if let Some(row) = r.review.first() {
+        let _ = write!(out, "This is the review history's {row}");
+        for more in &r.review[1..] {
+            let _ = write!(out, ", and its {more}");
+        }
+        out.push_str(". ");
+    }
+    let _ = writeln!(
+        out,
+        "In the {} code, the violation needs each of these orders; flip any one in the \
+         witness, keep the rest where the code allows, and it goes away{}:\n",
+        r.versions.join(" and the "),
+        if r.keeps_results {
+            ", every operation still returning what it did"
+        } else {
+            " (each flip also changes what an operation returns)"
+        }
+    );
+    for p in &r.shown {
+        let _ = writeln!(out, "- {}", p.placed());
+    }
+    let sigs: Vec<String> = r
+        .signatures
+        .iter()
+        .map(|(s, k)| format!("`{s}` ({k} scenario(s))"))
+        .collect();
+    let _ = write!(out, "\nIt shows as {}.", sigs.join(", "));
+    if r.keeps_results && !r.preconditions.is_empty() {
+        let _ = write!(
+            out,
+            " Its witness has {} more such pair(s) whose flip also changes what an operation \
+             returns (the racing operations then do not meet).",
+            r.preconditions.len()
+        );
+    }
+    let _ = writeln!(
+        out,
+        " Witness: `{}`.\n",
+        r.witness
+            .as_ref()
+            .map_or("-".into(), |p| p.display().to_string())
+    );
     out
 }
 

@@ -443,8 +443,8 @@ fn explore_lists_races_first_with_their_deciding_pairs_and_review_rows() {
     assert!(b1.contains("matches the review history's B1"), "{b1}");
     assert!(
         b1.contains(
-            "B's migrate_page_move_mapping:page_unfreeze_refs(ring[0]) before A's \
-             aio_free_ring:put_page(ring[0])"
+            "A's aio_free_ring:put_page(ring[0]) after B's \
+             migrate_page_move_mapping:page_unfreeze_refs(ring[0]), between"
         ),
         "{b1}"
     );

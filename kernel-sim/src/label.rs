@@ -444,6 +444,28 @@ impl fmt::Display for PageRole {
     }
 }
 
+impl Arg {
+    /// The ring index it names, if any.
+    pub fn index(self) -> Option<u8> {
+        match self {
+            Arg::Flag(_, _, i) | Arg::Page(_, i) | Arg::PageField(_, _, i) => Some(i),
+            Arg::Field(_, i) => i,
+            Arg::None | Arg::Lock(_) => None,
+        }
+    }
+
+    /// The same argument with its ring index, if any, replaced by `f` of it.
+    pub fn with_index(self, f: impl Fn(u8) -> u8) -> Arg {
+        match self {
+            Arg::Flag(flag, role, i) => Arg::Flag(flag, role, f(i)),
+            Arg::Page(role, i) => Arg::Page(role, f(i)),
+            Arg::Field(field, i) => Arg::Field(field, i.map(f)),
+            Arg::PageField(field, role, i) => Arg::PageField(field, role, f(i)),
+            Arg::None | Arg::Lock(_) => self,
+        }
+    }
+}
+
 impl fmt::Display for Arg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
