@@ -9,12 +9,11 @@
 #
 #   benches/ttf.sh [LIMIT] [ENGINE...]
 #
-# ENGINE is any of lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-uniform
-# lf-inv-uniform lf-old-seeded lf-inv-seeded lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old
+# ENGINE is any of lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-seeded
+# lf-inv-seeded lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old
 # afl-old-il random pct (default: all but the -seeded ones); the -bytes
 # engines are the libFuzzer targets with libFuzzer's own mutations only
-# (AIODIFF_PREEMPT=0), the -uniform ones with preemptions at any step
-# rather than at conflicts (AIODIFF_PREEMPT=uniform), the -seeded ones the targets started from their
+# (AIODIFF_PREEMPT=0), the -seeded ones the targets started from their
 # seed corpus (fuzz/seeds.sh, as OSS-Fuzz starts them) instead of an
 # empty one, the -il engines the fuzz targets with
 # interleaving coverage (AIODIFF_INTERLEAVINGS set),
@@ -36,8 +35,7 @@ has_any() { for e in "$@"; do has "$e" && return 0; done; return 1; }
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
-if has_any lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-uniform lf-inv-uniform lf-old-seeded \
-    lf-inv-seeded lf-old-il lf-inv-il; then
+if has_any lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-seeded lf-inv-seeded lf-old-il lf-inv-il; then
     # shellcheck disable=SC2086 # flags are words
     (cd "$root/fuzz" && for target in old_model invariants; do
         cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
@@ -91,9 +89,6 @@ run_one() {
             if [[ $engine == *-bytes ]]; then
                 export AIODIFF_PREEMPT=0
             fi
-            if [[ $engine == *-uniform ]]; then
-                export AIODIFF_PREEMPT=uniform
-            fi
             if [[ $engine == *-seeded ]]; then
                 cp "$out/seeds/$target/"* "$work/"
             fi
@@ -132,8 +127,6 @@ names = {
     "lf-inv": "libFuzzer invariants",
     "lf-old-bytes": "libFuzzer old_model, byte mutations only",
     "lf-inv-bytes": "libFuzzer invariants, byte mutations only",
-    "lf-old-uniform": "libFuzzer old_model, preemptions at any step",
-    "lf-inv-uniform": "libFuzzer invariants, preemptions at any step",
     "lf-old-seeded": "libFuzzer old_model, seed corpus",
     "lf-inv-seeded": "libFuzzer invariants, seed corpus",
     "lf-old-il": "libFuzzer old_model, interleavings",
