@@ -17,7 +17,8 @@ for t in "${targets[@]}"; do
     printf '[libfuzzer]\nmax_len = 4096\n' > "$OUT/$t.options"
 done
 
-# Seed corpora from the regression corpus, one zip per target.
+# Seed corpora from the regression corpus and verify's catalogue, one zip
+# per target.
 "$root/fuzz/seeds.sh" "$WORK/seeds"
 for t in "${targets[@]}"; do
     rm -f "$OUT/${t}_seed_corpus.zip"

@@ -93,6 +93,15 @@ pub struct Expect {
 }
 
 impl Expect {
+    /// The expectation that pins a verdict: its class and its signature's
+    /// detail.
+    pub fn pinning(class: Class, signature: &str) -> Expect {
+        Expect {
+            class,
+            detail: signature.split_once(':').map(|(_, d)| d.to_string()),
+        }
+    }
+
     /// Whether a verdict with this signature meets the expectation.
     pub fn matches(&self, class: Class, signature: &str) -> bool {
         match &self.detail {

@@ -2,10 +2,13 @@
 
 use kernel_sim::{Faults, MigrateMode, PageRole};
 
+use std::path::Path;
+
 use crate::explore::{compare, Comparison, ExploreOptions};
 use crate::judge::classify::RefusalTable;
 use crate::scenario::{MigrateFaults, Op, Scenario};
 use crate::text::print_op;
+use crate::{judge_case, Case, Expect};
 
 /// One scenario of the catalogue and the preemption bound it is explored
 /// with.
@@ -288,6 +291,30 @@ pub fn catalogue() -> Vec<Entry> {
         debug_assert_eq!(e.scenario.validate(), Ok(()), "{}", e.name);
     }
     out
+}
+
+/// Writes each catalogue scenario into `dir` as `catalogue-NNN.sched`,
+/// named in a comment, with no schedule (the default policy runs it) and
+/// the `expect:` line its replay gives; how many it wrote.
+pub fn write_cases(dir: &Path, table: &RefusalTable) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let all = catalogue();
+    for (n, e) in all.iter().enumerate() {
+        let mut case = Case {
+            scenario: e.scenario.clone(),
+            ..Case::default()
+        };
+        let verdict = judge_case(&case, table, false).verdict;
+        case.expect = Some(Expect::pinning(verdict.class, &verdict.signature));
+        let text = format!(
+            "# Scenario {} of `aiodiff verify`'s catalogue: {}\n{}",
+            n + 1,
+            e.name,
+            crate::text::print(&case)
+        );
+        std::fs::write(dir.join(format!("catalogue-{:03}.sched", n + 1)), text)?;
+    }
+    Ok(all.len())
 }
 
 #[cfg(test)]

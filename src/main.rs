@@ -54,6 +54,15 @@ enum Command {
         /// The byte file, e.g. a libFuzzer or AFL crash.
         file: PathBuf,
     },
+    /// Write the scenarios `verify` explores as `.sched` files, each with no
+    /// schedule (the default policy runs it) and the `expect:` line its
+    /// replay gives: seeds for the fuzz targets (fuzz/seeds.sh).
+    Catalogue {
+        /// The directory to write them into.
+        dir: PathBuf,
+        #[command(flatten)]
+        table: TableArgs,
+    },
     /// Turn a `.sched` file into fuzzer bytes.
     Encode {
         /// The `.sched` file.
@@ -307,6 +316,12 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
             let mut out = format!("# decoded from {} ({} bytes)\n", file.display(), data.len());
             out.push_str(&text::print(&case));
             write_out(None, out.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Catalogue { dir, table } => {
+            let written = aiodiff::catalogue::write_cases(&dir, &table.table())
+                .map_err(|e| Fail(format!("cannot write into {}: {e}", dir.display())))?;
+            println!("wrote {} scenario(s) into {}", written, dir.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Encode { file, output } => {
@@ -779,13 +794,7 @@ fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<Exi
         let m = minimize::minimize(&case, table);
         let mut entry = m.case.clone();
         let verdict = judge.judge(&entry).verdict;
-        entry.expect = Some(aiodiff::Expect {
-            class: verdict.class,
-            detail: verdict
-                .signature
-                .split_once(':')
-                .map(|(_, d)| d.to_string()),
-        });
+        entry.expect = Some(aiodiff::Expect::pinning(verdict.class, &verdict.signature));
         let stem: String = aiodiff::verify::slug(&verdict.signature)
             .chars()
             .take(70)

@@ -110,10 +110,7 @@ pub fn write_witnesses(
         let path = dir.join(format!("site-{}-{}.sched", r.model, slug(r.site)));
         let mut case = case.clone();
         let replay = judge_case(&case, table, false).verdict;
-        case.expect = Some(Expect {
-            class: replay.class,
-            detail: replay.signature.split_once(':').map(|(_, d)| d.to_string()),
-        });
+        case.expect = Some(Expect::pinning(replay.class, &replay.signature));
         let mut out = String::new();
         let _ = writeln!(
             out,

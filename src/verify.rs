@@ -319,11 +319,7 @@ pub fn write_witnesses(
         let path = dir.join(format!("{}.sched", slug(&f.signature)));
         let mut case = f.case.clone();
         let replay = judge_case(&case, table, false).verdict;
-        let detail = replay.signature.split_once(':').map(|(_, d)| d.to_string());
-        case.expect = Some(Expect {
-            class: replay.class,
-            detail,
-        });
+        case.expect = Some(Expect::pinning(replay.class, &replay.signature));
         let mut out = String::new();
         let _ = writeln!(out, "# Finding of `aiodiff verify`: {}", f.signature);
         let _ = writeln!(

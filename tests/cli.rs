@@ -469,3 +469,29 @@ fn explore_writes_its_witnesses_beside_the_scenarios_name() {
     assert!(std::fs::read_dir(&written).unwrap().count() > 0);
     assert!(!cwd.join("witnesses").exists());
 }
+
+/// `catalogue DIR` writes every scenario `verify` explores as a `.sched`
+/// file that replays to its own `expect:` line and encodes as fuzzer bytes.
+#[test]
+fn catalogue_writes_scenarios_that_replay_and_encode() {
+    let dir = scratch("catalogue");
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = aiodiff(&["catalogue", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(stdout(&o).contains(&format!("wrote {} scenario(s)", files.len())));
+    assert!(files.len() > 40, "{files:?}");
+    let replay = aiodiff(&["replay", dir.to_str().unwrap()]);
+    assert!(replay.status.success(), "{}", stdout(&replay));
+    assert!(stdout(&replay).contains(&format!("{} passed, 0 failed", files.len())));
+    let ring9 = files
+        .iter()
+        .find(|f| std::fs::read_to_string(f).unwrap().contains("ring 9\n"))
+        .expect("the catalogue has a nine-page ring");
+    let bytes = aiodiff(&["encode", ring9.to_str().unwrap()]);
+    assert!(bytes.status.success(), "{}", stderr(&bytes));
+    assert!(!bytes.stdout.is_empty());
+}
