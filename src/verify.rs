@@ -650,7 +650,7 @@ fn race_paragraph(r: &Race) -> String {
     }
     let _ = writeln!(
         out,
-        " Witness: `{}`.\n",
+        " Witness: `{}`.",
         r.witness
             .as_ref()
             .map_or("-".into(), |p| p.display().to_string())
