@@ -149,7 +149,8 @@ enum Command {
         /// Seed of the random choices.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Write the first case of each signature here.
+        /// Write the first case of each signature here, as
+        /// `hunt-<signature>.sched` (`-2`, `-3`, ... rather than overwrite).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Print JSON instead.
@@ -799,14 +800,7 @@ fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<Exi
             .chars()
             .take(70)
             .collect();
-        fs::create_dir_all(dir)
-            .map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
-        let mut path = dir.join(format!("triaged-{stem}.sched"));
-        let mut n = 2;
-        while path.exists() {
-            path = dir.join(format!("triaged-{stem}-{n}.sched"));
-            n += 1;
-        }
+        let path = unused_path(dir, &format!("triaged-{stem}"))?;
         let mut out = format!(
             "# Triaged from the fuzzer artifact {} and minimised ({} candidates tried).\n\
              # Verdict: {}.\n# {}.\n",
@@ -828,6 +822,20 @@ fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<Exi
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `DIR/STEM.sched`, created if need be, or `DIR/STEM-N.sched` with the
+/// least N from 2 that names no file yet: what an earlier run wrote there
+/// is never overwritten.
+fn unused_path(dir: &Path, stem: &str) -> Result<PathBuf, Fail> {
+    fs::create_dir_all(dir).map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
+    let mut path = dir.join(format!("{stem}.sched"));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{stem}-{n}.sched"));
+        n += 1;
+    }
+    Ok(path)
 }
 
 fn hunt(
@@ -859,10 +867,12 @@ fn hunt(
         },
     );
     if let Some(dir) = out {
-        fs::create_dir_all(dir)
-            .map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
-        for (i, h) in hits.iter().enumerate() {
-            let path = dir.join(format!("hit-{i:02}.sched"));
+        for h in &hits {
+            let stem: String = aiodiff::verify::slug(&h.signature)
+                .chars()
+                .take(70)
+                .collect();
+            let path = unused_path(dir, &format!("hunt-{stem}"))?;
             let body = format!(
                 "# aiodiff hunt: {} first after {:.2} s ({} tries)\n{}",
                 h.signature,

@@ -495,3 +495,38 @@ fn catalogue_writes_scenarios_that_replay_and_encode() {
     assert!(bytes.status.success(), "{}", stderr(&bytes));
     assert!(!bytes.stdout.is_empty());
 }
+
+/// `hunt --out DIR` names each case after its signature and never writes
+/// over what an earlier hunt left there.
+#[test]
+fn hunt_keeps_what_an_earlier_hunt_wrote() {
+    let dir = scratch("hunt-out");
+    let _ = std::fs::remove_dir_all(&dir);
+    let args = ["hunt", "--time", "2s", "--out", dir.to_str().unwrap()];
+    let first = aiodiff(&args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap()))
+        .collect();
+    assert!(!before.is_empty(), "{}", stdout(&first));
+    assert!(before.iter().all(|(p, _)| p
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("hunt-")));
+    let second = aiodiff(&args);
+    assert!(second.status.success(), "{}", stderr(&second));
+    for (p, text) in &before {
+        assert_eq!(
+            &std::fs::read_to_string(p).unwrap(),
+            text,
+            "{}",
+            p.display()
+        );
+    }
+    let after = std::fs::read_dir(&dir).unwrap().count();
+    assert!(after > before.len());
+}
