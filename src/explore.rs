@@ -275,14 +275,30 @@ pub fn explore<M: AioModel>(
     result
 }
 
-/// Records what a replay needs to turn decisions into segments: who could
-/// run at each step, and each task's next action.
-struct Recorder {
-    inner: kernel_sim::Replay,
-    views: Vec<(TaskSet, [Option<Label>; kernel_sim::exec::MAX_TASKS])>,
+/// What a scheduler was shown at each step of a run: who could run, and
+/// each task's next action (the one it performs if chosen).
+pub type Views = Vec<(TaskSet, [Option<Label>; kernel_sim::exec::MAX_TASKS])>;
+
+/// A scheduler that records each step's view before `inner` chooses, as
+/// [`segments_of`] needs.
+pub struct Recorder<S> {
+    /// The scheduler that chooses.
+    pub inner: S,
+    /// One view per step so far.
+    pub views: Views,
 }
 
-impl Scheduler for Recorder {
+impl<S: Scheduler> Recorder<S> {
+    /// Records the views `inner` is shown.
+    pub fn new(inner: S) -> Self {
+        Recorder {
+            inner,
+            views: Vec::new(),
+        }
+    }
+}
+
+impl<S: Scheduler> Scheduler for Recorder<S> {
     fn next_task(&mut self, view: &SchedView<'_>) -> TaskId {
         self.views.push((view.runnable, *view.pending));
         self.inner.next_task(view)
@@ -297,31 +313,39 @@ pub fn witness_schedule<M: AioModel>(
     scenario: &Scenario,
     decisions: &[TaskId],
 ) -> Vec<Segment> {
-    let mut rec = Recorder {
-        inner: kernel_sim::Replay::new(decisions.to_vec()),
-        views: Vec::new(),
-    };
-    let outcome = run_model(model, scenario, &mut rec, RunOptions::TRACED);
-    let trace = &outcome.trace;
-    let n = trace.len();
+    let mut rec = Recorder::new(kernel_sim::Replay::new(decisions.to_vec()));
+    let outcome = run_model(model, scenario, &mut rec, RunOptions::QUIET);
+    segments_of(&rec.views, &outcome.decisions)
+}
+
+/// The segments of [`witness_schedule`], from the decisions a run took and
+/// the views it recorded: a run of one task ends before its next action
+/// where the view after the run shows it still runnable, and otherwise
+/// runs the task as far as it can (`views` may go on past `decisions`).
+pub fn segments_of(
+    views: &[(TaskSet, [Option<Label>; kernel_sim::exec::MAX_TASKS])],
+    decisions: &[TaskId],
+) -> Vec<Segment> {
+    let n = decisions.len();
+    let label = |k: usize| views[k].1[decisions[k].index()];
     let mut segments = Vec::new();
     let mut i = 0;
     while i < n {
-        let t = trace[i].task;
+        let t = decisions[i];
         let mut j = i;
-        while j < n && trace[j].task == t {
+        while j < n && decisions[j] == t {
             j += 1;
         }
-        let until = rec.views.get(j).and_then(|(runnable, pending)| {
+        let until = views.get(j).and_then(|(runnable, pending)| {
             if !runnable.contains(t) {
                 return None;
             }
-            let label = pending[t.index()]?;
-            let seen = trace[i..j].iter().filter(|e| e.label == label).count() as u32;
+            let stop = pending[t.index()]?;
+            let seen = (i..j).filter(|&k| label(k) == Some(stop)).count() as u32;
             let pattern = LabelPattern {
-                func: label.func,
-                op: label.op,
-                arg: Some(label.arg),
+                func: stop.func,
+                op: stop.op,
+                arg: Some(stop.arg),
             };
             Some((pattern, seen + 1))
         });
@@ -558,6 +582,30 @@ pub(crate) mod tests {
                 }],
             ],
             ..Scenario::default()
+        }
+    }
+
+    /// What [`segments_of`] relies on: the action a task performs is the
+    /// one its step's view showed as its next, on every step of a traced
+    /// run of each corpus entry.
+    #[test]
+    fn each_step_performs_the_action_its_view_showed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let case =
+                crate::text::parse("corpus", &std::fs::read_to_string(&path).unwrap()).unwrap();
+            let mut rec = Recorder::new(Segments::new(case.schedule.clone()));
+            let run = run_model(&Old, &case.scenario, &mut rec, RunOptions::TRACED);
+            assert_eq!(run.decisions.len(), run.trace.len(), "{path:?}");
+            for (k, e) in run.trace.iter().enumerate() {
+                assert_eq!(run.decisions[k], e.task, "{path:?} step {k}");
+                assert_eq!(
+                    rec.views[k].1[e.task.index()],
+                    Some(e.label),
+                    "{path:?} step {k}"
+                );
+            }
         }
     }
 

@@ -9,10 +9,10 @@
 //! step and then switches to that task, the default policy finishing it.
 //! The scenario is left alone; the fuzzer's own mutations change it.
 
-use kernel_sim::{AioModel, Segments, TaskId};
+use kernel_sim::{AioModel, Segment, Segments, TaskId};
 
 use crate::bytes::{self, MAX_SEGMENTS};
-use crate::explore::witness_schedule;
+use crate::explore::{segments_of, witness_schedule, Recorder};
 use crate::runner::{run_model, RunOptions};
 use crate::strategy::Rng;
 
@@ -22,28 +22,54 @@ use crate::strategy::Rng;
 /// than [`MAX_SEGMENTS`] segments before the switch, or a count past
 /// [`bytes::MAX_OCCURRENCE`]); the caller then mutates the bytes instead.
 pub fn preempt<M: AioModel>(model: &M, data: &[u8], seed: u32) -> Option<Vec<u8>> {
+    preempt_with(model, data, seed, true)
+}
+
+/// [`preempt`], which writes the schedule from the views of the run it
+/// cut where it can (`reuse_views`), or else from a replay of the
+/// decisions up to the switch, as [`witness_schedule`] does: the two
+/// give the same schedule, which the tests check.
+fn preempt_with<M: AioModel>(
+    model: &M,
+    data: &[u8],
+    seed: u32,
+    reuse_views: bool,
+) -> Option<Vec<u8>> {
     let mut case = bytes::decode(data);
     let mut rng = Rng::new(u64::from(seed));
-    let run = run_model(
-        model,
-        &case.scenario,
-        &mut Segments::new(case.schedule.clone()),
-        RunOptions::QUIET,
-    );
+    let mut rec = Recorder::new(Segments::new(case.schedule.clone()));
+    let run = run_model(model, &case.scenario, &mut rec, RunOptions::QUIET);
     if run.decisions.len() < 2 {
         return None;
     }
     let cut = 1 + rng.below(run.decisions.len() as u64 - 1) as usize;
     let tasks = case.scenario.total_tasks() as u64;
     let mut decisions = run.decisions[..cut].to_vec();
-    decisions.push(TaskId(rng.below(tasks) as u8));
+    let to = TaskId(rng.below(tasks) as u8);
+    decisions.push(to);
     // One segment per run of a task up to the switch; the run's tail is
     // the default policy's, which its segments would only repeat.
     let runs = 1 + decisions.windows(2).filter(|w| w[0] != w[1]).count();
     if runs > MAX_SEGMENTS {
         return None;
     }
-    let mut schedule = witness_schedule(model, &case.scenario, &decisions);
+    let mut schedule = match reuse_views && rec.views[cut].0.contains(to) {
+        // The run is the same up to the cut, so its views are the replay's
+        // there; from the cut the default policy runs `to` until it
+        // blocks or ends, a segment with no stop.
+        true => {
+            let mut prefix = segments_of(&rec.views, &decisions[..cut]);
+            match prefix.last_mut() {
+                Some(last) if last.task == to => last.until = None,
+                _ => prefix.push(Segment {
+                    task: to,
+                    until: None,
+                }),
+            }
+            prefix
+        }
+        false => witness_schedule(model, &case.scenario, &decisions),
+    };
     schedule.truncate(runs);
     case.schedule = schedule;
     bytes::encode(&case).ok()
@@ -52,12 +78,42 @@ pub fn preempt<M: AioModel>(model: &M, data: &[u8], seed: u32) -> Option<Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{text, Old};
+    use crate::{text, New, Old};
 
     fn decisions(data: &[u8]) -> Vec<TaskId> {
         let case = bytes::decode(data);
         let mut sched = Segments::new(case.schedule.clone());
         run_model(&Old, &case.scenario, &mut sched, RunOptions::QUIET).decisions
+    }
+
+    /// The schedule written from the cut run's views is the one a replay
+    /// of the decisions up to the switch gives, on every corpus entry.
+    #[test]
+    fn the_cut_runs_views_give_the_replays_schedule() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus");
+        let mut compared = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let case = text::parse("corpus", &text).unwrap();
+            let Ok(data) = bytes::encode(&case) else {
+                continue;
+            };
+            for seed in 0..32 {
+                let fast = preempt_with(&Old, &data, seed, true);
+                assert_eq!(
+                    fast,
+                    preempt_with(&Old, &data, seed, false),
+                    "{path:?} {seed}"
+                );
+                assert_eq!(
+                    preempt(&New, &data, seed),
+                    preempt_with(&New, &data, seed, false)
+                );
+                compared += usize::from(fast.is_some());
+            }
+        }
+        assert!(compared > 500, "{compared}");
     }
 
     /// A preemption keeps the scenario and the run up to a step, and then
