@@ -87,7 +87,9 @@ struct Frame {
     done: TaskSet,
     /// What the step of each task asleep here, or run from here, touched.
     footprints: Vec<(TaskId, Footprint)>,
-    observations: Observations,
+    /// What the tasks had observed here, for a run that replays its way
+    /// back: kept only where `todo` has a task to try after `chosen`.
+    observations: Option<Observations>,
 }
 
 impl Frame {
@@ -184,19 +186,24 @@ impl Scheduler for Stateful<'_> {
             Some(c) if todo.contains(c) => c,
             _ => first,
         };
+        let observations = (todo.0 & !(1 << chosen.0) != 0).then(|| state.observations());
         self.stack.push(Frame {
             todo,
             chosen,
             done: TaskSet(1 << chosen.0),
             footprints: asleep,
-            observations: state.observations(),
+            observations,
         });
         false
     }
 
     fn replayed(&mut self) -> Option<(u32, Observations)> {
         let last = self.stack.last()?;
-        Some((self.stack.len() as u32 - 1, last.observations.clone()))
+        let observations = last
+            .observations
+            .clone()
+            .expect("a frame the search returns to has a task left to try, so kept them");
+        Some((self.stack.len() as u32 - 1, observations))
     }
 }
 

@@ -33,6 +33,7 @@
 //! [`Config::observe`]: crate::Config::observe
 //! [`TaskSlot::observed`]: crate::TaskSlot::observed
 
+use std::cell::RefCell;
 use std::hash::{Hash, Hasher};
 
 use xxhash_rust::xxh3::xxh3_128;
@@ -43,17 +44,31 @@ use crate::label::{Func, Label};
 use crate::site::ReturnSite;
 use crate::violation::ViolationKind;
 
+thread_local! {
+    /// The buffer [`Hash128`] gathers bytes in, kept between hashes so
+    /// that a fingerprint allocates nothing once it has grown.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
 /// A 128-bit hash: XXH3's of the bytes written, gathered first, since a
 /// state's fields make many small writes.
 struct Hash128(Vec<u8>);
 
 impl Hash128 {
     fn new() -> Hash128 {
-        Hash128(Vec::with_capacity(256))
+        Hash128(SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut())))
     }
 
     fn finish128(&self) -> u128 {
         xxh3_128(&self.0)
+    }
+}
+
+impl Drop for Hash128 {
+    fn drop(&mut self) {
+        let mut buffer = std::mem::take(&mut self.0);
+        buffer.clear();
+        SCRATCH.with(|s| *s.borrow_mut() = buffer);
     }
 }
 
@@ -200,13 +215,13 @@ impl State {
         h.finish128()
     }
 
-    /// The `aio_migratepage` return sites reached so far, sorted, without
-    /// duplicates: all an outcome keeps of them.
-    pub fn sites_reached(&self) -> Vec<ReturnSite> {
-        let mut sites: Vec<ReturnSite> = self.notes.iter().filter_map(Note::site).collect();
-        sites.sort_unstable();
-        sites.dedup();
-        sites
+    /// The `aio_migratepage` return sites reached so far, as a set (bit
+    /// `site as u32` for each): all an outcome keeps of them.
+    pub fn sites_reached(&self) -> u32 {
+        self.notes
+            .iter()
+            .filter_map(Note::site)
+            .fold(0, |set, site: ReturnSite| set | 1 << site as u32)
     }
 }
 
