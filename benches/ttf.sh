@@ -18,7 +18,12 @@
 # empty one, the -il engines the fuzz targets with
 # interleaving coverage (AIODIFF_INTERLEAVINGS set),
 # the -bare ones the same with the simulator built without sanitizer
-# coverage (fuzz/without-sancov.sh), interleavings its only feedback. The
+# coverage (fuzz/without-sancov.sh), interleavings its only feedback; an
+# engine ending in -base (lf-old-base, lf-inv-seeded-base, ...) is the
+# one without the suffix run on the targets in the directory
+# $TTF_BASELINE (old_model and invariants built elsewhere, from another
+# commit say), so that two builds are timed in one session, their runs
+# alternating. The
 # fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
 # src/fuzzing.rs): they log each signature's first occurrence and go on.
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
@@ -32,6 +37,7 @@ engines=("$@")
 [[ ${#engines[@]} -gt 0 ]] || engines=(lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old afl-old-il random pct)
 has() { [[ " ${engines[*]} " == *" $1 "* ]]; }
 has_any() { for e in "$@"; do has "$e" && return 0; done; return 1; }
+TTF_BASELINE="${TTF_BASELINE:-}"
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
@@ -59,7 +65,7 @@ out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
 echo "logs in $out" >&2
 "$aiodiff" verify --json --witnesses "$out/witnesses" > "$out/verify.json" 2>/dev/null || true
 
-if has_any lf-old-seeded lf-inv-seeded; then
+if has_any lf-old-seeded lf-inv-seeded lf-old-seeded-base lf-inv-seeded-base; then
     bash "$root/fuzz/seeds.sh" "$out/seeds" >&2
 fi
 
@@ -80,16 +86,19 @@ run_one() {
     : > "$log"
     case "$engine" in
         lf-*)
-            local target=old_model build="$libfuzzer"
-            [[ $engine == lf-inv* ]] && target=invariants
-            [[ $engine == *-bare ]] && build="$bare"
-            if [[ $engine == *-il ]]; then
+            local target=old_model build="$libfuzzer" kind="${engine%-base}"
+            [[ $kind == lf-inv* ]] && target=invariants
+            [[ $kind == *-bare ]] && build="$bare"
+            if [[ $engine == *-base ]]; then
+                build="${TTF_BASELINE:?set TTF_BASELINE to the baseline targets directory}"
+            fi
+            if [[ $kind == *-il ]]; then
                 export AIODIFF_INTERLEAVINGS=1
             fi
-            if [[ $engine == *-bytes ]]; then
+            if [[ $kind == *-bytes ]]; then
                 export AIODIFF_PREEMPT=0
             fi
-            if [[ $engine == *-seeded ]]; then
+            if [[ $kind == *-seeded ]]; then
                 cp "$out/seeds/$target/"* "$work/"
             fi
             "$build/$target" "$work" -seed="$seed" -max_total_time="$limit" \
@@ -116,7 +125,7 @@ for h in json.load(sys.stdin):
     echo "done: $engine seed $seed" >&2
 }
 export -f run_one
-export out limit libfuzzer bare afl aiodiff
+export out limit libfuzzer bare afl aiodiff TTF_BASELINE
 xargs -P "$(nproc)" -L 1 bash -c 'run_one "$@"' _ < "$jobs"
 
 python3 - "$out" "$limit" "${engines[@]}" <<'PY'
@@ -154,6 +163,11 @@ def first_times(engine, seed):
         times[sig] = min(float(t), times.get(sig, float("inf")))
     return times
 
+def name(engine):
+    if engine.endswith("-base"):
+        return names[engine[: -len("-base")]] + ", baseline build"
+    return names[engine]
+
 runs = {e: [first_times(e, s) for s in range(1, 6)] for e in engines}
 
 def cell(engine, cls, sig):
@@ -165,7 +179,7 @@ def cell(engine, cls, sig):
     shown = f"{med:.1f} s" if med != float("inf") else f"> {limit:.0f} s"
     return med, f"{shown} ({found}/5)"
 
-print("| signature | " + " | ".join(names[e] for e in engines) + " |")
+print("| signature | " + " | ".join(name(e) for e in engines) + " |")
 print("|---|" + "---|" * len(engines))
 for cls, sig in rows:
     cells = [cell(e, cls, sig) for e in engines]

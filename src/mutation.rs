@@ -6,8 +6,12 @@
 //! later byte is read (BENCHMARKS.md, "How far one mutation reaches").
 //! [`preempt`] instead runs the decoded case, picks one of its steps and a
 //! task, and rewrites the schedule so that the run is the same up to that
-//! step and then switches to that task, the default policy finishing it.
-//! The scenario is left alone; the fuzzer's own mutations change it.
+//! step and then switches to that task. As in PCT, the tasks then run in
+//! an order of priority drawn at random: the task switched to until it
+//! blocks or ends, then each other task in turn, the preempted one among
+//! them, the default policy finishing the run. (With two tasks that is
+//! what the default policy does anyway.) The scenario is left alone; the
+//! fuzzer's own mutations change it.
 
 use kernel_sim::{AioModel, Segment, Segments, TaskId};
 
@@ -71,8 +75,30 @@ fn preempt_with<M: AioModel>(
         false => witness_schedule(model, &case.scenario, &decisions),
     };
     schedule.truncate(runs);
+    let then = the_others_in_turn(&mut rng, to, tasks as usize);
+    if schedule.len() + then.len() <= MAX_SEGMENTS {
+        schedule.extend(then);
+    }
     case.schedule = schedule;
     bytes::encode(&case).ok()
+}
+
+/// After a switch to `to`: a segment for each other task, in an order
+/// drawn by `rng`, each running its task until it blocks or ends. None
+/// with two tasks or fewer, where the default policy runs the other one
+/// next anyway.
+fn the_others_in_turn(rng: &mut Rng, to: TaskId, tasks: usize) -> Vec<Segment> {
+    if tasks <= 2 {
+        return Vec::new();
+    }
+    let mut others: Vec<TaskId> = (0..tasks as u8).map(TaskId).filter(|&t| t != to).collect();
+    for i in (1..others.len()).rev() {
+        others.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    others
+        .into_iter()
+        .map(|task| Segment { task, until: None })
+        .collect()
 }
 
 #[cfg(test)]
@@ -114,6 +140,40 @@ mod tests {
             }
         }
         assert!(compared > 500, "{compared}");
+    }
+
+    /// With three tasks, a preemption ends its schedule with the two tasks
+    /// other than the one it switched to, each run until it blocks, in
+    /// either order: the third task can run before the preempted one
+    /// resumes.
+    #[test]
+    fn after_the_switch_the_other_tasks_run_in_a_drawn_order() {
+        let entry = crate::catalogue::catalogue()
+            .into_iter()
+            .find(|e| e.scenario.total_tasks() == 3)
+            .expect("the catalogue has a three-task scenario");
+        let case = crate::Case {
+            scenario: entry.scenario,
+            ..crate::Case::default()
+        };
+        let data = bytes::encode(&case).unwrap();
+        let mut orders = std::collections::BTreeSet::new();
+        for seed in 0..64 {
+            let Some(mutated) = preempt(&Old, &data, seed) else {
+                continue;
+            };
+            let schedule = bytes::decode(&mutated).schedule;
+            let [.., first, second] = schedule.as_slice() else {
+                panic!("{schedule:?}");
+            };
+            assert!(
+                first.until.is_none() && second.until.is_none(),
+                "{schedule:?}"
+            );
+            assert_ne!(first.task, second.task, "{schedule:?}");
+            orders.insert((first.task, second.task));
+        }
+        assert!(orders.len() >= 4, "{orders:?}");
     }
 
     /// A preemption keeps the scenario and the run up to a step, and then
