@@ -27,7 +27,8 @@ fn tally(case: &Case, sched: &mut dyn Scheduler, into: &mut BTreeMap<String, u32
     }
 }
 
-/// The case a fuzzer input decodes to, with its schedule.
+/// Tallies the signatures of the case `data` decodes to, run by its
+/// schedule (nothing where the mutation gave up).
 fn tally_bytes(data: Option<Vec<u8>>, into: &mut BTreeMap<String, u32>) {
     if let Some(data) = data {
         let case = bytes::decode(&data);

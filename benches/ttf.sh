@@ -38,6 +38,12 @@ engines=("$@")
 has() { [[ " ${engines[*]} " == *" $1 "* ]]; }
 has_any() { for e in "$@"; do has "$e" && return 0; done; return 1; }
 TTF_BASELINE="${TTF_BASELINE:-}"
+for e in "${engines[@]}"; do
+    if [[ $e == *-base && -z $TTF_BASELINE ]]; then
+        echo "ttf.sh: engine $e needs TTF_BASELINE, the directory of the baseline targets" >&2
+        exit 2
+    fi
+done
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
@@ -89,9 +95,7 @@ run_one() {
             local target=old_model build="$libfuzzer" kind="${engine%-base}"
             [[ $kind == lf-inv* ]] && target=invariants
             [[ $kind == *-bare ]] && build="$bare"
-            if [[ $engine == *-base ]]; then
-                build="${TTF_BASELINE:?set TTF_BASELINE to the baseline targets directory}"
-            fi
+            [[ $engine == *-base ]] && build="$TTF_BASELINE"
             if [[ $kind == *-il ]]; then
                 export AIODIFF_INTERLEAVINGS=1
             fi

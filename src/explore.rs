@@ -275,9 +275,9 @@ pub fn explore<M: AioModel>(
     result
 }
 
-/// What a scheduler was shown at each step of a run: who could run, and
+/// What a scheduler was shown at one step of a run: who could run, and
 /// each task's next action (the one it performs if chosen).
-pub type Views = Vec<(TaskSet, [Option<Label>; kernel_sim::exec::MAX_TASKS])>;
+pub type View = (TaskSet, [Option<Label>; kernel_sim::exec::MAX_TASKS]);
 
 /// A scheduler that records each step's view before `inner` chooses, as
 /// [`segments_of`] needs.
@@ -285,7 +285,7 @@ pub struct Recorder<S> {
     /// The scheduler that chooses.
     pub inner: S,
     /// One view per step so far.
-    pub views: Views,
+    pub views: Vec<View>,
 }
 
 impl<S: Scheduler> Recorder<S> {
@@ -322,10 +322,7 @@ pub fn witness_schedule<M: AioModel>(
 /// the views it recorded: a run of one task ends before its next action
 /// where the view after the run shows it still runnable, and otherwise
 /// runs the task as far as it can (`views` may go on past `decisions`).
-pub fn segments_of(
-    views: &[(TaskSet, [Option<Label>; kernel_sim::exec::MAX_TASKS])],
-    decisions: &[TaskId],
-) -> Vec<Segment> {
+pub fn segments_of(views: &[View], decisions: &[TaskId]) -> Vec<Segment> {
     let n = decisions.len();
     let label = |k: usize| views[k].1[decisions[k].index()];
     let mut segments = Vec::new();

@@ -796,11 +796,7 @@ fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<Exi
         let mut entry = m.case.clone();
         let verdict = judge.judge(&entry).verdict;
         entry.expect = Some(aiodiff::Expect::pinning(verdict.class, &verdict.signature));
-        let stem: String = aiodiff::verify::slug(&verdict.signature)
-            .chars()
-            .take(70)
-            .collect();
-        let path = unused_path(dir, &format!("triaged-{stem}"))?;
+        let path = unused_path(dir, "triaged", &verdict.signature)?;
         let mut out = format!(
             "# Triaged from the fuzzer artifact {} and minimised ({} candidates tried).\n\
              # Verdict: {}.\n# {}.\n",
@@ -824,11 +820,14 @@ fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<Exi
     })
 }
 
-/// `DIR/STEM.sched`, created if need be, or `DIR/STEM-N.sched` with the
-/// least N from 2 that names no file yet: what an earlier run wrote there
-/// is never overwritten.
-fn unused_path(dir: &Path, stem: &str) -> Result<PathBuf, Fail> {
+/// `DIR/PREFIX-SIGNATURE.sched` (the signature as a file name, cut to 70
+/// characters), DIR created if need be, or the same with `-N` before the
+/// extension, N the least from 2 that names no file yet: what an earlier
+/// run wrote there is never overwritten.
+fn unused_path(dir: &Path, prefix: &str, signature: &str) -> Result<PathBuf, Fail> {
     fs::create_dir_all(dir).map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
+    let slug: String = aiodiff::verify::slug(signature).chars().take(70).collect();
+    let stem = format!("{prefix}-{slug}");
     let mut path = dir.join(format!("{stem}.sched"));
     let mut n = 2;
     while path.exists() {
@@ -868,11 +867,7 @@ fn hunt(
     );
     if let Some(dir) = out {
         for h in &hits {
-            let stem: String = aiodiff::verify::slug(&h.signature)
-                .chars()
-                .take(70)
-                .collect();
-            let path = unused_path(dir, &format!("hunt-{stem}"))?;
+            let path = unused_path(dir, "hunt", &h.signature)?;
             let body = format!(
                 "# aiodiff hunt: {} first after {:.2} s ({} tries)\n{}",
                 h.signature,

@@ -6,17 +6,19 @@
 //! later byte is read (BENCHMARKS.md, "How far one mutation reaches").
 //! [`preempt`] instead runs the decoded case, picks one of its steps and a
 //! task, and rewrites the schedule so that the run is the same up to that
-//! step and then switches to that task. As in PCT, the tasks then run in
-//! an order of priority drawn at random: the task switched to until it
-//! blocks or ends, then each other task in turn, the preempted one among
-//! them, the default policy finishing the run. (With two tasks that is
-//! what the default policy does anyway.) The scenario is left alone; the
-//! fuzzer's own mutations change it.
+//! step and then switches to that task. Much as PCT's priorities order
+//! them, the tasks then run in an order drawn at random: the task switched
+//! to until it blocks or ends, then each other task in turn until it
+//! blocks or ends, the preempted one among them, the default policy
+//! finishing the run. (Unlike a priority, a segment is used once: a task
+//! blocked at its turn loses it. With two tasks the order is what the
+//! default policy gives anyway.) The scenario is left alone; the fuzzer's
+//! own mutations change it.
 
 use kernel_sim::{AioModel, Segment, Segments, TaskId};
 
 use crate::bytes::{self, MAX_SEGMENTS};
-use crate::explore::{segments_of, witness_schedule, Recorder};
+use crate::explore::{segments_of, witness_schedule, Recorder, View};
 use crate::runner::{run_model, RunOptions};
 use crate::strategy::Rng;
 
@@ -58,29 +60,31 @@ fn preempt_with<M: AioModel>(
         return None;
     }
     let mut schedule = match reuse_views && rec.views[cut].0.contains(to) {
-        // The run is the same up to the cut, so its views are the replay's
-        // there; from the cut the default policy runs `to` until it
-        // blocks or ends, a segment with no stop.
-        true => {
-            let mut prefix = segments_of(&rec.views, &decisions[..cut]);
-            match prefix.last_mut() {
-                Some(last) if last.task == to => last.until = None,
-                _ => prefix.push(Segment {
-                    task: to,
-                    until: None,
-                }),
-            }
-            prefix
-        }
+        true => switch_from_views(&rec.views, &decisions[..cut], to),
         false => witness_schedule(model, &case.scenario, &decisions),
     };
     schedule.truncate(runs);
-    let then = the_others_in_turn(&mut rng, to, tasks as usize);
-    if schedule.len() + then.len() <= MAX_SEGMENTS {
-        schedule.extend(then);
-    }
+    let mut then = the_others_in_turn(&mut rng, to, tasks as usize);
+    then.truncate(MAX_SEGMENTS - schedule.len());
+    schedule.extend(then);
     case.schedule = schedule;
     bytes::encode(&case).ok()
+}
+
+/// The segments of `prefix`, then a switch to `to`, which can run where
+/// the prefix ends. The run being the same up to there, its views are
+/// what a replay would record; from the switch the default policy runs
+/// `to` until it blocks or ends, a segment with no stop.
+fn switch_from_views(views: &[View], prefix: &[TaskId], to: TaskId) -> Vec<Segment> {
+    let mut segments = segments_of(views, prefix);
+    match segments.last_mut() {
+        Some(last) if last.task == to => last.until = None,
+        _ => segments.push(Segment {
+            task: to,
+            until: None,
+        }),
+    }
+    segments
 }
 
 /// After a switch to `to`: a segment for each other task, in an order
