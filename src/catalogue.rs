@@ -321,6 +321,33 @@ pub fn write_cases(dir: &Path, table: &RefusalTable) -> std::io::Result<usize> {
 mod tests {
     use super::*;
 
+    /// Each written file parses back to its catalogue scenario with no
+    /// schedule, and its `expect:` line is the verdict of that case.
+    #[test]
+    fn written_cases_are_the_catalogue_with_their_verdicts() {
+        let dir = std::env::temp_dir().join(format!("aiodiff-catalogue-{}", std::process::id()));
+        let table = RefusalTable::default();
+        let written = write_cases(&dir, &table).unwrap();
+        let all = catalogue();
+        assert_eq!(written, all.len());
+        for (n, e) in all.iter().enumerate() {
+            let path = dir.join(format!("catalogue-{:03}.sched", n + 1));
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.contains(&e.name), "{}", path.display());
+            let case = crate::text::parse("catalogue", &text).unwrap();
+            assert_eq!(case.scenario, e.scenario, "{}", e.name);
+            assert!(case.schedule.is_empty(), "{}", e.name);
+            let verdict = judge_case(&case, &table, false).verdict;
+            let expect = case.expect.expect("an expect: line");
+            assert!(
+                expect.matches(verdict.class, &verdict.signature),
+                "{}",
+                e.name
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn every_catalogue_scenario_obeys_the_rules_and_names_are_unique() {
         let c = catalogue();
