@@ -13,7 +13,7 @@ use crate::explore::{witness_schedule, ExploreOptions};
 use crate::judge::classify::RefusalTable;
 use crate::runner::{run_model, RunOptions};
 use crate::scenario::Scenario;
-use crate::strategy::{Pct, RandomWalk, Rng};
+use crate::strategy::{Pct, RandomWalk, Rng, PCT_HORIZON};
 use crate::{bytes, Judge, New, Old};
 
 /// How schedules are chosen.
@@ -40,9 +40,6 @@ pub struct Hit {
     #[serde(skip)]
     pub case: Case,
 }
-
-/// Steps within which PCT places its change points.
-const PCT_HORIZON: u32 = 400;
 
 /// Runs `strategy` for `time`, calling `found` on each new signature and
 /// `tick` about once a second with the tries so far.

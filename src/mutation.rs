@@ -1,5 +1,6 @@
-//! A structure-aware mutation of fuzzer inputs that works like one of
-//! PCT's draws: a preemption at a point the run really reaches.
+//! Structure-aware mutations of fuzzer inputs that work like PCT's
+//! draws: a preemption at a point the run really reaches, or a whole PCT
+//! draw.
 //!
 //! A byte mutation of the schedule part rarely lands a segment's stop on an
 //! action the task performs, and an insertion or erasure shifts how every
@@ -12,15 +13,24 @@
 //! blocks or ends, the preempted one among them, the default policy
 //! finishing the run. (Unlike a priority, a segment is used once: a task
 //! blocked at its turn loses it. With two tasks the order is what the
-//! default policy gives anyway.) The scenario is left alone; the fuzzer's
-//! own mutations change it.
+//! default policy gives anyway.)
+//!
+//! [`pct_draw`] replaces the schedule with one of PCT's draws on the
+//! case's scenario, as `hunt --strategy pct` makes them: the bugs that
+//! need two well-placed switches in a long run, which one preemption of a
+//! run rarely gives, come up as often as they do for PCT. Both leave the
+//! scenario alone; the fuzzer's own mutations change it.
 
 use kernel_sim::{AioModel, Segment, Segments, TaskId};
 
 use crate::bytes::{self, MAX_SEGMENTS};
 use crate::explore::{segments_of, witness_schedule, Recorder, View};
 use crate::runner::{run_model, RunOptions};
-use crate::strategy::Rng;
+use crate::strategy::{Pct, Rng, PCT_HORIZON};
+
+/// The bug depth of [`pct_draw`]'s PCT: `hunt`'s default, two change
+/// points.
+const PCT_DEPTH: u32 = 3;
 
 /// `data` with its schedule rewritten to switch to another task at one
 /// step of `model`'s run, both chosen by `seed`. `None` where the run is
@@ -85,6 +95,26 @@ fn switch_from_views(views: &[View], prefix: &[TaskId], to: TaskId) -> Vec<Segme
         }),
     }
     segments
+}
+
+/// `data` with its schedule replaced by the segments of a PCT draw (depth
+/// [`PCT_DEPTH`], seeded by `seed`) of `model`'s run of its scenario. The
+/// draw's run is kept as far as the byte format can say it: up to
+/// [`MAX_SEGMENTS`] segments, and none from the first whose stop is past
+/// [`bytes::MAX_OCCURRENCE`]; the default policy runs the rest.
+pub fn pct_draw<M: AioModel>(model: &M, data: &[u8], seed: u32) -> Option<Vec<u8>> {
+    let mut case = bytes::decode(data);
+    let mut rec = Recorder::new(Pct::new(u64::from(seed), PCT_DEPTH, PCT_HORIZON));
+    let run = run_model(model, &case.scenario, &mut rec, RunOptions::QUIET);
+    let mut schedule = segments_of(&rec.views, &run.decisions);
+    let fits = schedule
+        .iter()
+        .take(MAX_SEGMENTS)
+        .take_while(|s| s.until.is_none_or(|(_, n)| n <= bytes::MAX_OCCURRENCE))
+        .count();
+    schedule.truncate(fits);
+    case.schedule = schedule;
+    bytes::encode(&case).ok()
 }
 
 /// After a switch to `to`: a segment for each other task, in an order
@@ -205,5 +235,33 @@ mod tests {
             changed > 16,
             "only {changed} of 64 preemptions changed the run"
         );
+    }
+
+    /// A PCT draw's schedule replays the draw's run wherever it fits the
+    /// byte format, and keeps the scenario.
+    #[test]
+    fn a_pct_draw_replays_the_draws_run() {
+        let mut replayed = 0;
+        for entry in crate::catalogue::catalogue() {
+            let case = crate::Case {
+                scenario: entry.scenario,
+                ..crate::Case::default()
+            };
+            let data = bytes::encode(&case).unwrap();
+            for seed in 0..8 {
+                let Some(mutated) = pct_draw(&Old, &data, seed) else {
+                    continue;
+                };
+                let drawn = bytes::decode(&mutated);
+                assert_eq!(drawn.scenario, case.scenario);
+                let mut pct = Pct::new(u64::from(seed), PCT_DEPTH, PCT_HORIZON);
+                let run = run_model(&Old, &case.scenario, &mut pct, RunOptions::QUIET);
+                if drawn.schedule.len() < MAX_SEGMENTS {
+                    assert_eq!(decisions(&mutated), run.decisions, "{case:?} {seed}");
+                    replayed += 1;
+                }
+            }
+        }
+        assert!(replayed > 200, "{replayed}");
     }
 }

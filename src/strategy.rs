@@ -58,6 +58,10 @@ impl Scheduler for RandomWalk {
     }
 }
 
+/// Steps within which `hunt`'s PCT, and the fuzz targets' PCT draws,
+/// place their change points.
+pub const PCT_HORIZON: u32 = 400;
+
 /// PCT with bug depth `d`: tasks get random distinct priorities; the
 /// highest-priority runnable task runs; at `d - 1` random steps among the
 /// first `horizon`, the running task drops below every initial priority.
