@@ -2,20 +2,23 @@
 //! scenario: `cargo bench --bench odds [-- N]` (N tries of each kind,
 //! default 2000).
 //!
-//! Three kinds of try: a draw of `hunt --strategy pct` (depth 3, change
-//! points among the first 400 steps); one preemption of the scenario's
-//! default run, the fuzz targets' structure-aware mutation
-//! (`aiodiff::mutation::preempt`) applied to a seed that `aiodiff
-//! catalogue` wrote; and two preemptions in a row, the second of the
+//! Four kinds of try: a draw of `hunt --strategy pct` (depth 3, change
+//! points among the first 400 steps); the fuzz targets' PCT-draw mutation
+//! (`aiodiff::mutation::pct_draw`), the same draw written into a seed's
+//! bytes as `aiodiff catalogue` wrote it, cut where the byte format
+//! cannot say more; one preemption of the scenario's default run, the
+//! targets' other structure-aware mutation (`aiodiff::mutation::preempt`)
+//! applied to the seed; and two preemptions in a row, the second of the
 //! first's result, as two generations of the fuzzer make them when the
 //! first is kept. The counts say which rows one switch can reach from a
-//! seed and which need two, which is what sets libFuzzer's time to them
-//! beside PCT's (BENCHMARKS.md).
+//! seed and which need two, and what the byte format loses of a PCT draw,
+//! which is what sets libFuzzer's time to them beside PCT's
+//! (BENCHMARKS.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aiodiff::runner::{run_model, RunOptions};
-use aiodiff::strategy::Pct;
+use aiodiff::strategy::{Pct, PCT_HORIZON};
 use aiodiff::{bytes, catalogue, Case, Old};
 use kernel_sim::{Scheduler, Segments};
 
@@ -41,32 +44,40 @@ fn main() {
         .skip(1)
         .find(|a| !a.starts_with('-'))
         .map_or(2000, |a| a.parse().expect("N: a number of tries"));
-    println!("| scenario | signature | PCT draw | one preemption | two preemptions |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| scenario | signature | PCT draw | PCT draw as a mutation | one preemption | two preemptions |"
+    );
+    println!("|---|---|---|---|---|---|");
     for e in catalogue::catalogue() {
         let seed = Case {
             scenario: e.scenario.clone(),
             ..Case::default()
         };
         let data = bytes::encode(&seed).expect("a catalogue scenario encodes");
-        let mut counts: [BTreeMap<String, u32>; 3] = Default::default();
+        let mut counts: [BTreeMap<String, u32>; 4] = Default::default();
         for n in 0..tries {
-            let mut pct = Pct::new(u64::from(n) * 7919 + 1, 3, 400);
+            let draw = n * 7919 + 1;
+            let mut pct = Pct::new(u64::from(draw), 3, PCT_HORIZON);
             tally(&seed, &mut pct, &mut counts[0]);
+            tally_bytes(
+                aiodiff::mutation::pct_draw(&Old, &data, draw),
+                &mut counts[1],
+            );
             let once = aiodiff::mutation::preempt(&Old, &data, 2 * n);
-            tally_bytes(once.clone(), &mut counts[1]);
+            tally_bytes(once.clone(), &mut counts[2]);
             let twice = once.and_then(|d| aiodiff::mutation::preempt(&Old, &d, 2 * n + 1));
-            tally_bytes(twice, &mut counts[2]);
+            tally_bytes(twice, &mut counts[3]);
         }
         let signatures: BTreeSet<&String> = counts.iter().flat_map(|c| c.keys()).collect();
         for s in signatures {
             let of = |c: &BTreeMap<String, u32>| c.get(s).copied().unwrap_or(0);
             println!(
-                "| {} | `{s}` | {} | {} | {} |",
+                "| {} | `{s}` | {} | {} | {} | {} |",
                 e.name.replace('|', "\\|"),
                 of(&counts[0]),
                 of(&counts[1]),
-                of(&counts[2])
+                of(&counts[2]),
+                of(&counts[3])
             );
         }
     }
