@@ -845,6 +845,10 @@ fn hunt(
     json: bool,
     table: &RefusalTable,
 ) -> Result<ExitCode, Fail> {
+    if let Some(dir) = out {
+        fs::create_dir_all(dir)
+            .map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
+    }
     let hits = aiodiff::hunt::hunt(
         strategy,
         time,

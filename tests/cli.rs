@@ -530,3 +530,21 @@ fn hunt_keeps_what_an_earlier_hunt_wrote() {
     let after = std::fs::read_dir(&dir).unwrap().count();
     assert!(after > before.len());
 }
+
+/// `hunt --out` checks where it will write before it hunts: a directory
+/// it cannot create fails at once (no progress line), with the path and
+/// the reason.
+#[test]
+fn hunt_out_that_cannot_be_created_fails_before_hunting() {
+    let file = scratch("hunt-out-file");
+    std::fs::write(&file, "a file, not a directory").unwrap();
+    let under = file.join("cases");
+    let o = aiodiff(&["hunt", "--time", "3s", "--out", under.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot create") && err.contains("hunt-out-file"),
+        "{err}"
+    );
+    assert!(!err.contains("tries"), "it hunted first: {err}");
+}
