@@ -16,7 +16,7 @@ pub fn mutate<M: kernel_sim::AioModel>(
 ) -> usize {
     static ON: OnceLock<bool> = OnceLock::new();
     let on = ON.get_or_init(|| std::env::var_os("AIODIFF_PREEMPT").is_none_or(|v| v != "0"));
-    if *on && seed % 2 == 0 {
+    if *on && seed.is_multiple_of(2) {
         if let Some(m) = aiodiff::mutation::preempt(model, &data[..size], seed / 2) {
             if m.len() <= max_size {
                 data[..m.len()].copy_from_slice(&m);
