@@ -1,6 +1,6 @@
 //! Structure-aware mutations of fuzzer inputs that work like PCT's
-//! draws: a preemption at a point the run really reaches, or a whole PCT
-//! draw.
+//! draws: a preemption at a point the run really reaches (the fuzz
+//! targets' mutator), or a whole PCT draw (`benches/odds.rs`).
 //!
 //! A byte mutation of the schedule part rarely lands a segment's stop on an
 //! action the task performs, and an insertion or erasure shifts how every
@@ -18,8 +18,11 @@
 //! [`pct_draw`] replaces the schedule with one of PCT's draws on the
 //! case's scenario, as `hunt --strategy pct` makes them: the bugs that
 //! need two well-placed switches in a long run, which one preemption of a
-//! run rarely gives, come up as often as they do for PCT. Both leave the
-//! scenario alone; the fuzzer's own mutations change it.
+//! run rarely gives, come up as often as they do for PCT. The targets do
+//! not use it: as a share of their mutations it found PCT's rows sooner
+//! and the rows that need many switches later (BENCHMARKS.md, "PCT draws
+//! as mutations, again"). Both leave the scenario alone; the fuzzer's own
+//! mutations change it.
 
 use kernel_sim::{AioModel, Segment, Segments, TaskId};
 
