@@ -9,6 +9,14 @@
 //! everything reachable from it is explored from its first visit. A new
 //! state is stored, and every runnable task there is tried in turn.
 //!
+//! Only the states where the search has a choice are stored: those with
+//! two or more tasks to try on arrival (runnable and not asleep). A state
+//! with one is passed through, its successor being the only way on; a
+//! later arrival there goes on to the next stored state, a few steps at
+//! most, and ends there. That leaves out most states (five in six, with
+//! sleep sets) and their hashes, and costs a few replayed steps per
+//! revisit (BENCHMARKS.md). `--store-every-state` stores them all.
+//!
 //! Sleep sets (Godefroid, 1996) leave out steps whose successor another
 //! order reaches. Each step's footprint ([`kernel_sim::Footprint`]) says
 //! which objects it touched and how; two steps of different tasks from one
@@ -48,7 +56,9 @@ use crate::scenario::Scenario;
 /// it.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct StateSpace {
-    /// Distinct states stored.
+    /// Distinct states stored: those where two or more tasks were to be
+    /// tried on arrival, or every state reached with
+    /// [`ExploreOptions::store_every_state`].
     pub states: usize,
     /// Arrivals at a state already stored, each ending a run.
     pub matched: u64,
@@ -129,6 +139,7 @@ struct Stateful<'a> {
     stack: &'a mut Vec<Frame>,
     seen: &'a mut Seen,
     sleep_sets: bool,
+    store_every_state: bool,
     matched: bool,
 }
 
@@ -177,7 +188,11 @@ impl Scheduler for Stateful<'_> {
             return false;
         }
         let asleep = self.asleep(step, state);
-        let todo = self.todo(state.fingerprint(), view.runnable, tasks(&asleep));
+        let awake = TaskSet(view.runnable.0 & !tasks(&asleep).0);
+        let todo = match self.store_every_state || awake.len() > 1 {
+            true => self.todo(state.fingerprint(), view.runnable, tasks(&asleep)),
+            false => awake,
+        };
         let Some(first) = todo.first() else {
             return true;
         };
@@ -216,7 +231,7 @@ pub fn explore<M: AioModel>(
     opts: ExploreOptions,
     mut progress: impl FnMut(usize, usize),
 ) -> Exploration {
-    let (max_executions, sleep_sets) = (opts.max_executions, opts.sleep_sets);
+    let max_executions = opts.max_executions;
     let start = Instant::now();
     let mut result = Exploration::empty(M::NAME);
     let mut space = StateSpace::default();
@@ -227,7 +242,8 @@ pub fn explore<M: AioModel>(
         let mut sched = Stateful {
             stack: &mut stack,
             seen: &mut seen,
-            sleep_sets,
+            sleep_sets: opts.sleep_sets,
+            store_every_state: opts.store_every_state,
             matched: false,
         };
         let outcome = run_model(model, scenario, &mut sched, RunOptions::OBSERVED);
@@ -340,11 +356,9 @@ mod tests {
         }
     }
 
-    /// Sleep sets leave out only steps whose state another order reaches:
-    /// with and without them, the search stores the same number of states
-    /// and finds the same outcomes and sites, from fewer runs.
-    #[test]
-    fn sleep_sets_visit_every_state_from_fewer_runs() {
+    /// Teardown beside a migration that finds no target, setup and
+    /// teardown beside a background drain, and setup beside a migration.
+    fn three_small_scenarios() -> [Scenario; 3] {
         let mut teardown = crate::explore::tests::scenario(vec![Op::Setup, Op::Destroy]);
         if let Op::Migrate { faults, .. } = &mut teardown.tasks[1][0] {
             faults.no_target = true;
@@ -355,12 +369,24 @@ mod tests {
             drains: 1,
             ..Scenario::default()
         };
-        let without = ExploreOptions {
-            sleep_sets: false,
+        [setup_beside_a_migration(), teardown, drain]
+    }
+
+    /// Sleep sets leave out only steps whose state another order reaches:
+    /// with and without them, a search that stores every state stores the
+    /// same number and finds the same outcomes and sites, from fewer runs.
+    #[test]
+    fn sleep_sets_visit_every_state_from_fewer_runs() {
+        let every_state = ExploreOptions {
+            store_every_state: true,
             ..budget()
         };
-        for s in [setup_beside_a_migration(), teardown, drain] {
-            let slept = explore(&Old, &s, budget(), |_, _| {});
+        let without = ExploreOptions {
+            sleep_sets: false,
+            ..every_state
+        };
+        for s in three_small_scenarios() {
+            let slept = explore(&Old, &s, every_state, |_, _| {});
             let every = explore(&Old, &s, without, |_, _| {});
             assert!(!slept.incomplete && !every.incomplete);
             let states = |e: &Exploration| e.stored.expect("stored").states;
@@ -368,6 +394,41 @@ mod tests {
             assert_eq!(keys(&slept), keys(&every), "{s:?}");
             assert_eq!(sites(&slept), sites(&every), "{s:?}");
             assert!(slept.executions < every.executions, "{s:?}");
+        }
+    }
+
+    /// Passing through the states with one task to try, instead of
+    /// storing them, finds the same outcomes and sites in both versions,
+    /// storing fewer states, with and without sleep sets.
+    #[test]
+    fn storing_only_choices_finds_what_storing_every_state_does() {
+        for sleep_sets in [true, false] {
+            let choices = ExploreOptions {
+                sleep_sets,
+                ..budget()
+            };
+            let every_state = ExploreOptions {
+                store_every_state: true,
+                ..choices
+            };
+            for s in three_small_scenarios() {
+                for (some, all) in [
+                    (
+                        explore(&Old, &s, choices, |_, _| {}),
+                        explore(&Old, &s, every_state, |_, _| {}),
+                    ),
+                    (
+                        explore(&New, &s, choices, |_, _| {}),
+                        explore(&New, &s, every_state, |_, _| {}),
+                    ),
+                ] {
+                    assert!(!some.incomplete && !all.incomplete);
+                    assert_eq!(keys(&some), keys(&all), "{s:?}");
+                    assert_eq!(sites(&some), sites(&all), "{s:?}");
+                    let states = |e: &Exploration| e.stored.expect("stored").states;
+                    assert!(states(&some) < states(&all), "{s:?}");
+                }
+            }
         }
     }
 

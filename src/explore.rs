@@ -43,6 +43,10 @@ pub struct ExploreOptions {
     /// With `exhaustive`, leave out the steps whose successor state another
     /// order of independent steps reaches ([`crate::exhaustive`]).
     pub sleep_sets: bool,
+    /// With `exhaustive`, store every state reached, not only those where
+    /// the search has a choice: more memory and time, the same outcomes;
+    /// `states stored` then counts the distinct states.
+    pub store_every_state: bool,
 }
 
 impl Default for ExploreOptions {
@@ -52,6 +56,7 @@ impl Default for ExploreOptions {
             max_executions: 1_000_000,
             exhaustive: false,
             sleep_sets: true,
+            store_every_state: false,
         }
     }
 }

@@ -87,9 +87,15 @@ enum Command {
         #[arg(long)]
         exhaustive: bool,
         /// With --exhaustive, take every step from every state, without
-        /// sleep sets: slower, and the same states are stored.
+        /// sleep sets: slower, the same outcomes, and with
+        /// --store-every-state the same states.
         #[arg(long, requires = "exhaustive")]
         no_sleep_sets: bool,
+        /// With --exhaustive, store every state reached, not only those
+        /// with two or more tasks to try: more time and memory, the same
+        /// outcomes, and "states stored" counts the distinct states.
+        #[arg(long, requires = "exhaustive")]
+        store_every_state: bool,
         /// Most executions of each version; an exploration that hits it is
         /// incomplete, and says so.
         #[arg(long, value_name = "N", default_value_t = ExploreOptions::default().max_executions)]
@@ -337,6 +343,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
             preemptions,
             exhaustive,
             no_sleep_sets,
+            store_every_state,
             max_executions,
             witnesses,
             json,
@@ -347,6 +354,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
                 max_executions,
                 exhaustive,
                 sleep_sets: !no_sleep_sets,
+                store_every_state,
             };
             let witnesses = witnesses.unwrap_or_else(|| witnesses_of(&file));
             explore(&file, opts, &witnesses, json, &table.table())

@@ -430,6 +430,29 @@ fn an_exhaustive_exploration_reports_its_states_and_claims_every_schedule() {
     assert_eq!(both.status.code(), Some(2), "-k and --exhaustive conflict");
 }
 
+/// `--store-every-state` finds the same outcomes as the default search,
+/// which stores only the states with a choice, and stores more states.
+#[test]
+fn storing_every_state_finds_the_same_outcomes_from_more_states() {
+    let file = scratch("setup-beside-a-migration-every-state.sched");
+    std::fs::write(&file, "ring 1\ntask A: setup\ntask B: migrate 0 sync\n").unwrap();
+    let dir = scratch("every-state");
+    let explore = |extra: &[&str]| -> serde_json::Value {
+        let mut a = vec!["explore", file.to_str().unwrap(), "--exhaustive", "--json"];
+        a.extend_from_slice(&["--witnesses", dir.to_str().unwrap()]);
+        a.extend_from_slice(extra);
+        let o = aiodiff(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["scenarios"][0].clone()
+    };
+    let (some, every) = (explore(&[]), explore(&["--store-every-state"]));
+    assert_eq!(some["outcomes"], every["outcomes"]);
+    for v in 0..2 {
+        let states = |s: &serde_json::Value| s["stored"][v]["states"].as_u64().unwrap();
+        assert!(states(&some) < states(&every), "{some} {every}");
+    }
+}
+
 #[test]
 fn explore_lists_races_first_with_their_deciding_pairs_and_review_rows() {
     let (out, _) = explore_b1("races");
