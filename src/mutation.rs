@@ -33,7 +33,7 @@ use crate::strategy::{Pct, Rng, PCT_HORIZON};
 
 /// The bug depth of [`pct_draw`]'s PCT: `hunt`'s default, two change
 /// points.
-const PCT_DEPTH: u32 = 3;
+pub const PCT_DEPTH: u32 = 3;
 
 /// `data` with its schedule rewritten to switch to another task at one
 /// step of `model`'s run, both chosen by `seed`. `None` where the run is

@@ -51,7 +51,7 @@ impl Knowledge {
 
     /// PCT runs added to the bounded exploration, to find outcomes that
     /// need more preemptions than the bound allows.
-    const SAMPLES: u64 = 256;
+    pub const SAMPLES: u64 = 256;
 
     /// The old code's outcomes on `scenario`: every schedule with at most
     /// [`PREEMPTIONS`] preemptions (within [`BUDGET`] executions), and

@@ -3,7 +3,7 @@
 //! The new code runs under the case's schedule; the old code then follows
 //! the order of the new run's conflicting events ([`transplant`]). When it
 //! can, the two runs are one interleaving of the events they share, and
-//! their outcomes are compared directly ([`classify`]). The other direction
+//! their outcomes are compared directly ([`classify`](mod@classify)). The other direction
 //! too: the old code under the schedule and the new code following it,
 //! which gives the bugs the patch fixes an aligned witness; it contributes
 //! violations only (a behaviour of the old code the new code lacks is no
