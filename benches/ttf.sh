@@ -11,7 +11,9 @@
 #
 # ENGINE is any of lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-seeded
 # lf-inv-seeded lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old
-# afl-old-il random pct (default: all but the -seeded ones); the -bytes
+# afl-old-il afl-old-preempt random pct (default: all but the -seeded
+# ones and afl-old-preempt); afl-old-preempt is AFL++ with the preempting
+# custom mutator (fuzz/afl/mutator) beside its own; the -bytes
 # engines are the libFuzzer targets with libFuzzer's own mutations only
 # (AIODIFF_PREEMPT=0), the -seeded ones the targets started from their
 # seed corpus (fuzz/seeds.sh, as OSS-Fuzz starts them) instead of an
@@ -60,12 +62,16 @@ if has_any lf-old-bare lf-inv-bare; then
             --debug-assertions ${CARGO_FUZZ_FLAGS:-} --target-dir target/bare "$target"
     done) >&2
 fi
-if has_any afl-old afl-old-il; then
+if has_any afl-old afl-old-il afl-old-preempt; then
     (cd "$root/fuzz/afl" && cargo afl build --release --quiet) >&2
+fi
+if has afl-old-preempt; then
+    cargo build --release --quiet --manifest-path "$root/fuzz/afl/mutator/Cargo.toml" >&2
 fi
 libfuzzer="$root/fuzz/target/x86_64-unknown-linux-gnu/release"
 bare="$root/fuzz/target/bare/x86_64-unknown-linux-gnu/release"
 afl="$root/fuzz/afl/target/release"
+mutator="$root/fuzz/afl/mutator/target/release/libaiodiff_afl_mutator.so"
 
 out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
 echo "logs in $out" >&2
@@ -108,10 +114,13 @@ run_one() {
             "$build/$target" "$work" -seed="$seed" -max_total_time="$limit" \
                 > "$work/stderr" 2>&1 || true
             ;;
-        afl-old | afl-old-il)
+        afl-old | afl-old-il | afl-old-preempt)
             mkdir -p "$work/in"
             if [[ $engine == *-il ]]; then
                 export AIODIFF_INTERLEAVINGS=1
+            fi
+            if [[ $engine == *-preempt ]]; then
+                export AFL_CUSTOM_MUTATOR_LIBRARY="$mutator" AIODIFF_MODEL=old
             fi
             printf '\0' > "$work/in/zero"
             AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 \
@@ -129,7 +138,7 @@ for h in json.load(sys.stdin):
     echo "done: $engine seed $seed" >&2
 }
 export -f run_one
-export out limit libfuzzer bare afl aiodiff TTF_BASELINE
+export out limit libfuzzer bare afl mutator aiodiff TTF_BASELINE
 xargs -P "$(nproc)" -L 1 bash -c 'run_one "$@"' _ < "$jobs"
 
 python3 - "$out" "$limit" "${engines[@]}" <<'PY'
@@ -148,6 +157,7 @@ names = {
     "lf-inv-bare": "libFuzzer invariants, interleavings, bare simulator",
     "afl-old": "AFL++ old_model",
     "afl-old-il": "AFL++ old_model, interleavings",
+    "afl-old-preempt": "AFL++ old_model, preempting mutator",
     "random": "hunt random",
     "pct": "hunt PCT",
 }
