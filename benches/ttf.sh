@@ -11,13 +11,14 @@
 #
 # ENGINE is any of lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-seeded
 # lf-inv-seeded lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old
-# afl-old-il afl-old-preempt random pct (default: all but the -seeded
-# ones and afl-old-preempt); afl-old-preempt is AFL++ with the preempting
-# custom mutator (fuzz/afl/mutator) beside its own; the -bytes
+# afl-old-il afl-old-preempt afl-old-seeded afl-old-preempt-seeded random
+# pct (default: all but the -seeded ones and afl-old-preempt);
+# afl-old-preempt is AFL++ with the preempting custom mutator
+# (fuzz/afl/mutator) beside its own; the -bytes
 # engines are the libFuzzer targets with libFuzzer's own mutations only
 # (AIODIFF_PREEMPT=0), the -seeded ones the targets started from their
 # seed corpus (fuzz/seeds.sh, as OSS-Fuzz starts them) instead of an
-# empty one, the -il engines the fuzz targets with
+# empty one (or, for AFL++, one zero byte), the -il engines the fuzz targets with
 # interleaving coverage (AIODIFF_INTERLEAVINGS set),
 # the -bare ones the same with the simulator built without sanitizer
 # coverage (fuzz/without-sancov.sh), interleavings its only feedback; an
@@ -62,10 +63,10 @@ if has_any lf-old-bare lf-inv-bare; then
             --debug-assertions ${CARGO_FUZZ_FLAGS:-} --target-dir target/bare "$target"
     done) >&2
 fi
-if has_any afl-old afl-old-il afl-old-preempt; then
+if has_any afl-old afl-old-il afl-old-preempt afl-old-seeded afl-old-preempt-seeded; then
     (cd "$root/fuzz/afl" && cargo afl build --release --quiet) >&2
 fi
-if has afl-old-preempt; then
+if has_any afl-old-preempt afl-old-preempt-seeded; then
     cargo build --release --quiet --manifest-path "$root/fuzz/afl/mutator/Cargo.toml" >&2
 fi
 libfuzzer="$root/fuzz/target/x86_64-unknown-linux-gnu/release"
@@ -77,7 +78,8 @@ out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
 echo "logs in $out" >&2
 "$aiodiff" verify --json --witnesses "$out/witnesses" > "$out/verify.json" 2>/dev/null || true
 
-if has_any lf-old-seeded lf-inv-seeded lf-old-seeded-base lf-inv-seeded-base; then
+if has_any lf-old-seeded lf-inv-seeded lf-old-seeded-base lf-inv-seeded-base \
+    afl-old-seeded afl-old-preempt-seeded; then
     bash "$root/fuzz/seeds.sh" "$out/seeds" >&2
 fi
 
@@ -114,15 +116,19 @@ run_one() {
             "$build/$target" "$work" -seed="$seed" -max_total_time="$limit" \
                 > "$work/stderr" 2>&1 || true
             ;;
-        afl-old | afl-old-il | afl-old-preempt)
+        afl-old | afl-old-il | afl-old-preempt | afl-old-seeded | afl-old-preempt-seeded)
             mkdir -p "$work/in"
             if [[ $engine == *-il ]]; then
                 export AIODIFF_INTERLEAVINGS=1
             fi
-            if [[ $engine == *-preempt ]]; then
+            if [[ $engine == *-preempt* ]]; then
                 export AFL_CUSTOM_MUTATOR_LIBRARY="$mutator" AIODIFF_MODEL=old
             fi
-            printf '\0' > "$work/in/zero"
+            if [[ $engine == *-seeded ]]; then
+                cp "$out/seeds/old_model/"* "$work/in/"
+            else
+                printf '\0' > "$work/in/zero"
+            fi
             AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 \
                 AFL_NO_AFFINITY=1 cargo afl fuzz -i "$work/in" -o "$work/out" -s "$seed" \
                 -V "$limit" "$afl/old_model" > "$work/stderr" 2>&1 || true
@@ -158,6 +164,8 @@ names = {
     "afl-old": "AFL++ old_model",
     "afl-old-il": "AFL++ old_model, interleavings",
     "afl-old-preempt": "AFL++ old_model, preempting mutator",
+    "afl-old-seeded": "AFL++ old_model, seed corpus",
+    "afl-old-preempt-seeded": "AFL++ old_model, preempting mutator, seed corpus",
     "random": "hunt random",
     "pct": "hunt PCT",
 }
