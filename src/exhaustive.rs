@@ -12,10 +12,11 @@
 //! Only the states where the search has a choice are stored: those with
 //! two or more tasks to try on arrival (runnable and not asleep). A state
 //! with one is passed through, its successor being the only way on; a
-//! later arrival there goes on to the next stored state, a few steps at
-//! most, and ends there. That leaves out most states (five in six, with
-//! sleep sets) and their hashes, and costs a few replayed steps per
-//! revisit (BENCHMARKS.md). `--store-every-state` stores them all.
+//! later arrival there runs on, through such states, to the next stored
+//! one (or the run's end) and is matched there. That leaves out most
+//! states (five in six or more, with sleep sets) and their hashes, for
+//! a few more steps per revisit (BENCHMARKS.md). `--store-every-state`
+//! stores them all.
 //!
 //! Sleep sets (Godefroid, 1996) leave out steps whose successor another
 //! order reaches. Each step's footprint ([`kernel_sim::Footprint`]) says
