@@ -3,20 +3,22 @@
 //!
 //! Runs are re-executed from scratch, as in [`crate::explore`], since tasks
 //! are futures and cannot be copied. Past the replayed prefix, each state
-//! a run reaches is fingerprinted ([`kernel_sim::fingerprint`]: the
-//! kernel's global state, each task's observations, the violations so
-//! far). A state seen before ends the run ([`kernel_sim::RunEnd::Pruned`]):
-//! everything reachable from it is explored from its first visit. A new
-//! state is stored, and every runnable task there is tried in turn.
+//! a run reaches where the search has a choice is fingerprinted
+//! ([`kernel_sim::fingerprint`]: the kernel's global state, each task's
+//! observations, the violations so far). Arriving at such a state seen
+//! before, with nothing there left to try, ends the run
+//! ([`kernel_sim::RunEnd::Pruned`]): everything reachable from it is
+//! explored from its earlier visits. A new state is stored, and every
+//! task to try there is tried in turn.
 //!
-//! Only the states where the search has a choice are stored: those with
-//! two or more tasks to try on arrival (runnable and not asleep). A state
-//! with one is passed through, its successor being the only way on; a
-//! later arrival there runs on, through such states, to the next stored
-//! one (or the run's end) and is matched there. That leaves out most
-//! states (five in six or more, with sleep sets) and their hashes, for
-//! a few more steps per revisit (BENCHMARKS.md). `--store-every-state`
-//! stores them all.
+//! A state has a choice when two or more tasks are to be tried on arrival
+//! (runnable and not asleep); only those are fingerprinted and stored. A
+//! state with one is passed through, its successor being the only way
+//! on, so a later arrival there runs on until a state with a choice
+//! (checked against, or added to, what is stored), a state where every
+//! task is asleep, or the run's end. With sleep sets that leaves out
+//! four in five to nine in ten states, and their hashes, for more steps
+//! per revisit (BENCHMARKS.md). `--store-every-state` stores every state reached.
 //!
 //! Sleep sets (Godefroid, 1996) leave out steps whose successor another
 //! order reaches. Each step's footprint ([`kernel_sim::Footprint`]) says
@@ -27,8 +29,9 @@
 //! there reaches a state the search has already reached the other way
 //! round. A stored state keeps the tasks asleep at every arrival; an
 //! arrival with fewer asleep runs those it left out before. Sleep sets
-//! leave out transitions, never states: the search stores the same states
-//! with them as without (`--no-sleep-sets`), from fewer runs.
+//! leave out transitions, never states: storing every state, the search
+//! stores the same states with them as without (`--no-sleep-sets`), from
+//! fewer runs.
 //!
 //! Guarantee: every state reachable from the start is visited, so every
 //! outcome (results, violations, final state) of every schedule is found,
@@ -61,10 +64,11 @@ pub struct StateSpace {
     /// tried on arrival, or every state reached with
     /// [`ExploreOptions::store_every_state`].
     pub states: usize,
-    /// Arrivals at a state already stored, each ending a run.
+    /// Arrivals at a state already stored that ended a run.
     pub matched: u64,
     /// Transitions explored: each run's alternative at the end of its
-    /// replayed prefix, and every action after it.
+    /// replayed prefix, and every action after it (those through states
+    /// passed through, not stored, count at every arrival).
     pub transitions: u64,
     /// The most actions in one run.
     pub depth: usize,
