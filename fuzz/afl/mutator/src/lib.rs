@@ -26,6 +26,14 @@ struct Mutator {
 }
 
 impl Mutator {
+    fn new(model: Model, seed: u32) -> Mutator {
+        Mutator {
+            model,
+            seed,
+            out: Vec::new(),
+        }
+    }
+
     /// The input preempted, with a fresh seed; `None` where the run
     /// cannot be cut or the result is over `max_size`.
     fn mutate(&mut self, input: &[u8], max_size: usize) -> Option<&mut Vec<u8>> {
@@ -53,22 +61,24 @@ pub extern "C" fn afl_custom_init(_afl: *mut c_void, seed: c_uint) -> *mut c_voi
             std::process::exit(2);
         }
     };
-    let mutator = Mutator {
-        model,
-        seed,
-        out: Vec::new(),
-    };
-    Box::into_raw(Box::new(mutator)).cast()
+    Box::into_raw(Box::new(Mutator::new(model, seed))).cast()
 }
+
+/// AFL++'s `afl_custom_splice_optout`: present so that AFL++ does not load
+/// a second queue entry for each call (`add_buf`, which is not used).
+#[no_mangle]
+pub extern "C" fn afl_custom_splice_optout(_data: *mut c_void) {}
 
 /// AFL++'s `afl_custom_fuzz`: points `out_buf` at the mutated input, which
 /// stays valid until the next call, and returns its size; 0 (no input to
-/// run) where the input cannot be preempted.
+/// run) where the input cannot be preempted, or the mutation panicked (a
+/// panic must not unwind into afl-fuzz).
 ///
 /// # Safety
 ///
-/// AFL++'s contract: `data` is what `afl_custom_init` returned, `buf`
-/// holds `buf_size` bytes and `out_buf` is writable.
+/// AFL++'s contract: `data` is what `afl_custom_init` returned, used by
+/// no one else during the call; `buf` is non-null and holds `buf_size`
+/// bytes; `out_buf` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn afl_custom_fuzz(
     data: *mut c_void,
@@ -86,13 +96,18 @@ pub unsafe extern "C" fn afl_custom_fuzz(
             std::slice::from_raw_parts(buf, buf_size),
         )
     };
-    match mutator.mutate(input, max_size) {
-        Some(out) => {
+    let mutated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        mutator
+            .mutate(input, max_size)
+            .map(|out| (out.as_mut_ptr(), out.len()))
+    }));
+    match mutated {
+        Ok(Some((out, len))) => {
             // SAFETY: `out_buf` is writable; `out` lives in the state.
-            unsafe { *out_buf = out.as_mut_ptr() };
-            out.len()
+            unsafe { *out_buf = out };
+            len
         }
-        None => 0,
+        Ok(None) | Err(_) => 0,
     }
 }
 
@@ -123,7 +138,8 @@ mod tests {
         let text = std::fs::read_to_string(path).unwrap();
         let case = aiodiff::text::parse("b1", &text).unwrap();
         let mut input = aiodiff::bytes::encode(&case).unwrap();
-        let state = afl_custom_init(std::ptr::null_mut(), 7);
+        let before = aiodiff::bytes::decode(&input);
+        let state: *mut c_void = Box::into_raw(Box::new(Mutator::new(Model::Old, 7))).cast();
         let mut changed = 0;
         for _ in 0..20 {
             let mut out: *mut u8 = std::ptr::null_mut();
@@ -144,8 +160,8 @@ mod tests {
             assert!(size <= 4096);
             let mutated = unsafe { std::slice::from_raw_parts(out, size) };
             let decoded = aiodiff::bytes::decode(mutated);
-            assert_eq!(decoded.scenario, case.scenario);
-            changed += usize::from(decoded.schedule != case.schedule);
+            assert_eq!(decoded.scenario, before.scenario);
+            changed += usize::from(decoded.schedule != before.schedule);
         }
         unsafe { afl_custom_deinit(state) };
         assert!(changed >= 10, "{changed} of 20 changed the schedule");
