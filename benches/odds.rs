@@ -56,7 +56,7 @@ fn main() {
         let data = bytes::encode(&seed).expect("a catalogue scenario encodes");
         let mut counts: [BTreeMap<String, u32>; 4] = Default::default();
         for n in 0..tries {
-            let draw = n * 7919 + 1;
+            let draw = n.wrapping_mul(7919).wrapping_add(1);
             let mut pct = Pct::new(u64::from(draw), 3, PCT_HORIZON);
             tally(&seed, &mut pct, &mut counts[0]);
             tally_bytes(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time to the first finding of each signature `aiodiff verify` reports, per
 # engine: libFuzzer (old_model and invariants targets, empty corpus), AFL++
-# (old_model, one zero byte as the only seed), and `aiodiff hunt` with the
+# (old_model, one zero byte as the only seed unless -seeded), and `aiodiff hunt` with the
 # random and PCT strategies. Five seeds per engine, each run LIMIT seconds,
 # as many runs at once as there are cores. Prints a Markdown table of
 # medians (a run that did not find a signature counts as the limit; the
@@ -73,6 +73,10 @@ libfuzzer="$root/fuzz/target/x86_64-unknown-linux-gnu/release"
 bare="$root/fuzz/target/bare/x86_64-unknown-linux-gnu/release"
 afl="$root/fuzz/afl/target/release"
 mutator="$root/fuzz/afl/mutator/target/release/libaiodiff_afl_mutator.so"
+if has_any afl-old-preempt afl-old-preempt-seeded && [[ ! -f $mutator ]]; then
+    echo "ttf.sh: no AFL++ mutator at $mutator (is CARGO_TARGET_DIR set?)" >&2
+    exit 2
+fi
 
 out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
 echo "logs in $out" >&2

@@ -257,9 +257,9 @@ mod tests {
                 };
                 let drawn = bytes::decode(&mutated);
                 assert_eq!(drawn.scenario, case.scenario);
-                let mut pct = Pct::new(u64::from(seed), PCT_DEPTH, PCT_HORIZON);
-                let run = run_model(&Old, &case.scenario, &mut pct, RunOptions::QUIET);
-                if drawn.schedule.len() < MAX_SEGMENTS {
+                let mut rec = Recorder::new(Pct::new(u64::from(seed), PCT_DEPTH, PCT_HORIZON));
+                let run = run_model(&Old, &case.scenario, &mut rec, RunOptions::QUIET);
+                if drawn.schedule == segments_of(&rec.views, &run.decisions) {
                     assert_eq!(decisions(&mutated), run.decisions, "{case:?} {seed}");
                     replayed += 1;
                 }
