@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aiodiff::runner::{run_model, RunOptions};
-use aiodiff::strategy::{Pct, PCT_HORIZON};
+use aiodiff::strategy::{Pct, PCT_DEPTH, PCT_HORIZON};
 use aiodiff::{bytes, catalogue, Case, Old};
 use kernel_sim::{Scheduler, Segments};
 
@@ -57,7 +57,7 @@ fn main() {
         let mut counts: [BTreeMap<String, u32>; 4] = Default::default();
         for n in 0..tries {
             let draw = n.wrapping_mul(7919).wrapping_add(1);
-            let mut pct = Pct::new(u64::from(draw), 3, PCT_HORIZON);
+            let mut pct = Pct::new(u64::from(draw), PCT_DEPTH, PCT_HORIZON);
             tally(&seed, &mut pct, &mut counts[0]);
             tally_bytes(
                 aiodiff::mutation::pct_draw(&Old, &data, draw),

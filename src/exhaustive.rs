@@ -193,9 +193,10 @@ impl Scheduler for Stateful<'_> {
             return false;
         }
         let asleep = self.asleep(step, state);
-        let awake = TaskSet(view.runnable.0 & !tasks(&asleep).0);
+        let sleeping = tasks(&asleep);
+        let awake = TaskSet(view.runnable.0 & !sleeping.0);
         let todo = match self.store_every_state || awake.len() > 1 {
-            true => self.todo(state.fingerprint(), view.runnable, tasks(&asleep)),
+            true => self.todo(state.fingerprint(), view.runnable, sleeping),
             false => awake,
         };
         let Some(first) = todo.first() else {

@@ -150,7 +150,7 @@ enum Command {
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         time: std::time::Duration,
         /// PCT's bug depth.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = aiodiff::strategy::PCT_DEPTH)]
         depth: u32,
         /// Seed of the random choices.
         #[arg(long, default_value_t = 1)]

@@ -29,11 +29,7 @@ use kernel_sim::{AioModel, Segment, Segments, TaskId};
 use crate::bytes::{self, MAX_SEGMENTS};
 use crate::explore::{segments_of, witness_schedule, Recorder, View};
 use crate::runner::{run_model, RunOptions};
-use crate::strategy::{Pct, Rng, PCT_HORIZON};
-
-/// The bug depth of [`pct_draw`]'s PCT: `hunt`'s default, two change
-/// points.
-pub const PCT_DEPTH: u32 = 3;
+use crate::strategy::{Pct, Rng, PCT_DEPTH, PCT_HORIZON};
 
 /// `data` with its schedule rewritten to switch to another task at one
 /// step of `model`'s run, both chosen by `seed`. `None` where the run is

@@ -62,6 +62,10 @@ impl Scheduler for RandomWalk {
 /// place their change points.
 pub const PCT_HORIZON: u32 = 400;
 
+/// PCT's bug depth by default (two change points): `hunt`'s `--depth`,
+/// and the fuzz targets' PCT draws.
+pub const PCT_DEPTH: u32 = 3;
+
 /// PCT with bug depth `d`: tasks get random distinct priorities; the
 /// highest-priority runnable task runs; at `d - 1` random steps among the
 /// first `horizon`, the running task drops below every initial priority.
