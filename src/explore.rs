@@ -45,8 +45,12 @@ pub struct ExploreOptions {
     pub sleep_sets: bool,
     /// With `exhaustive`, store every state reached, not only those where
     /// the search has a choice: more memory and time, the same outcomes;
-    /// `states stored` then counts the distinct states.
+    /// `states stored` then counts the distinct states reached.
     pub store_every_state: bool,
+    /// With `exhaustive` and `sleep_sets`, do not try the tasks left at a
+    /// state when every run from them would end with every task asleep
+    /// ([`crate::exhaustive`]): fewer runs and states, the same outcomes.
+    pub skip_asleep_runs: bool,
 }
 
 impl Default for ExploreOptions {
@@ -57,6 +61,7 @@ impl Default for ExploreOptions {
             exhaustive: false,
             sleep_sets: true,
             store_every_state: false,
+            skip_asleep_runs: true,
         }
     }
 }

@@ -91,8 +91,9 @@ enum Command {
         /// --store-every-state the same states.
         #[arg(long, requires = "exhaustive")]
         no_sleep_sets: bool,
-        /// With --exhaustive, store every state reached, not only those
-        /// with two or more tasks to try: more time and memory, the same
+        /// With --exhaustive, visit and store every reachable state: also
+        /// those with one task to try, and those only runs that would end
+        /// with every task asleep reach. More time and memory, the same
         /// outcomes, and "states stored" counts the distinct states.
         #[arg(long, requires = "exhaustive")]
         store_every_state: bool,
@@ -355,6 +356,7 @@ fn execute(command: Command) -> Result<ExitCode, Fail> {
                 exhaustive,
                 sleep_sets: !no_sleep_sets,
                 store_every_state,
+                skip_asleep_runs: !store_every_state,
             };
             let witnesses = witnesses.unwrap_or_else(|| witnesses_of(&file));
             explore(&file, opts, &witnesses, json, &table.table())

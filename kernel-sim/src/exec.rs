@@ -132,6 +132,13 @@ pub trait Scheduler {
     fn replayed(&mut self) -> Option<(u32, Observations)> {
         None
     }
+
+    /// With [`Config::observe`](crate::Config::observe) on, told the state
+    /// a run ended in after `step` actions (every task stopped, a
+    /// deadlock, or the step budget), as [`Scheduler::prune`] is at every
+    /// other stop: a search learns there what the last step touched. Not
+    /// called for a run [`Scheduler::prune`] ended.
+    fn ended(&mut self, _step: u32, _state: &State) {}
 }
 
 /// The default policy: keep running the current task while it is runnable,
@@ -385,6 +392,18 @@ impl State {
     /// picks among the runnable ones.
     #[inline]
     fn choose(&mut self, sched: &mut dyn Scheduler) -> Choice {
+        let choice = self.choose_or_end(sched);
+        if let (Choice::End(end), true) = (choice, self.observing) {
+            if end != RunEnd::Pruned {
+                sched.ended(self.step, self);
+            }
+        }
+        choice
+    }
+
+    /// [`State::choose`] but for telling the scheduler how a run ended.
+    #[inline]
+    fn choose_or_end(&mut self, sched: &mut dyn Scheduler) -> Choice {
         if self.waiting.is_empty() {
             return Choice::End(RunEnd::Done);
         }

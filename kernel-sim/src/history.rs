@@ -177,6 +177,17 @@ impl Footprint {
             })
     }
 
+    /// The objects the step touched, and how.
+    pub fn touches(&self) -> &[Touch] {
+        &self.touches
+    }
+
+    /// Whether the step read the state unseen, so that it conflicts with
+    /// every other.
+    pub fn touches_everything(&self) -> bool {
+        self.everything
+    }
+
     pub(crate) fn clear(&mut self) {
         self.touches.clear();
         self.everything = false;
@@ -188,6 +199,16 @@ impl Footprint {
 
     pub(crate) fn touch_everything(&mut self) {
         self.everything = true;
+    }
+}
+
+impl FromIterator<Touch> for Footprint {
+    /// The footprint of a step that touched these.
+    fn from_iter<I: IntoIterator<Item = Touch>>(touches: I) -> Footprint {
+        Footprint {
+            touches: touches.into_iter().collect(),
+            everything: false,
+        }
     }
 }
 
