@@ -37,9 +37,9 @@
 //! Sleep sets alone still start runs that go nowhere: a task tried second
 //! whose steps, and those of the tasks awake beside it, never touch what
 //! the tasks asleep there would change (nor change what they would
-//! touch) runs until every task left is asleep, and stops. Nine in ten of
-//! the two-migrator scenario's runs ended so, each after replaying its
-//! whole prefix. So each state on the stack keeps a summary of what
+//! touch) runs until every task left is asleep, and stops. 97% of the
+//! two-migrator scenario's runs ended so, each after replaying its whole
+//! prefix. So each state on the stack keeps a summary of what
 //! the steps explored from it touched, by task, and before trying a
 //! further task there the search asks whether any of those steps, of a
 //! task other than the sleeper, conflicts with the step of a task asleep
@@ -49,8 +49,11 @@
 //! the first tried task's subtree, which commutes past that task's
 //! step), so every schedule from there that begins with one of them
 //! begins, up to the order of independent steps, with a sleeper's step,
-//! whose outcomes are explored. A run that ends at a stored state records
-//! that unseen steps may follow, and no state above it is skipped. This
+//! whose outcomes are explored. A stored state keeps, once a visit to
+//! it ends, the summary of what was explored from it (each distinct
+//! summary is kept once, by number); a run that arrives there again
+//! takes it as what follows its last step. While a visit is under way,
+//! what follows is unknown, and no state above is skipped. This
 //! leaves out states, not outcomes: `--store-every-state` turns it off
 //! with the storing of states passed through, and visits every state.
 //!
@@ -76,7 +79,7 @@ use kernel_sim::{
 use crate::explore::{Exploration, ExploreOptions};
 use crate::runner::{run_model, RunOptions};
 use crate::scenario::Scenario;
-use summary::Summary;
+use summary::{Summaries, Summary};
 
 mod summary;
 
@@ -131,6 +134,9 @@ struct Frame {
     observations: Option<Observations>,
     /// What the steps explored from here touched.
     summary: Summary,
+    /// For a stored state, its fingerprint and what earlier visits
+    /// explored, for when this one ends.
+    visit: Option<Visit>,
 }
 
 impl Frame {
@@ -166,11 +172,25 @@ fn tasks(footprints: &[(TaskId, Footprint)]) -> TaskSet {
     set
 }
 
-/// The stored states: for each fingerprint, the tasks asleep at every
-/// arrival so far, whose steps from there have not been taken. Keys are
-/// fingerprints as two words, which a map packs in 24 bytes an entry where
-/// a `u128`'s alignment takes 32.
-type Seen = HashMap<[u64; 2], TaskSet, BuildHasherDefault<FastHasher>>;
+/// What is kept of a stored state.
+#[derive(Clone, Copy, Debug)]
+struct Stored {
+    /// The tasks asleep at every arrival so far, whose steps from there
+    /// have not been taken.
+    asleep: TaskSet,
+    /// What the steps explored from it touched, as a number in
+    /// [`Summaries`]: [`Summaries::UNKNOWN`] while a visit is under way.
+    summary: u32,
+}
+
+/// The stored states, by fingerprint. Keys are fingerprints as two words,
+/// which a map packs in 24 bytes an entry where a `u128`'s alignment
+/// takes 32.
+type Seen = HashMap<[u64; 2], Stored, BuildHasherDefault<FastHasher>>;
+
+/// A stored state's fingerprint, and what had been explored from it
+/// before this visit, as a number in [`Summaries`].
+type Visit = ([u64; 2], u32);
 
 /// Replays a prefix (the choices on the stack), restoring at its last
 /// step what the tasks had observed there; past it, ends the run at a
@@ -179,6 +199,7 @@ type Seen = HashMap<[u64; 2], TaskSet, BuildHasherDefault<FastHasher>>;
 struct Stateful<'a> {
     stack: &'a mut Vec<Frame>,
     seen: &'a mut Seen,
+    summaries: &'a Summaries,
     sleep_sets: bool,
     store_every_state: bool,
     matched: bool,
@@ -202,21 +223,33 @@ impl Stateful<'_> {
     }
 
     /// What to run from a state with this fingerprint and sleep set,
-    /// updating what is stored; empty if nothing is left to run.
-    fn todo(&mut self, print: u128, runnable: TaskSet, asleep: TaskSet) -> TaskSet {
-        match self.seen.entry([print as u64, (print >> 64) as u64]) {
+    /// updating what is stored, and the visit this arrival begins; empty
+    /// if nothing is left to run. At a state stored before, what its
+    /// earlier visits explored follows the step that led there.
+    fn todo(&mut self, print: u128, runnable: TaskSet, asleep: TaskSet) -> (TaskSet, Visit) {
+        let key = [print as u64, (print >> 64) as u64];
+        let visiting = Stored {
+            asleep,
+            summary: Summaries::UNKNOWN,
+        };
+        match self.seen.entry(key) {
             Entry::Vacant(e) => {
-                e.insert(asleep);
-                TaskSet(runnable.0 & !asleep.0)
+                e.insert(visiting);
+                (TaskSet(runnable.0 & !asleep.0), (key, Summaries::EMPTY))
             }
             Entry::Occupied(mut e) => {
                 let before = *e.get();
-                e.insert(TaskSet(before.0 & asleep.0));
                 self.matched = true;
                 if let Some(top) = self.stack.last_mut() {
-                    top.summary.add_unknown();
+                    top.summary.merge(self.summaries.get(before.summary));
                 }
-                TaskSet(runnable.0 & before.0 & !asleep.0)
+                let todo = TaskSet(runnable.0 & before.asleep.0 & !asleep.0);
+                let asleep = TaskSet(before.asleep.0 & asleep.0);
+                match todo.is_empty() {
+                    true => e.insert(Stored { asleep, ..before }),
+                    false => e.insert(Stored { asleep, ..visiting }),
+                };
+                (todo, (key, before.summary))
             }
         }
     }
@@ -235,9 +268,12 @@ impl Scheduler for Stateful<'_> {
         let asleep = self.asleep(step, state);
         let sleeping = tasks(&asleep);
         let awake = TaskSet(view.runnable.0 & !sleeping.0);
-        let todo = match self.store_every_state || awake.len() > 1 {
-            true => self.todo(state.fingerprint(), view.runnable, sleeping),
-            false => awake,
+        let (todo, visit) = match self.store_every_state || awake.len() > 1 {
+            true => {
+                let (todo, visit) = self.todo(state.fingerprint(), view.runnable, sleeping);
+                (todo, Some(visit))
+            }
+            false => (awake, None),
         };
         let Some(first) = todo.first() else {
             return true;
@@ -255,6 +291,7 @@ impl Scheduler for Stateful<'_> {
             footprints: asleep,
             observations,
             summary: Summary::default(),
+            visit,
         });
         false
     }
@@ -290,12 +327,14 @@ pub fn explore<M: AioModel>(
     let mut result = Exploration::empty(M::NAME);
     let mut space = StateSpace::default();
     let mut seen = Seen::default();
+    let mut summaries = Summaries::default();
     let mut stack: Vec<Frame> = Vec::new();
     loop {
         let prefix = stack.len();
         let mut sched = Stateful {
             stack: &mut stack,
             seen: &mut seen,
+            summaries: &summaries,
             sleep_sets: opts.sleep_sets,
             store_every_state: opts.store_every_state,
             matched: false,
@@ -318,7 +357,7 @@ pub fn explore<M: AioModel>(
             result.incomplete = true;
             break;
         }
-        if !advance(&mut stack, skip) {
+        if !advance(&mut stack, &mut seen, &mut summaries, skip) {
             break;
         }
     }
@@ -330,8 +369,9 @@ pub fn explore<M: AioModel>(
 
 /// Moves the search to its next untried choice, popping the states whose
 /// every choice has been tried, or, with `skip`, whose every run left
-/// would end with every task asleep; false when none is left.
-fn advance(stack: &mut Vec<Frame>, skip: bool) -> bool {
+/// would end with every task asleep, and storing what was explored from
+/// them; false when none is left.
+fn advance(stack: &mut Vec<Frame>, seen: &mut Seen, summaries: &mut Summaries, skip: bool) -> bool {
     while let Some(top) = stack.last_mut() {
         let untried = TaskSet(top.todo.0 & !top.done.0);
         if let (Some(t), false) = (untried.first(), skip && top.all_would_sleep()) {
@@ -340,6 +380,12 @@ fn advance(stack: &mut Vec<Frame>, skip: bool) -> bool {
             return true;
         }
         let popped = stack.pop().expect("the loop's frame");
+        if let Some((key, before)) = popped.visit {
+            let explored = summaries.union(before, &popped.summary);
+            seen.get_mut(&key)
+                .expect("a visited state is stored")
+                .summary = explored;
+        }
         if let Some(parent) = stack.last_mut() {
             parent.summary.merge(&popped.summary);
         }

@@ -2,12 +2,16 @@
 //! whether any of them would wake a task asleep there.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use kernel_sim::history::FastHasher;
 
 use kernel_sim::{Access, Footprint, Obj, TaskId};
 
 /// The objects the steps of part of a search touched, and which tasks'
 /// steps read or changed each.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(super) struct Summary {
     /// Objects, sorted, each with the tasks that read it and the tasks
     /// that changed it, as bit masks.
@@ -40,11 +44,6 @@ impl Summary {
                 Access::Write | Access::Add => self.objects[i].2 |= bit,
             }
         }
-    }
-
-    /// Records that steps not seen here may have followed.
-    pub(super) fn add_unknown(&mut self) {
-        self.unknown = true;
     }
 
     /// Records everything `other` records.
@@ -103,6 +102,51 @@ impl Summary {
     }
 }
 
+/// The distinct summaries of a search, each kept once and named by a
+/// number, from [`Summaries::EMPTY`] and [`Summaries::UNKNOWN`].
+#[derive(Debug)]
+pub(super) struct Summaries {
+    list: Vec<Summary>,
+    numbers: HashMap<Summary, u32, BuildHasherDefault<FastHasher>>,
+}
+
+impl Default for Summaries {
+    fn default() -> Summaries {
+        let unknown = Summary {
+            unknown: true,
+            ..Summary::default()
+        };
+        let list = vec![Summary::default(), unknown];
+        let numbers = list.iter().cloned().zip(0..).collect();
+        Summaries { list, numbers }
+    }
+}
+
+impl Summaries {
+    /// The summary of nothing.
+    pub(super) const EMPTY: u32 = 0;
+    /// The summary of a continuation nothing is known of.
+    pub(super) const UNKNOWN: u32 = 1;
+
+    /// The summary numbered `n`.
+    pub(super) fn get(&self, n: u32) -> &Summary {
+        &self.list[n as usize]
+    }
+
+    /// The number of the union of summary `n` and `more`.
+    pub(super) fn union(&mut self, n: u32, more: &Summary) -> u32 {
+        let mut union = self.get(n).clone();
+        union.merge(more);
+        if let Some(&m) = self.numbers.get(&union) {
+            return m;
+        }
+        let m = u32::try_from(self.list.len()).expect("fewer than 2^32 distinct summaries");
+        self.list.push(union.clone());
+        self.numbers.insert(union, m);
+        m
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +189,7 @@ mod tests {
 
     /// A sleeper's own steps never wake it; merged summaries wake as the
     /// steps of both would; an unknown continuation wakes every sleeper.
+    /// Equal unions get one number.
     #[test]
     fn own_steps_merges_and_unknown_continuations() {
         let write = footprint(&[(Obj::AioNr, Access::Write)]);
@@ -159,9 +204,12 @@ mod tests {
         assert!(s.wakes(A, &write));
         assert!(!s.wakes(A, &read));
         assert!(s.wakes(B, &read));
-        let mut unknown = Summary::default();
-        unknown.add_unknown();
-        s.merge(&unknown);
+        s.merge(Summaries::default().get(Summaries::UNKNOWN));
         assert!(s.wakes(A, &read));
+        let mut numbers = Summaries::default();
+        let n = numbers.union(Summaries::EMPTY, &other);
+        assert_eq!(numbers.union(n, &other), n);
+        assert_eq!(numbers.get(n), &other);
+        assert!(!numbers.get(Summaries::EMPTY).wakes(A, &read));
     }
 }
