@@ -79,7 +79,7 @@ use kernel_sim::{
 use crate::explore::{Exploration, ExploreOptions};
 use crate::runner::{run_model, RunOptions};
 use crate::scenario::Scenario;
-use summary::{Summaries, Summary};
+use summary::{Objects, Summaries, Summary};
 
 mod summary;
 
@@ -144,10 +144,10 @@ impl Frame {
     /// with every task asleep: no step explored from here, of a task
     /// other than the one asleep or tried, would wake one asleep or tried
     /// here (see the module documentation).
-    fn all_would_sleep(&self) -> bool {
+    fn all_would_sleep(&self, objects: &Objects) -> bool {
         self.footprints
             .iter()
-            .all(|(t, f)| !self.summary.wakes(*t, f))
+            .all(|(t, f)| !self.summary.wakes(*t, f, objects))
     }
 
     /// The sleep set of the state `chosen`'s step, which touched `taken`,
@@ -199,7 +199,7 @@ type Visit = ([u64; 2], u32);
 struct Stateful<'a> {
     stack: &'a mut Vec<Frame>,
     seen: &'a mut Seen,
-    summaries: &'a Summaries,
+    summaries: &'a mut Summaries,
     sleep_sets: bool,
     store_every_state: bool,
     matched: bool,
@@ -217,7 +217,8 @@ impl Stateful<'_> {
             true => from.asleep_after(&taken),
             false => Vec::new(),
         };
-        from.summary.add(from.chosen, &taken);
+        from.summary
+            .add(from.chosen, &taken, &mut self.summaries.objects);
         from.footprints.push((from.chosen, taken));
         asleep
     }
@@ -334,7 +335,7 @@ pub fn explore<M: AioModel>(
         let mut sched = Stateful {
             stack: &mut stack,
             seen: &mut seen,
-            summaries: &summaries,
+            summaries: &mut summaries,
             sleep_sets: opts.sleep_sets,
             store_every_state: opts.store_every_state,
             matched: false,
@@ -374,7 +375,10 @@ pub fn explore<M: AioModel>(
 fn advance(stack: &mut Vec<Frame>, seen: &mut Seen, summaries: &mut Summaries, skip: bool) -> bool {
     while let Some(top) = stack.last_mut() {
         let untried = TaskSet(top.todo.0 & !top.done.0);
-        if let (Some(t), false) = (untried.first(), skip && top.all_would_sleep()) {
+        if let (Some(t), false) = (
+            untried.first(),
+            skip && top.all_would_sleep(&summaries.objects),
+        ) {
             top.done.insert(t);
             top.chosen = t;
             return true;

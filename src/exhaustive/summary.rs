@@ -1,113 +1,146 @@
 //! What the steps explored from a state touched, by task: enough to tell
 //! whether any of them would wake a task asleep there.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasher, BuildHasherDefault};
 
+use kernel_sim::exec::MAX_TASKS;
 use kernel_sim::history::FastHasher;
-
 use kernel_sim::{Access, Footprint, Obj, TaskId};
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// The objects a search has met, numbered in the order it met them.
+#[derive(Debug, Default)]
+pub(super) struct Objects(FastMap<Obj, u32>);
+
+impl Objects {
+    /// `obj`'s number, giving it the next one if it has none.
+    fn number(&mut self, obj: Obj) -> u32 {
+        let next = u32::try_from(self.0.len()).expect("fewer than 2^32 objects");
+        *self.0.entry(obj).or_insert(next)
+    }
+
+    /// `obj`'s number, if it has one.
+    fn get(&self, obj: Obj) -> Option<u32> {
+        self.0.get(&obj).copied()
+    }
+}
+
+/// Bits a task's touches of one object take: one per task, so that an
+/// object's tasks are one byte of a [`Bits`].
+const PER_OBJECT: usize = 8;
+const _: () = assert!(MAX_TASKS <= PER_OBJECT);
+
+/// A set of (object, task) pairs, `PER_OBJECT` bits an object, with no
+/// trailing zero word (so that equal sets are equal vectors).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn insert(&mut self, obj: u32, t: TaskId) {
+        let bit = obj as usize * PER_OBJECT + t.index();
+        if self.0.len() <= bit / 64 {
+            self.0.resize(bit / 64 + 1, 0);
+        }
+        self.0[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn union(&mut self, other: &Bits) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (w, o) in self.0.iter_mut().zip(&other.0) {
+            *w |= o;
+        }
+    }
+
+    /// The tasks that touched `obj`, as a mask.
+    fn tasks(&self, obj: u32) -> u8 {
+        let bit = obj as usize * PER_OBJECT;
+        self.0.get(bit / 64).map_or(0, |w| (w >> (bit % 64)) as u8)
+    }
+
+    /// Whether a task other than `t` touched anything.
+    fn any_but(&self, t: TaskId) -> bool {
+        let others = !(0x0101_0101_0101_0101u64 << t.index());
+        self.0.iter().any(|w| w & others != 0)
+    }
+}
 
 /// The objects the steps of part of a search touched, and which tasks'
 /// steps read or changed each.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(super) struct Summary {
-    /// Objects, sorted, each with the tasks that read it and the tasks
-    /// that changed it, as bit masks.
-    objects: Vec<(Obj, u16, u16)>,
+    /// The objects each task read.
+    read: Bits,
+    /// The objects each task wrote or added to.
+    changed: Bits,
     /// Tasks with a step that read the state unseen, which conflicts with
     /// every other.
-    everything: u16,
+    everything: u8,
     /// Whether steps not recorded here may have followed: a run reached a
-    /// state explored before, from elsewhere.
+    /// state whose visit was under way.
     unknown: bool,
 }
 
 impl Summary {
     /// Records a step of `t` that touched `f`.
-    pub(super) fn add(&mut self, t: TaskId, f: &Footprint) {
-        let bit = 1u16 << t.0;
+    pub(super) fn add(&mut self, t: TaskId, f: &Footprint, objects: &mut Objects) {
         if f.touches_everything() {
-            self.everything |= bit;
+            self.everything |= 1 << t.0;
         }
         for touch in f.touches() {
-            let i = match self.objects.binary_search_by(|e| e.0.cmp(&touch.obj)) {
-                Ok(i) => i,
-                Err(i) => {
-                    self.objects.insert(i, (touch.obj, 0, 0));
-                    i
-                }
-            };
+            let obj = objects.number(touch.obj);
             match touch.access {
-                Access::Read => self.objects[i].1 |= bit,
-                Access::Write | Access::Add => self.objects[i].2 |= bit,
+                Access::Read => self.read.insert(obj, t),
+                Access::Write | Access::Add => self.changed.insert(obj, t),
             }
         }
     }
 
     /// Records everything `other` records.
     pub(super) fn merge(&mut self, other: &Summary) {
+        self.read.union(&other.read);
+        self.changed.union(&other.changed);
         self.everything |= other.everything;
         self.unknown |= other.unknown;
-        if other.objects.is_empty() {
-            return;
-        }
-        let (a, b) = (&self.objects, &other.objects);
-        let mut merged = Vec::with_capacity(a.len() + b.len());
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            match a[i].0.cmp(&b[j].0) {
-                Ordering::Less => {
-                    merged.push(a[i]);
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    merged.push(b[j]);
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    merged.push((a[i].0, a[i].1 | b[j].1, a[i].2 | b[j].2));
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        merged.extend_from_slice(&a[i..]);
-        merged.extend_from_slice(&b[j..]);
-        self.objects = merged;
     }
 
     /// Whether a recorded step of a task other than `sleeper` may conflict
     /// with `f`, `sleeper`'s step: it changed what `f` touched, or touched
     /// what `f` changed (as [`Footprint::conflicts`] has it).
-    pub(super) fn wakes(&self, sleeper: TaskId, f: &Footprint) -> bool {
-        let others = !(1u16 << sleeper.0);
+    pub(super) fn wakes(&self, sleeper: TaskId, f: &Footprint, objects: &Objects) -> bool {
+        let others = !(1u8 << sleeper.0);
         if self.unknown || self.everything & others != 0 {
             return true;
         }
         if f.touches_everything() {
-            return self.objects.iter().any(|e| (e.1 | e.2) & others != 0);
+            return self.read.any_but(sleeper) || self.changed.any_but(sleeper);
         }
         f.touches().iter().any(|t| {
-            let Ok(i) = self.objects.binary_search_by(|e| e.0.cmp(&t.obj)) else {
+            let Some(obj) = objects.get(t.obj) else {
                 return false;
             };
-            let (_, read, changed) = self.objects[i];
-            match t.access {
-                Access::Read => changed & others != 0,
-                Access::Write | Access::Add => (read | changed) & others != 0,
-            }
+            let touched = match t.access {
+                Access::Read => self.changed.tasks(obj),
+                Access::Write | Access::Add => self.changed.tasks(obj) | self.read.tasks(obj),
+            };
+            touched & others != 0
         })
     }
 }
 
 /// The distinct summaries of a search, each kept once and named by a
-/// number, from [`Summaries::EMPTY`] and [`Summaries::UNKNOWN`].
+/// number, from [`Summaries::EMPTY`] and [`Summaries::UNKNOWN`], and the
+/// objects they number.
 #[derive(Debug)]
 pub(super) struct Summaries {
     list: Vec<Summary>,
-    numbers: HashMap<Summary, u32, BuildHasherDefault<FastHasher>>,
+    /// Summaries by hash; a summary whose hash another has is kept again.
+    numbers: FastMap<u64, u32>,
+    /// The objects the search met.
+    pub(super) objects: Objects,
 }
 
 impl Default for Summaries {
@@ -116,9 +149,14 @@ impl Default for Summaries {
             unknown: true,
             ..Summary::default()
         };
-        let list = vec![Summary::default(), unknown];
-        let numbers = list.iter().cloned().zip(0..).collect();
-        Summaries { list, numbers }
+        let mut summaries = Summaries {
+            list: Vec::new(),
+            numbers: FastMap::default(),
+            objects: Objects::default(),
+        };
+        summaries.number(Summary::default());
+        summaries.number(unknown);
+        summaries
     }
 }
 
@@ -137,13 +175,20 @@ impl Summaries {
     pub(super) fn union(&mut self, n: u32, more: &Summary) -> u32 {
         let mut union = self.get(n).clone();
         union.merge(more);
-        if let Some(&m) = self.numbers.get(&union) {
-            return m;
+        self.number(union)
+    }
+
+    fn number(&mut self, summary: Summary) -> u32 {
+        let hash = self.numbers.hasher().hash_one(&summary);
+        if let Some(&n) = self.numbers.get(&hash) {
+            if self.list[n as usize] == summary {
+                return n;
+            }
         }
-        let m = u32::try_from(self.list.len()).expect("fewer than 2^32 distinct summaries");
-        self.list.push(union.clone());
-        self.numbers.insert(union, m);
-        m
+        let n = u32::try_from(self.list.len()).expect("fewer than 2^32 distinct summaries");
+        self.list.push(summary);
+        self.numbers.entry(hash).or_insert(n);
+        n
     }
 }
 
@@ -175,16 +220,33 @@ mod tests {
         }
         for mine in &steps {
             for theirs in &steps {
+                let mut objects = Objects::default();
                 let mut s = Summary::default();
-                s.add(B, theirs);
-                s.add(A, &steps[1]);
-                assert_eq!(
-                    s.wakes(A, mine),
-                    mine.conflicts(theirs),
-                    "{mine:?} {theirs:?}"
-                );
+                s.add(B, theirs, &mut objects);
+                s.add(A, &steps[1], &mut objects);
+                let wakes = s.wakes(A, mine, &objects);
+                assert_eq!(wakes, mine.conflicts(theirs), "{mine:?} {theirs:?}");
             }
         }
+    }
+
+    /// A set of (object, task) bits tells an object's tasks apart, and
+    /// whether any task but one touched anything.
+    #[test]
+    fn bits_by_object_and_task() {
+        let mut bits = Bits::default();
+        bits.insert(9, A);
+        assert_eq!(bits.tasks(9), 1);
+        assert_eq!(bits.tasks(8), 0);
+        assert_eq!(bits.tasks(1000), 0);
+        assert!(!bits.any_but(A) && bits.any_but(B));
+        let mut more = Bits::default();
+        more.insert(9, B);
+        more.insert(3, A);
+        bits.union(&more);
+        assert_eq!(bits.tasks(9), 3);
+        assert_eq!(bits.tasks(3), 1);
+        assert!(bits.any_but(A));
     }
 
     /// A sleeper's own steps never wake it; merged summaries wake as the
@@ -194,22 +256,25 @@ mod tests {
     fn own_steps_merges_and_unknown_continuations() {
         let write = footprint(&[(Obj::AioNr, Access::Write)]);
         let read = footprint(&[(Obj::AioNr, Access::Read)]);
-        let mut s = Summary::default();
-        s.add(A, &write);
-        assert!(!s.wakes(A, &read));
-        let mut other = Summary::default();
-        other.add(B, &footprint(&[(Obj::PageCount(3), Access::Add)]));
-        other.add(B, &read);
-        s.merge(&other);
-        assert!(s.wakes(A, &write));
-        assert!(!s.wakes(A, &read));
-        assert!(s.wakes(B, &read));
-        s.merge(Summaries::default().get(Summaries::UNKNOWN));
-        assert!(s.wakes(A, &read));
         let mut numbers = Summaries::default();
+        let objects = &mut numbers.objects;
+        let mut s = Summary::default();
+        s.add(A, &write, objects);
+        assert!(!s.wakes(A, &read, objects));
+        let mut other = Summary::default();
+        let add = footprint(&[(Obj::PageCount(3), Access::Add)]);
+        other.add(B, &add, objects);
+        other.add(B, &read, objects);
+        s.merge(&other);
+        assert!(s.wakes(A, &write, objects));
+        assert!(!s.wakes(A, &read, objects));
+        assert!(s.wakes(B, &read, objects));
         let n = numbers.union(Summaries::EMPTY, &other);
         assert_eq!(numbers.union(n, &other), n);
         assert_eq!(numbers.get(n), &other);
-        assert!(!numbers.get(Summaries::EMPTY).wakes(A, &read));
+        let objects = &numbers.objects;
+        assert!(!numbers.get(Summaries::EMPTY).wakes(A, &read, objects));
+        s.merge(numbers.get(Summaries::UNKNOWN));
+        assert!(s.wakes(A, &read, objects));
     }
 }
