@@ -478,6 +478,8 @@ mod tests {
         assert_eq!(k.trace().len(), 50);
     }
 
+    /// An ABBA deadlock ends the run with a violation for each task, each
+    /// left waiting for the lock the other holds, which its guard reads.
     #[test]
     fn an_abba_deadlock_is_an_outcome() {
         let k = Kernel::new(Config::default());
@@ -502,6 +504,22 @@ mod tests {
         assert_eq!(
             v[0].label.unwrap().to_string(),
             "io_setup:spin_lock(completion_lock)"
+        );
+        let blocked = k.inspect(|st| st.blocked());
+        let reads = |l| {
+            vec![crate::history::Touch {
+                obj: crate::history::Obj::Lock(l),
+                access: crate::history::Access::Read,
+            }]
+        };
+        assert_eq!(blocked.len(), 2);
+        assert_eq!(
+            (blocked[0].0, blocked[0].1.touches()),
+            (TaskId(0), &reads(b)[..])
+        );
+        assert_eq!(
+            (blocked[1].0, blocked[1].1.touches()),
+            (TaskId(1), &reads(a)[..])
         );
     }
 

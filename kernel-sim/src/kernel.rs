@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 
 use crate::exec::{Choice, SchedSlot, TaskId, TaskSet, Yield, MAX_TASKS};
-use crate::history::{Access, EventKey, History, Obj, Occurrences, Pool};
+use crate::history::{Access, EventKey, Footprint, History, Obj, Occurrences, Pool};
 use crate::label::{Arg, Func, Label, OpKind, PageFlag};
 use crate::ledger::Ledger;
 use crate::locks::{Lock, LockId, LockOwner};
@@ -446,24 +446,45 @@ impl State {
     /// Records in the step's footprint what deciding that `guard` lets the
     /// action run read: a step that changes it may disable the action.
     fn guard_footprint(&mut self, guard: Guard) {
+        let mut f = std::mem::take(&mut self.footprint);
+        self.guard_reads(guard, &mut f);
+        self.footprint = f;
+    }
+
+    /// Adds to `f` what deciding whether `guard` lets an action run reads.
+    fn guard_reads(&self, guard: Guard, f: &mut Footprint) {
         match guard {
             Guard::None => {}
-            Guard::PageUnlocked(p) => self
-                .footprint
-                .touch(Obj::PageFlag(p.id, PageFlag::Locked), Access::Read),
-            Guard::LockFree(l) => self.footprint.touch(Obj::Lock(l), Access::Read),
+            Guard::PageUnlocked(p) => f.touch(Obj::PageFlag(p.id, PageFlag::Locked), Access::Read),
+            Guard::LockFree(l) => f.touch(Obj::Lock(l), Access::Read),
             Guard::TreeUnfrozen(m) => {
                 let tree = &self.inodes[m.0 as usize].mapping.tree;
-                self.footprint.touch(Obj::TreeEnd(m), Access::Read);
+                f.touch(Obj::TreeEnd(m), Access::Read);
                 for (i, p) in tree.iter().enumerate() {
-                    self.footprint
-                        .touch(Obj::TreeSlot(m, i as u8), Access::Read);
+                    f.touch(Obj::TreeSlot(m, i as u8), Access::Read);
                     if let Some(p) = p {
-                        self.footprint.touch(Obj::PageCount(p.id), Access::Read);
+                        f.touch(Obj::PageCount(p.id), Access::Read);
                     }
                 }
             }
         }
+    }
+
+    /// The tasks whose next action waits for its guard, each with what
+    /// deciding the guard reads: where a step that changed it took the
+    /// action away from them.
+    pub fn blocked(&self) -> Vec<(TaskId, Footprint)> {
+        self.guarded
+            .iter()
+            .filter_map(|t| {
+                let guard = self.tasks[t.index()].pending?.guard;
+                (!self.enabled(guard)).then(|| {
+                    let mut f = Footprint::default();
+                    self.guard_reads(guard, &mut f);
+                    (t, f)
+                })
+            })
+            .collect()
     }
 
     /// Starts or stops folding observations (and recording footprints).
