@@ -177,6 +177,15 @@ impl Footprint {
             })
     }
 
+    /// The footprint of a step that read the state unseen, which
+    /// conflicts with every other step.
+    pub fn everything() -> Footprint {
+        Footprint {
+            touches: Vec::new(),
+            everything: true,
+        }
+    }
+
     /// The objects the step touched, and how.
     pub fn touches(&self) -> &[Touch] {
         &self.touches
