@@ -392,20 +392,8 @@ impl State {
     /// picks among the runnable ones.
     #[inline]
     fn choose(&mut self, sched: &mut dyn Scheduler) -> Choice {
-        let choice = self.choose_or_end(sched);
-        if let (Choice::End(end), true) = (choice, self.observing) {
-            if end != RunEnd::Pruned {
-                sched.ended(self.step, self);
-            }
-        }
-        choice
-    }
-
-    /// [`State::choose`] but for telling the scheduler how a run ended.
-    #[inline]
-    fn choose_or_end(&mut self, sched: &mut dyn Scheduler) -> Choice {
         if self.waiting.is_empty() {
-            return Choice::End(RunEnd::Done);
+            return self.end(sched, RunEnd::Done);
         }
         let mut runnable = TaskSet(self.waiting.0 & !self.guarded.0);
         for t in self.guarded.iter() {
@@ -419,12 +407,12 @@ impl State {
         }
         if runnable.is_empty() {
             self.report_deadlock();
-            return Choice::End(RunEnd::Deadlock);
+            return self.end(sched, RunEnd::Deadlock);
         }
         if self.step >= self.config.step_budget {
             self.current = None;
             self.violation(ViolationKind::StepBudget);
-            return Choice::End(RunEnd::StepBudget);
+            return self.end(sched, RunEnd::StepBudget);
         }
         if self.resume.as_ref().is_some_and(|(at, _)| *at == self.step) {
             let (_, observations) = self.resume.take().expect("checked");
@@ -448,6 +436,15 @@ impl State {
         } else {
             Choice::Task(runnable.first().expect("runnable is never empty"))
         }
+    }
+
+    /// Ends the run, telling the scheduler how with observations on.
+    #[cold]
+    fn end(&mut self, sched: &mut dyn Scheduler, end: RunEnd) -> Choice {
+        if self.observing {
+            sched.ended(self.step, self);
+        }
+        Choice::End(end)
     }
 }
 
