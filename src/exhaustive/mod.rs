@@ -75,13 +75,11 @@
 //! search; a stopped one says it is incomplete.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
-use kernel_sim::history::FastHasher;
 use kernel_sim::{
-    AioModel, Footprint, Observations, RunEnd, SchedView, Scheduler, State, TaskId, TaskSet,
+    AioModel, FastMap, Footprint, Observations, RunEnd, SchedView, Scheduler, State, TaskId,
+    TaskSet,
 };
 
 use crate::explore::{Exploration, ExploreOptions};
@@ -194,7 +192,7 @@ struct Stored {
 /// The stored states, by fingerprint. Keys are fingerprints as two words,
 /// which a map packs in 24 bytes an entry where a `u128`'s alignment
 /// takes 32.
-type Seen = HashMap<[u64; 2], Stored, BuildHasherDefault<FastHasher>>;
+type Seen = FastMap<[u64; 2], Stored>;
 
 /// A stored state's fingerprint, and what had been explored from it
 /// before this visit, as a number in [`Summaries`].

@@ -1,14 +1,10 @@
 //! What the steps explored from a state touched, by task: enough to tell
 //! whether any of them would wake a task asleep there.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault};
+use std::hash::BuildHasher;
 
 use kernel_sim::exec::MAX_TASKS;
-use kernel_sim::history::FastHasher;
-use kernel_sim::{Access, Footprint, Obj, TaskId};
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+use kernel_sim::{Access, FastMap, Footprint, Obj, TaskId};
 
 /// The objects a search has met, numbered in the order it met them.
 #[derive(Debug, Default)]
