@@ -25,8 +25,11 @@
 # engine ending in -base (lf-old-base, lf-inv-seeded-base, ...) is the
 # one without the suffix run on the targets in the directory
 # $TTF_BASELINE (old_model and invariants built elsewhere, from another
-# commit say), so that two builds are timed in one session, their runs
-# alternating. The
+# commit say; for afl-old-preempt-base and afl-old-preempt-seeded-base,
+# the AFL++ mutator libaiodiff_afl_mutator.so), so that two builds are timed in one session, their runs
+# alternating. libFuzzer runs with the flags of its target's options file
+# (fuzz/options/, as OSS-Fuzz runs it; fuzz/options.sh), the baseline
+# with $TTF_BASELINE_FLAGS instead where that is set (to "" say). The
 # fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
 # src/fuzzing.rs): they log each signature's first occurrence and go on.
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
@@ -63,7 +66,8 @@ if has_any lf-old-bare lf-inv-bare; then
             --debug-assertions ${CARGO_FUZZ_FLAGS:-} --target-dir target/bare "$target"
     done) >&2
 fi
-if has_any afl-old afl-old-il afl-old-preempt afl-old-seeded afl-old-preempt-seeded; then
+if has_any afl-old afl-old-il afl-old-preempt afl-old-seeded afl-old-preempt-seeded \
+    afl-old-preempt-base afl-old-preempt-seeded-base; then
     (cd "$root/fuzz/afl" && cargo afl build --release --quiet) >&2
 fi
 if has_any afl-old-preempt afl-old-preempt-seeded; then
@@ -83,7 +87,7 @@ echo "logs in $out" >&2
 "$aiodiff" verify --json --witnesses "$out/witnesses" > "$out/verify.json" 2>/dev/null || true
 
 if has_any lf-old-seeded lf-inv-seeded lf-old-seeded-base lf-inv-seeded-base \
-    afl-old-seeded afl-old-preempt-seeded; then
+    afl-old-seeded afl-old-preempt-seeded afl-old-preempt-seeded-base; then
     bash "$root/fuzz/seeds.sh" "$out/seeds" >&2
 fi
 
@@ -117,18 +121,28 @@ run_one() {
             if [[ $kind == *-seeded ]]; then
                 cp "$out/seeds/$target/"* "$work/"
             fi
-            "$build/$target" "$work" -seed="$seed" -max_total_time="$limit" \
+            local flags
+            flags="$("$root/fuzz/options.sh" "$target")"
+            if [[ $engine == *-base && -n ${TTF_BASELINE_FLAGS+set} ]]; then
+                flags="$TTF_BASELINE_FLAGS"
+            fi
+            # shellcheck disable=SC2086 # flags are words
+            "$build/$target" "$work" -seed="$seed" -max_total_time="$limit" $flags \
                 > "$work/stderr" 2>&1 || true
             ;;
-        afl-old | afl-old-il | afl-old-preempt | afl-old-seeded | afl-old-preempt-seeded)
+        afl-old | afl-old-il | afl-old-preempt | afl-old-seeded | afl-old-preempt-seeded | \
+            afl-old-preempt-base | afl-old-preempt-seeded-base)
             mkdir -p "$work/in"
             if [[ $engine == *-il ]]; then
                 export AIODIFF_INTERLEAVINGS=1
             fi
             if [[ $engine == *-preempt* ]]; then
                 export AFL_CUSTOM_MUTATOR_LIBRARY="$mutator" AIODIFF_MODEL=old
+                if [[ $engine == *-base ]]; then
+                    AFL_CUSTOM_MUTATOR_LIBRARY="$TTF_BASELINE/libaiodiff_afl_mutator.so"
+                fi
             fi
-            if [[ $engine == *-seeded ]]; then
+            if [[ $engine == *-seeded* ]]; then
                 cp "$out/seeds/old_model/"* "$work/in/"
             else
                 printf '\0' > "$work/in/zero"
@@ -148,7 +162,8 @@ for h in json.load(sys.stdin):
     echo "done: $engine seed $seed" >&2
 }
 export -f run_one
-export out limit libfuzzer bare afl mutator aiodiff TTF_BASELINE
+export out limit libfuzzer bare afl mutator aiodiff root TTF_BASELINE
+[[ -n ${TTF_BASELINE_FLAGS+set} ]] && export TTF_BASELINE_FLAGS
 xargs -P "$(nproc)" -L 1 bash -c 'run_one "$@"' _ < "$jobs"
 
 python3 - "$out" "$limit" "${engines[@]}" <<'PY'

@@ -3,7 +3,9 @@
 # checkout as $SRC/aiodiff, or set AIODIFF_ROOT), OUT and WORK. On a stable
 # toolchain without sanitizers, set CARGO_FUZZ_FLAGS="-s none".
 # Comparison tracing is off: it made libFuzzer 1.5-3x slower to every
-# finding here (BENCHMARKS.md, "Time to first finding").
+# finding here (BENCHMARKS.md, "Time to first finding"). Each target's
+# libFuzzer flags are in fuzz/options/ (BENCHMARKS.md, "libFuzzer's
+# flags").
 set -euo pipefail
 root="${AIODIFF_ROOT:-$SRC/aiodiff}"
 targets=(differential invariants old_model decode)
@@ -14,7 +16,7 @@ cargo fuzz build -O --debug-assertions --no-trace-compares ${CARGO_FUZZ_FLAGS:-}
 built="$root/fuzz/target/x86_64-unknown-linux-gnu/release"
 for t in "${targets[@]}"; do
     cp "$built/$t" "$OUT/"
-    printf '[libfuzzer]\nmax_len = 4096\n' > "$OUT/$t.options"
+    cp "$root/fuzz/options/$t.options" "$OUT/"
 done
 
 # Seed corpora from the regression corpus and verify's catalogue, one zip
