@@ -26,8 +26,8 @@
 # one without the suffix run on the targets in the directory
 # $TTF_BASELINE (old_model and invariants built elsewhere, from another
 # commit say; for afl-old-preempt-base and afl-old-preempt-seeded-base,
-# the AFL++ mutator libaiodiff_afl_mutator.so), so that two builds are timed in one session, their runs
-# alternating. libFuzzer runs with the flags of its target's options file
+# the AFL++ mutator libaiodiff_afl_mutator.so), so that two builds are
+# timed in one session, their runs alternating. libFuzzer runs with the flags of its target's options file
 # (fuzz/options/, as OSS-Fuzz runs it; fuzz/options.sh), the baseline
 # with $TTF_BASELINE_FLAGS instead where that is set (to "" say). The
 # fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
