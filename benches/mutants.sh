@@ -10,7 +10,9 @@
 #   its first such finding;
 # - builds the `differential` fuzz target (cargo-fuzz, stable, no sanitizer)
 #   and runs it from the seeds of fuzz/seeds.sh with -seed=1 for SECONDS
-#   (default 60): whether it crashes, when, and on what. SECONDS 0 skips it.
+#   (default 60), with the flags of fuzz/options/differential.options (or
+#   MUTANTS_FUZZ_FLAGS, if set): whether it crashes, when, and on what.
+#   SECONDS 0 skips it.
 # Prints a Markdown table for BENCHMARKS.md. Needs cargo-fuzz.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -35,8 +37,9 @@ mkdir -p "$tree"
 # depends on it.
 export CARGO_TARGET_DIR="$scratch/target"
 fuzz_target_dir="$scratch/fuzz-target"
+read -r -a fuzz_flags <<<"${MUTANTS_FUZZ_FLAGS-$("$root/fuzz/options.sh" differential)}"
 
-echo "| mutant | verify: scenarios reporting it, of those that migrate | verify: first finding | differential, ${secs} s, seed 1 |"
+echo "| mutant | verify: scenarios reporting it, of those that migrate | verify: first finding | differential, ${secs} s, seed 1, ${fuzz_flags[*]} |"
 echo "|---|---|---|---|"
 for m in "${mutants[@]}"; do
     patch="$root/benches/mutants/$m.patch"
@@ -71,7 +74,7 @@ PY
     "$tree/fuzz/seeds.sh" "$scratch/seeds" >/dev/null
     start=$(date +%s.%N)
     "$target" "$scratch/run" "$scratch/seeds/differential" -seed=1 -max_total_time="$secs" \
-        -artifact_prefix="$scratch/art/" >"$scratch/fuzz.log" 2>&1 || true
+        "${fuzz_flags[@]}" -artifact_prefix="$scratch/art/" >"$scratch/fuzz.log" 2>&1 || true
     took=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
     crash=$(grep -o 'aiodiff [a-z -]*: [^ ]*' "$scratch/fuzz.log" | head -n 1 || true)
     if [ -n "$crash" ]; then
