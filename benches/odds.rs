@@ -2,7 +2,7 @@
 //! scenario: `cargo bench --bench odds [-- N]` (N tries of each kind,
 //! default 2000).
 //!
-//! Four kinds of try: a draw of `hunt --strategy pct` (depth 3, change
+//! Five kinds of try: a draw of `hunt --strategy pct` (depth 3, change
 //! points among the first 400 steps); the fuzz targets' PCT-draw mutation
 //! (`aiodiff::mutation::pct_draw`), the same draw written into a seed's
 //! bytes as `aiodiff catalogue` wrote it, cut where the byte format
@@ -10,7 +10,9 @@
 //! targets' other structure-aware mutation (`aiodiff::mutation::preempt`)
 //! applied to the seed; and two preemptions in a row, the second of the
 //! first's result, as two generations of the fuzzer make them when the
-//! first is kept. The counts say which rows one switch can reach from a
+//! first is kept; and one preemption of the new code's default run with
+//! the old code following it (`aiodiff::mutation::preempt_followed`,
+//! `old_model`'s third mutation). The counts say which rows one switch can reach from a
 //! seed and which need two, and what the byte format loses of a PCT draw,
 //! which is what sets libFuzzer's time to them beside PCT's
 //! (BENCHMARKS.md).
@@ -19,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aiodiff::runner::{run_model, RunOptions};
 use aiodiff::strategy::{Pct, PCT_DEPTH, PCT_HORIZON};
-use aiodiff::{bytes, catalogue, Case, Old};
+use aiodiff::{bytes, catalogue, Case, New, Old};
 use kernel_sim::{Scheduler, Segments};
 
 /// Signatures of the old code's run of `case` under `sched`, tallied.
@@ -45,16 +47,16 @@ fn main() {
         .find(|a| !a.starts_with('-'))
         .map_or(2000, |a| a.parse().expect("N: a number of tries"));
     println!(
-        "| scenario | signature | PCT draw | PCT draw as a mutation | one preemption | two preemptions |"
+        "| scenario | signature | PCT draw | PCT draw as a mutation | one preemption | two preemptions | one preemption of the new run, followed |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for e in catalogue::catalogue() {
         let seed = Case {
             scenario: e.scenario.clone(),
             ..Case::default()
         };
         let data = bytes::encode(&seed).expect("a catalogue scenario encodes");
-        let mut counts: [BTreeMap<String, u32>; 4] = Default::default();
+        let mut counts: [BTreeMap<String, u32>; 5] = Default::default();
         for n in 0..tries {
             let draw = n.wrapping_mul(7919).wrapping_add(1);
             let mut pct = Pct::new(u64::from(draw), PCT_DEPTH, PCT_HORIZON);
@@ -67,17 +69,22 @@ fn main() {
             tally_bytes(once.clone(), &mut counts[2]);
             let twice = once.and_then(|d| aiodiff::mutation::preempt(&Old, &d, 2 * n + 1));
             tally_bytes(twice, &mut counts[3]);
+            tally_bytes(
+                aiodiff::mutation::preempt_followed(&New, &Old, &data, 2 * n),
+                &mut counts[4],
+            );
         }
         let signatures: BTreeSet<&String> = counts.iter().flat_map(|c| c.keys()).collect();
         for s in signatures {
             let of = |c: &BTreeMap<String, u32>| c.get(s).copied().unwrap_or(0);
             println!(
-                "| {} | `{s}` | {} | {} | {} | {} |",
+                "| {} | `{s}` | {} | {} | {} | {} | {} |",
                 e.name.replace('|', "\\|"),
                 of(&counts[0]),
                 of(&counts[1]),
                 of(&counts[2]),
-                of(&counts[3])
+                of(&counts[3]),
+                of(&counts[4])
             );
         }
     }

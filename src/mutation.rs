@@ -1,6 +1,7 @@
 //! Structure-aware mutations of fuzzer inputs that work like PCT's
 //! draws: a preemption at a point the run really reaches (the fuzz
-//! targets' mutator), or a whole PCT draw (`benches/odds.rs`).
+//! targets' mutator), the same in the other version's run with this one
+//! following it (`old_model`'s), or a whole PCT draw (`benches/odds.rs`).
 //!
 //! A byte mutation of the schedule part rarely lands a segment's stop on an
 //! action the task performs, and an insertion or erasure shifts how every
@@ -15,6 +16,16 @@
 //! blocked at its turn loses it. With two tasks the order is what the
 //! default policy gives anyway.)
 //!
+//! [`preempt_followed`] preempts the other version's run and writes the
+//! schedule of this version following it, as the judge's transplant
+//! runs it. The old code's teardown bugs that `hunt --strategy pct` finds
+//! in a fraction of a second it finds there, with the old code following
+//! a new run: for `ring 9: [setup, destroy] | [migrate 8 sync]`, no
+//! preemption of the old run of 2000 leaks the new page, and the old code
+//! following one preemption of the new run does 284 times in 2000
+//! (`cargo bench --bench odds`; BENCHMARKS.md, "A preemption the old code
+//! follows").
+//!
 //! [`pct_draw`] replaces the schedule with one of PCT's draws on the
 //! case's scenario, as `hunt --strategy pct` makes them: the bugs that
 //! need two well-placed switches in a long run, which one preemption of a
@@ -28,8 +39,39 @@ use kernel_sim::{AioModel, Segment, Segments, TaskId};
 
 use crate::bytes::{self, MAX_SEGMENTS};
 use crate::explore::{segments_of, witness_schedule, Recorder, View};
+use crate::judge::transplant::{Follow, Order};
 use crate::runner::{run_model, RunOptions};
 use crate::strategy::{Pct, Rng, PCT_DEPTH, PCT_HORIZON};
+
+/// How a fuzz target's custom mutator shares its mutations: of every
+/// sixteen, how many are of each structure-aware kind; the rest are
+/// libFuzzer's own.
+#[derive(Clone, Copy, Debug)]
+pub struct Share {
+    /// Preemptions of the target's code.
+    pub preempt: u32,
+    /// Preemptions of the other version's run, which the target's code
+    /// follows.
+    pub followed: u32,
+}
+
+/// The share of the `old_model` fuzz target, which runs the old code:
+/// one followed preemption in sixteen shows the old code's teardown bugs
+/// that the new code's runs lead to (BENCHMARKS.md, "A preemption the old
+/// code follows").
+pub const OLD_CODE: Share = Share {
+    preempt: 11,
+    followed: 1,
+};
+
+/// The share of the fuzz targets that run the new code: preemptions
+/// only. The new code following the old code's runs shows the shared
+/// bugs no more often, and `differential` judges each case both ways
+/// anyway.
+pub const NEW_CODE: Share = Share {
+    preempt: 12,
+    followed: 0,
+};
 
 /// `data` with its schedule rewritten to switch to another task at one
 /// step of `model`'s run, both chosen by `seed`. `None` where the run is
@@ -105,15 +147,45 @@ pub fn pct_draw<M: AioModel>(model: &M, data: &[u8], seed: u32) -> Option<Vec<u8
     let mut case = bytes::decode(data);
     let mut rec = Recorder::new(Pct::new(u64::from(seed), PCT_DEPTH, PCT_HORIZON));
     let run = run_model(model, &case.scenario, &mut rec, RunOptions::QUIET);
-    let mut schedule = segments_of(&rec.views, &run.decisions);
+    case.schedule = fitted(segments_of(&rec.views, &run.decisions));
+    bytes::encode(&case).ok()
+}
+
+/// [`preempt`] of `leader`'s run, then `follower` run as the judge's
+/// transplant runs it, in the leader's order of their shared conflicting
+/// events ([`Follow`]): `data` with the follower's run as its schedule,
+/// as far as the byte format can say it (cut as [`pct_draw`] cuts a
+/// draw). The follower's own actions, such as the old code's
+/// `private_lock`, run as soon as their task can, so the follower's run
+/// is not one a preemption of its own default run is likely to give.
+pub fn preempt_followed<L: AioModel, F: AioModel>(
+    leader: &L,
+    follower: &F,
+    data: &[u8],
+    seed: u32,
+) -> Option<Vec<u8>> {
+    let mut case = bytes::decode(&preempt(leader, data, seed)?);
+    let mut segments = Segments::new(case.schedule.clone());
+    let opts = RunOptions::QUIET;
+    let led = run_model(leader, &case.scenario, &mut segments, opts.with_history());
+    let order = Order::of(&led.history);
+    let mut rec = Recorder::new(Follow::new(&order));
+    let followed = run_model(follower, &case.scenario, &mut rec, opts.with_keys());
+    case.schedule = fitted(segments_of(&rec.views, &followed.decisions));
+    bytes::encode(&case).ok()
+}
+
+/// `schedule` cut where the byte format cannot say more: after
+/// [`MAX_SEGMENTS`] segments, and before the first whose stop is past
+/// [`bytes::MAX_OCCURRENCE`]; the default policy runs the rest.
+fn fitted(mut schedule: Vec<Segment>) -> Vec<Segment> {
     let fits = schedule
         .iter()
         .take(MAX_SEGMENTS)
         .take_while(|s| s.until.is_none_or(|(_, n)| n <= bytes::MAX_OCCURRENCE))
         .count();
     schedule.truncate(fits);
-    case.schedule = schedule;
-    bytes::encode(&case).ok()
+    schedule
 }
 
 /// After a switch to `to`: a segment for each other task, in an order
@@ -137,12 +209,29 @@ fn the_others_in_turn(rng: &mut Rng, to: TaskId, tasks: usize) -> Vec<Segment> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::transplant::follow;
     use crate::{text, New, Old};
 
     fn decisions(data: &[u8]) -> Vec<TaskId> {
         let case = bytes::decode(data);
         let mut sched = Segments::new(case.schedule.clone());
         run_model(&Old, &case.scenario, &mut sched, RunOptions::QUIET).decisions
+    }
+
+    /// Each catalogue scenario's name, its case under the default
+    /// schedule, and the case's bytes.
+    fn seeds() -> Vec<(String, crate::Case, Vec<u8>)> {
+        crate::catalogue::catalogue()
+            .into_iter()
+            .map(|entry| {
+                let case = crate::Case {
+                    scenario: entry.scenario,
+                    ..crate::Case::default()
+                };
+                let data = bytes::encode(&case).unwrap();
+                (entry.name, case, data)
+            })
+            .collect()
     }
 
     /// The schedule written from the cut run's views is the one a replay
@@ -241,12 +330,7 @@ mod tests {
     #[test]
     fn a_pct_draw_replays_the_draws_run() {
         let mut replayed = 0;
-        for entry in crate::catalogue::catalogue() {
-            let case = crate::Case {
-                scenario: entry.scenario,
-                ..crate::Case::default()
-            };
-            let data = bytes::encode(&case).unwrap();
+        for (_, case, data) in seeds() {
             for seed in 0..8 {
                 let Some(mutated) = pct_draw(&Old, &data, seed) else {
                     continue;
@@ -262,5 +346,51 @@ mod tests {
             }
         }
         assert!(replayed > 200, "{replayed}");
+    }
+
+    /// The old code following a preempted new run, written as its
+    /// schedule, replays that run wherever the byte format holds it.
+    #[test]
+    fn a_followed_preemption_replays_the_followers_run() {
+        let mut replayed = 0;
+        for (_, case, data) in seeds() {
+            for seed in 0..8 {
+                let Some(mutated) = preempt_followed(&New, &Old, &data, seed) else {
+                    continue;
+                };
+                assert_eq!(bytes::decode(&mutated).scenario, case.scenario);
+                let led = bytes::decode(&preempt(&New, &data, seed).unwrap());
+                let mut sched = Segments::new(led.schedule);
+                let opts = RunOptions::QUIET;
+                let run = run_model(&New, &case.scenario, &mut sched, opts.with_history());
+                let order = Order::of(&run.history);
+                let (followed, _) = follow(&Old, &case.scenario, &order, opts);
+                replayed += usize::from(decisions(&mutated) == followed.decisions);
+            }
+        }
+        assert!(replayed > 200, "{replayed}");
+    }
+
+    /// Where one preemption of the old run rarely leaks the new page, the
+    /// old code following a preempted new run often does.
+    #[test]
+    fn a_followed_preemption_reaches_the_teardown_leak() {
+        let (_, _, data) = seeds()
+            .into_iter()
+            .find(|(name, ..)| name == "ring 9: [setup, destroy] | [migrate 8 sync]")
+            .expect("the catalogue has the scenario");
+        let leaks = |mutated: Option<Vec<u8>>| {
+            mutated.is_some_and(|m| {
+                let case = bytes::decode(&m);
+                let mut sched = Segments::new(case.schedule);
+                let run = run_model(&Old, &case.scenario, &mut sched, RunOptions::QUIET);
+                run.signatures().contains(&"leak(new[8])".to_string())
+            })
+        };
+        let own = (0..400).filter(|&s| leaks(preempt(&Old, &data, s))).count();
+        let followed = (0..400)
+            .filter(|&s| leaks(preempt_followed(&New, &Old, &data, s)))
+            .count();
+        assert!(followed > 10 * own.max(1), "{followed} against {own}");
     }
 }
