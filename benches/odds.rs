@@ -12,10 +12,10 @@
 //! first's result, as two generations of the fuzzer make them when the
 //! first is kept; and one preemption of the new code's default run with
 //! the old code following it (`aiodiff::mutation::preempt_followed`,
-//! `old_model`'s third mutation). The counts say which rows one switch can reach from a
-//! seed and which need two, and what the byte format loses of a PCT draw,
-//! which is what sets libFuzzer's time to them beside PCT's
-//! (BENCHMARKS.md).
+//! `old_model`'s third mutation). The counts say which rows one switch
+//! can reach from a seed and which need two, and what the byte format
+//! loses of a PCT draw, which is what sets libFuzzer's time to them
+//! beside PCT's (BENCHMARKS.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 

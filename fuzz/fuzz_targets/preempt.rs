@@ -21,12 +21,14 @@ pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
     let on = ON.get_or_init(|| std::env::var_os("AIODIFF_PREEMPT").is_none_or(|v| v != "0"));
     let (kind, seed) = (seed % 16, seed / 16);
     let input = &data[..size];
-    let mutated = match *on {
-        true if kind < share.preempt => aiodiff::mutation::preempt(model, input, seed),
-        true if kind < share.preempt + share.followed => {
-            aiodiff::mutation::preempt_followed(other, model, input, seed)
-        }
-        _ => None,
+    let mutated = if !*on {
+        None
+    } else if kind < share.preempt {
+        aiodiff::mutation::preempt(model, input, seed)
+    } else if kind < share.preempt + share.followed {
+        aiodiff::mutation::preempt_followed(other, model, input, seed)
+    } else {
+        None
     };
     if let Some(m) = mutated.filter(|m| m.len() <= max_size) {
         data[..m.len()].copy_from_slice(&m);
