@@ -1,36 +1,41 @@
 #!/usr/bin/env bash
-# Time to the first finding of each signature `aiodiff verify` reports, per
-# engine: libFuzzer (old_model and invariants targets, empty corpus), AFL++
-# (old_model, one zero byte as the only seed unless -seeded), and `aiodiff hunt` with the
-# random and PCT strategies. Five seeds per engine, each run LIMIT seconds,
-# as many runs at once as there are cores. Prints a Markdown table of
-# medians (a run that did not find a signature counts as the limit; the
-# median is then shown as "> LIMIT") and keeps the raw logs.
+# Time to the first finding of each signature `aiodiff verify` reports,
+# per engine: libFuzzer (old_model, invariants and differential targets,
+# empty corpus), AFL++ (old_model, one zero byte as the only seed unless
+# -seeded), and `aiodiff hunt` with the random and PCT strategies. Five
+# seeds per engine, each run LIMIT seconds, as many runs at once as there
+# are cores. Prints a Markdown table of medians (a run that did not find a
+# signature counts as the limit; the median is then shown as "> LIMIT")
+# and keeps the raw logs.
 #
 #   benches/ttf.sh [LIMIT] [ENGINE...]
 #
-# ENGINE is any of lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-seeded
-# lf-inv-seeded lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old
-# afl-old-il afl-old-preempt afl-old-seeded afl-old-preempt-seeded random
-# pct (default: all but the -seeded ones and afl-old-preempt);
-# afl-old-preempt is AFL++ with the preempting custom mutator
-# (fuzz/afl/mutator) beside its own; the -bytes
+# ENGINE is any of lf-old lf-inv lf-diff lf-old-bytes lf-inv-bytes
+# lf-old-seeded lf-inv-seeded lf-diff-seeded lf-old-il lf-inv-il
+# lf-old-bare lf-inv-bare afl-old afl-old-il afl-old-preempt
+# afl-old-seeded afl-old-preempt-seeded random pct (default: all but
+# lf-diff, the -seeded ones and afl-old-preempt). lf-diff is libFuzzer's
+# differential target, which logs the violations of both versions' runs in
+# both directions of the judge's transplant, as hunt does (the new code's
+# count for the shared rows only); afl-old-preempt is AFL++ with the
+# preempting custom mutator (fuzz/afl/mutator) beside its own; the -bytes
 # engines are the libFuzzer targets with libFuzzer's own mutations only
 # (AIODIFF_PREEMPT=0), the -seeded ones the targets started from their
-# seed corpus (fuzz/seeds.sh, as OSS-Fuzz starts them) instead of an
-# empty one (or, for AFL++, one zero byte), the -il engines the fuzz targets with
-# interleaving coverage (AIODIFF_INTERLEAVINGS set),
-# the -bare ones the same with the simulator built without sanitizer
-# coverage (fuzz/without-sancov.sh), interleavings its only feedback; an
-# engine ending in -base (lf-old-base, lf-inv-seeded-base, ...) is the
-# one without the suffix run on the targets in the directory
-# $TTF_BASELINE (old_model and invariants built elsewhere, from another
-# commit say; for afl-old-preempt-base and afl-old-preempt-seeded-base,
-# the AFL++ mutator libaiodiff_afl_mutator.so), so that two builds are
-# timed in one session, their runs alternating. libFuzzer runs with the flags of its target's options file
-# (fuzz/options/, as OSS-Fuzz runs it; fuzz/options.sh), the baseline
-# with $TTF_BASELINE_FLAGS instead where that is set (to "" say). The
-# fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
+# seed corpus (fuzz/seeds.sh, as OSS-Fuzz starts them; differential from
+# old_model's, which holds no case the old code fails) instead of an empty
+# one (or, for AFL++, one zero byte), the -il engines the fuzz targets
+# with interleaving coverage (AIODIFF_INTERLEAVINGS set), the -bare ones
+# the same with the simulator built without sanitizer coverage
+# (fuzz/without-sancov.sh), interleavings its only feedback; an engine
+# ending in -base (lf-old-base, lf-inv-seeded-base, ...) is the one
+# without the suffix run on the targets in the directory $TTF_BASELINE
+# (the targets built elsewhere, from another commit say; for
+# afl-old-preempt-base and afl-old-preempt-seeded-base, the AFL++ mutator
+# libaiodiff_afl_mutator.so), so that two builds are timed in one session,
+# their runs alternating. libFuzzer runs with the flags of its target's
+# options file (fuzz/options/, as OSS-Fuzz runs it; fuzz/options.sh), the
+# baseline with $TTF_BASELINE_FLAGS instead where that is set (to "" say).
+# The fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
 # src/fuzzing.rs): they log each signature's first occurrence and go on.
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
 # cargo-afl`). CARGO_FUZZ_FLAGS adds flags to the libFuzzer build (e.g.
@@ -53,9 +58,10 @@ done
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
-if has_any lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-seeded lf-inv-seeded lf-old-il lf-inv-il; then
+if has_any lf-old lf-inv lf-diff lf-old-bytes lf-inv-bytes lf-old-seeded lf-inv-seeded \
+    lf-diff-seeded lf-old-il lf-inv-il; then
     # shellcheck disable=SC2086 # flags are words
-    (cd "$root/fuzz" && for target in old_model invariants; do
+    (cd "$root/fuzz" && for target in old_model invariants differential; do
         cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
     done) >&2
 fi
@@ -86,8 +92,8 @@ out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
 echo "logs in $out" >&2
 "$aiodiff" verify --json --witnesses "$out/witnesses" > "$out/verify.json" 2>/dev/null || true
 
-if has_any lf-old-seeded lf-inv-seeded lf-old-seeded-base lf-inv-seeded-base \
-    afl-old-seeded afl-old-preempt-seeded afl-old-preempt-seeded-base; then
+if has_any lf-old-seeded lf-inv-seeded lf-diff-seeded lf-old-seeded-base lf-inv-seeded-base \
+    lf-diff-seeded-base afl-old-seeded afl-old-preempt-seeded afl-old-preempt-seeded-base; then
     bash "$root/fuzz/seeds.sh" "$out/seeds" >&2
 fi
 
@@ -110,6 +116,7 @@ run_one() {
         lf-*)
             local target=old_model build="$libfuzzer" kind="${engine%-base}"
             [[ $kind == lf-inv* ]] && target=invariants
+            [[ $kind == lf-diff* ]] && target=differential
             [[ $kind == *-bare ]] && build="$bare"
             [[ $engine == *-base ]] && build="$TTF_BASELINE"
             if [[ $kind == *-il ]]; then
@@ -119,7 +126,12 @@ run_one() {
                 export AIODIFF_PREEMPT=0
             fi
             if [[ $kind == *-seeded ]]; then
-                cp "$out/seeds/$target/"* "$work/"
+                # differential's own seeds hold the regression corpus'
+                # old-only and shared cases, which it passes; old_model's
+                # hold no case where the old code breaks an invariant
+                local seeds="$target"
+                [[ $target == differential ]] && seeds=old_model
+                cp "$out/seeds/$seeds/"* "$work/"
             fi
             local flags
             flags="$("$root/fuzz/options.sh" "$target")"
@@ -172,10 +184,12 @@ out, limit, engines = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 names = {
     "lf-old": "libFuzzer old_model",
     "lf-inv": "libFuzzer invariants",
+    "lf-diff": "libFuzzer differential",
     "lf-old-bytes": "libFuzzer old_model, byte mutations only",
     "lf-inv-bytes": "libFuzzer invariants, byte mutations only",
     "lf-old-seeded": "libFuzzer old_model, seed corpus",
     "lf-inv-seeded": "libFuzzer invariants, seed corpus",
+    "lf-diff-seeded": "libFuzzer differential, seed corpus",
     "lf-old-il": "libFuzzer old_model, interleavings",
     "lf-inv-il": "libFuzzer invariants, interleavings",
     "lf-old-bare": "libFuzzer old_model, interleavings, bare simulator",
@@ -214,7 +228,11 @@ runs = {e: [first_times(e, s) for s in range(1, 6)] for e in engines}
 def cell(engine, cls, sig):
     if engine.startswith("lf-inv") and cls == "old-only":
         return None, "n/a"
-    times = sorted(r.get(sig, float("inf")) for r in runs[engine])
+    def first(r):
+        # differential logs the new code's violations as new:SIG
+        new = r.get(f"new:{sig}", float("inf")) if cls == "shared" else float("inf")
+        return min(r.get(sig, float("inf")), new)
+    times = sorted(first(r) for r in runs[engine])
     med = times[len(times) // 2]
     found = sum(t != float("inf") for t in times)
     shown = f"{med:.1f} s" if med != float("inf") else f"> {limit:.0f} s"

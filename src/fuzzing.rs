@@ -19,7 +19,7 @@ use kernel_sim::Segments;
 
 use crate::case::Class;
 use crate::runner::{run_model, RunOptions};
-use crate::{bytes, run_case, text, Judge, RefusalTable, Verdict};
+use crate::{bytes, text, Judge, Judged, RefusalTable, Verdict};
 
 /// Executions per verdict class, in [`Class::ALL`] order.
 static COUNTS: [AtomicU64; Class::ALL.len()] = [const { AtomicU64::new(0) }; Class::ALL.len()];
@@ -110,34 +110,55 @@ fn format_bug(what: &str) -> ! {
 /// divergences, which the verdict confirmed wherever the old code could not
 /// follow the new run; agreement, allowed refusals, skew, old-only and
 /// shared violations pass, and so do undecided cases, which with
-/// `AIODIFF_UNDECIDED_DIR` set are saved there for triage.
+/// `AIODIFF_UNDECIDED_DIR` set are saved there for triage. In the
+/// measurement mode (`AIODIFF_TTF_LOG`) it logs the violations of all four
+/// runs the judge made and goes on.
 pub fn differential(data: &[u8]) {
-    let v = judge_counting(data);
+    let judged = judge_counting(data);
+    let v = &judged.verdict;
     record(v.class);
+    if let Some(log) = FindingLog::get() {
+        log.record(four_runs_violations(&judged));
+        return;
+    }
     match v.class {
-        Class::NewOnly => new_only(&v),
-        Class::Divergence => divergence(&v),
+        Class::NewOnly => new_only(v),
+        Class::Divergence => divergence(v),
         Class::Undecided => keep_undecided(data),
         _ => {}
     }
 }
 
-/// The verdict on the decoded case, as [`run_case`] gives it; once a
-/// target registered a counter ([`count_interleavings`]), the features of
-/// both versions' runs under the case's schedule are counted.
-fn judge_counting(data: &[u8]) -> Verdict {
+/// The signatures of the violations in the judge's four runs: the old
+/// code's bare, as `old_model` logs them, the new code's after `new:`, so
+/// that a benchmark counts them for the bugs both versions share only.
+fn four_runs_violations(judged: &Judged) -> Vec<String> {
+    let (forward, reverse) = (&judged.forward, &judged.reverse);
+    let old = [&forward.old, &reverse.old].into_iter();
+    let new = [&forward.new, &reverse.new].into_iter();
+    old.flat_map(|o| o.signatures())
+        .chain(new.flat_map(|o| o.signatures()).map(|s| format!("new:{s}")))
+        .collect()
+}
+
+/// The judge's runs of the decoded case, as [`run_case`](crate::run_case)
+/// judges it; once a target registered a counter ([`count_interleavings`]),
+/// the features of both versions' runs under the case's schedule are
+/// counted.
+fn judge_counting(data: &[u8]) -> Judged {
     thread_local! {
+        static JUDGE: RefCell<Judge> = RefCell::new(Judge::new(RefusalTable::default()));
         static COUNTING: RefCell<Judge> =
             RefCell::new(Judge::new(RefusalTable::default()).counting_interleavings());
     }
-    let Some(count) = INTERLEAVINGS.get() else {
-        return run_case(data);
-    };
     let case = bytes::decode(data);
+    let Some(count) = INTERLEAVINGS.get() else {
+        return JUDGE.with(|judge| judge.borrow_mut().judge(&case));
+    };
     let judged = COUNTING.with(|judge| judge.borrow_mut().judge(&case));
     count(&judged.forward.new.interleaving);
     count(&judged.reverse.old.interleaving);
-    judged.verdict
+    judged
 }
 
 /// Saves an undecided input as `undecided-<hash>` in
@@ -204,9 +225,9 @@ fn reported(signatures: Vec<String>) -> Option<String> {
         .find(|s| only.as_ref().is_none_or(|only| s.contains(only.as_str())))
 }
 
-/// The measurement mode of the single-model targets, for the time to the
-/// first finding of each signature: with `AIODIFF_TTF_LOG=FILE` set, a
-/// target does not stop at a violation. It appends `SECONDS<TAB>SIGNATURE`
+/// The fuzz targets' measurement mode, for the time to the first finding
+/// of each signature: with `AIODIFF_TTF_LOG=FILE` set, a target does not
+/// stop at a violation (nor `differential` at a verdict). It appends `SECONDS<TAB>SIGNATURE`
 /// to FILE the first time this process sees a signature and goes on, as a
 /// bug canary would. SECONDS count from `AIODIFF_TTF_START` (Unix time in
 /// seconds, so that a campaign of many processes, as AFL runs, shares one
@@ -322,7 +343,7 @@ pub fn decode(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::print_after;
+    use super::{four_runs_violations, print_after};
     use crate::runner::{run_model, RunOptions};
     use crate::scenario::Op;
     use kernel_sim::{Replay, TaskId};
@@ -345,6 +366,30 @@ mod tests {
         let b_within = features([vec![TaskId(0); 60], vec![TaskId(1); 40]].concat());
         assert!(!a_first.is_empty());
         assert!(!b_within.is_subset(&a_first));
+    }
+
+    /// The measurement mode logs the old code's violations bare and the
+    /// new code's after `new:`: a bug of the old code only shows bare, a
+    /// shared one both ways.
+    #[test]
+    fn the_four_runs_log_each_version_apart() {
+        let logged = |name: &str| {
+            let path = format!("{}/corpus/{name}.sched", env!("CARGO_MANIFEST_DIR"));
+            let case = crate::text::parse(name, &std::fs::read_to_string(path).unwrap()).unwrap();
+            let judged = crate::judge_case(&case, &crate::RefusalTable::default(), false);
+            (
+                judged.verdict.signature.clone(),
+                four_runs_violations(&judged),
+            )
+        };
+        let (verdict, sigs) = logged("teardown-reads-a-stale-ring-page");
+        let bare = verdict.strip_prefix("old-only:").expect("an old-only case");
+        assert!(sigs.iter().any(|s| s == bare), "{sigs:?}");
+        assert!(!sigs.iter().any(|s| s.starts_with("new:")), "{sigs:?}");
+        let (verdict, sigs) = logged("shared-header-write-into-a-page-a-drain-freed");
+        let bare = verdict.strip_prefix("shared:").expect("a shared case");
+        assert!(sigs.contains(&bare.to_string()), "{sigs:?}");
+        assert!(sigs.contains(&format!("new:{bare}")), "{sigs:?}");
     }
 
     #[test]
