@@ -3,8 +3,8 @@
 # per engine: libFuzzer (old_model, invariants and differential targets,
 # empty corpus), AFL++ (old_model, one zero byte as the only seed unless
 # -seeded), and `aiodiff hunt` with the random and PCT strategies. Five
-# seeds per engine, each run LIMIT seconds, as many runs at once as there
-# are cores. Prints a Markdown table of medians (a run that did not find a
+# seeds per engine (1 to 5, or the numbers in $TTF_SEEDS), each run LIMIT
+# seconds, as many runs at once as there are cores. Prints a Markdown table of medians (a run that did not find a
 # signature counts as the limit; the median is then shown as "> LIMIT")
 # and keeps the raw logs.
 #
@@ -12,25 +12,26 @@
 #
 # ENGINE is any of lf-old lf-inv lf-diff lf-old-bytes lf-inv-bytes
 # lf-old-seeded lf-inv-seeded lf-diff-seeded lf-old-il lf-inv-il
-# lf-old-bare lf-inv-bare afl-old afl-old-il afl-old-preempt
-# afl-old-seeded afl-old-preempt-seeded random pct (default: all but
-# lf-diff, the -seeded ones and afl-old-preempt). lf-diff is libFuzzer's
-# differential target, which logs the violations of both versions' runs in
-# both directions of the judge's transplant, as hunt does (the new code's
-# count for the shared rows only); afl-old-preempt is AFL++ with the
-# preempting custom mutator (fuzz/afl/mutator) beside its own; the -bytes
-# engines are the libFuzzer targets with libFuzzer's own mutations only
-# (AIODIFF_PREEMPT=0), the -seeded ones the targets started from their
-# seed corpus (fuzz/seeds.sh, as OSS-Fuzz starts them; differential from
-# old_model's, which holds no case the old code fails) instead of an empty
-# one (or, for AFL++, one zero byte), the -il engines the fuzz targets
-# with interleaving coverage (AIODIFF_INTERLEAVINGS set), the -bare ones
-# the same with the simulator built without sanitizer coverage
-# (fuzz/without-sancov.sh), interleavings its only feedback; an engine
-# ending in -base (lf-old-base, lf-inv-seeded-base, ...) is the one
-# without the suffix run on the targets in the directory $TTF_BASELINE
-# (the targets built elsewhere, from another commit say; for
-# afl-old-preempt-base and afl-old-preempt-seeded-base, the AFL++ mutator
+# lf-old-seeded-il lf-inv-seeded-il lf-old-bare lf-inv-bare afl-old
+# afl-old-il afl-old-preempt afl-old-seeded afl-old-preempt-seeded random
+# pct (default: all but lf-diff, the -seeded ones and afl-old-preempt).
+# lf-diff is libFuzzer's differential target, which logs the violations of
+# both versions' runs in both directions of the judge's transplant, as
+# hunt does (the new code's count for the shared rows only);
+# afl-old-preempt is AFL++ with the preempting custom mutator
+# (fuzz/afl/mutator) beside its own; the -bytes engines are the libFuzzer
+# targets with libFuzzer's own mutations only (AIODIFF_PREEMPT=0), the
+# -seeded ones the targets started from their seed corpus (fuzz/seeds.sh,
+# as OSS-Fuzz starts them; differential from old_model's, which holds no
+# case the old code fails) instead of an empty one (or, for AFL++, one
+# zero byte), the -il engines the fuzz targets with interleaving coverage
+# (AIODIFF_INTERLEAVINGS set), the -bare ones the same with the simulator
+# built without sanitizer coverage (fuzz/without-sancov.sh), interleavings
+# its only feedback; an engine ending in -base (lf-old-base,
+# lf-inv-seeded-base, ...) is the one without the suffix run on the
+# targets in the directory $TTF_BASELINE (the targets built elsewhere,
+# from another commit say; for afl-old-preempt-base and
+# afl-old-preempt-seeded-base, the AFL++ mutator
 # libaiodiff_afl_mutator.so), so that two builds are timed in one session,
 # their runs alternating. libFuzzer runs with the flags of its target's
 # options file (fuzz/options/, as OSS-Fuzz runs it; fuzz/options.sh), the
@@ -49,6 +50,8 @@ engines=("$@")
 has() { [[ " ${engines[*]} " == *" $1 "* ]]; }
 has_any() { for e in "$@"; do has "$e" && return 0; done; return 1; }
 TTF_BASELINE="${TTF_BASELINE:-}"
+export TTF_SEEDS="${TTF_SEEDS:-1 2 3 4 5}"
+seeds="$TTF_SEEDS"
 for e in "${engines[@]}"; do
     if [[ $e == *-base && -z $TTF_BASELINE ]]; then
         echo "ttf.sh: engine $e needs TTF_BASELINE, the directory of the baseline targets" >&2
@@ -59,7 +62,7 @@ done
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin aiodiff
 aiodiff="$root/target/release/aiodiff"
 if has_any lf-old lf-inv lf-diff lf-old-bytes lf-inv-bytes lf-old-seeded lf-inv-seeded \
-    lf-diff-seeded lf-old-il lf-inv-il; then
+    lf-diff-seeded lf-old-il lf-inv-il lf-old-seeded-il lf-inv-seeded-il; then
     # shellcheck disable=SC2086 # flags are words
     (cd "$root/fuzz" && for target in old_model invariants differential; do
         cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
@@ -92,14 +95,14 @@ out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
 echo "logs in $out" >&2
 "$aiodiff" verify --json --witnesses "$out/witnesses" > "$out/verify.json" 2>/dev/null || true
 
-if has_any lf-old-seeded lf-inv-seeded lf-diff-seeded lf-old-seeded-base lf-inv-seeded-base \
-    lf-diff-seeded-base afl-old-seeded afl-old-preempt-seeded afl-old-preempt-seeded-base; then
+if has_any lf-old-seeded lf-inv-seeded lf-diff-seeded lf-old-seeded-il lf-inv-seeded-il \
+    lf-old-seeded-base lf-inv-seeded-base lf-diff-seeded-base afl-old-seeded afl-old-preempt-seeded afl-old-preempt-seeded-base; then
     bash "$root/fuzz/seeds.sh" "$out/seeds" >&2
 fi
 
 jobs="$out/jobs"
 : > "$jobs"
-for seed in 1 2 3 4 5; do
+for seed in $seeds; do
     for engine in "${engines[@]}"; do
         echo "$engine $seed" >> "$jobs"
     done
@@ -125,7 +128,7 @@ run_one() {
             if [[ $kind == *-bytes ]]; then
                 export AIODIFF_PREEMPT=0
             fi
-            if [[ $kind == *-seeded ]]; then
+            if [[ $kind == *-seeded* ]]; then
                 # differential's own seeds hold the regression corpus'
                 # old-only and shared cases, which it passes; old_model's
                 # hold no case where the old code breaks an invariant
@@ -191,6 +194,8 @@ names = {
     "lf-inv-seeded": "libFuzzer invariants, seed corpus",
     "lf-diff-seeded": "libFuzzer differential, seed corpus",
     "lf-old-il": "libFuzzer old_model, interleavings",
+    "lf-old-seeded-il": "libFuzzer old_model, seed corpus, interleavings",
+    "lf-inv-seeded-il": "libFuzzer invariants, seed corpus, interleavings",
     "lf-inv-il": "libFuzzer invariants, interleavings",
     "lf-old-bare": "libFuzzer old_model, interleavings, bare simulator",
     "lf-inv-bare": "libFuzzer invariants, interleavings, bare simulator",
@@ -223,7 +228,8 @@ def name(engine):
         return names[engine[: -len("-base")]] + ", baseline build"
     return names[engine]
 
-runs = {e: [first_times(e, s) for s in range(1, 6)] for e in engines}
+seeds = os.environ["TTF_SEEDS"].split()
+runs = {e: [first_times(e, s) for s in seeds] for e in engines}
 
 def cell(engine, cls, sig):
     if engine.startswith("lf-inv") and cls == "old-only":
@@ -236,7 +242,7 @@ def cell(engine, cls, sig):
     med = times[len(times) // 2]
     found = sum(t != float("inf") for t in times)
     shown = f"{med:.1f} s" if med != float("inf") else f"> {limit:.0f} s"
-    return med, f"{shown} ({found}/5)"
+    return med, f"{shown} ({found}/{len(times)})"
 
 print("| signature | " + " | ".join(name(e) for e in engines) + " |")
 print("|---|" + "---|" * len(engines))
