@@ -19,7 +19,7 @@ use kernel_sim::Segments;
 
 use crate::case::Class;
 use crate::runner::{run_model, RunOptions};
-use crate::{bytes, text, Judge, Judged, RefusalTable, Verdict};
+use crate::{bytes, judge_bytes, text, Judge, Judged, RefusalTable, Verdict};
 
 /// Executions per verdict class, in [`Class::ALL`] order.
 static COUNTS: [AtomicU64; Class::ALL.len()] = [const { AtomicU64::new(0) }; Class::ALL.len()];
@@ -141,20 +141,18 @@ fn four_runs_violations(judged: &Judged) -> Vec<String> {
         .collect()
 }
 
-/// The judge's runs of the decoded case, as [`run_case`](crate::run_case)
-/// judges it; once a target registered a counter ([`count_interleavings`]),
-/// the features of both versions' runs under the case's schedule are
-/// counted.
+/// The judge's runs of the decoded case, as [`judge_bytes`] gives them;
+/// once a target registered a counter ([`count_interleavings`]), the
+/// features of both versions' runs under the case's schedule are counted.
 fn judge_counting(data: &[u8]) -> Judged {
     thread_local! {
-        static JUDGE: RefCell<Judge> = RefCell::new(Judge::new(RefusalTable::default()));
         static COUNTING: RefCell<Judge> =
             RefCell::new(Judge::new(RefusalTable::default()).counting_interleavings());
     }
-    let case = bytes::decode(data);
     let Some(count) = INTERLEAVINGS.get() else {
-        return JUDGE.with(|judge| judge.borrow_mut().judge(&case));
+        return judge_bytes(data);
     };
+    let case = bytes::decode(data);
     let judged = COUNTING.with(|judge| judge.borrow_mut().judge(&case));
     count(&judged.forward.new.interleaving);
     count(&judged.reverse.old.interleaving);
@@ -227,11 +225,12 @@ fn reported(signatures: Vec<String>) -> Option<String> {
 
 /// The fuzz targets' measurement mode, for the time to the first finding
 /// of each signature: with `AIODIFF_TTF_LOG=FILE` set, a target does not
-/// stop at a violation (nor `differential` at a verdict). It appends `SECONDS<TAB>SIGNATURE`
-/// to FILE the first time this process sees a signature and goes on, as a
-/// bug canary would. SECONDS count from `AIODIFF_TTF_START` (Unix time in
-/// seconds, so that a campaign of many processes, as AFL runs, shares one
-/// clock), or else from the first execution.
+/// stop at a violation (nor `differential` at a verdict). It appends
+/// `SECONDS<TAB>SIGNATURE` to FILE the first time this process sees a
+/// signature and goes on, as a bug canary would. SECONDS count from
+/// `AIODIFF_TTF_START` (Unix time in seconds, so that a campaign of many
+/// processes, as AFL runs, shares one clock), or else from the first
+/// execution.
 struct FindingLog {
     file: Mutex<File>,
     start: f64,

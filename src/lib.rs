@@ -51,6 +51,11 @@ thread_local! {
 /// ([`Judge::judge`]). The thread's [`Judge`] keeps the scenario
 /// explorations it made, which saves their repeats and changes no verdict.
 pub fn run_case(data: &[u8]) -> Verdict {
+    judge_bytes(data).verdict
+}
+
+/// [`run_case`] with the judge's runs beside the verdict.
+pub fn judge_bytes(data: &[u8]) -> Judged {
     let case = bytes::decode(data);
-    JUDGE.with(|judge| judge.borrow_mut().judge(&case).verdict)
+    JUDGE.with(|judge| judge.borrow_mut().judge(&case))
 }
