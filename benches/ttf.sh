@@ -4,9 +4,10 @@
 # empty corpus), AFL++ (old_model, one zero byte as the only seed unless
 # -seeded), and `aiodiff hunt` with the random and PCT strategies. Five
 # seeds per engine (1 to 5, or the numbers in $TTF_SEEDS), each run LIMIT
-# seconds, as many runs at once as there are cores. Prints a Markdown table of medians (a run that did not find a
-# signature counts as the limit; the median is then shown as "> LIMIT")
-# and keeps the raw logs.
+# seconds, as many runs at once as there are cores. Prints a Markdown
+# table of medians (of an even number of seeds, the upper one; a run that
+# did not find a signature counts as the limit; the median is then shown
+# as "> LIMIT") and keeps the raw logs.
 #
 #   benches/ttf.sh [LIMIT] [ENGINE...]
 #
