@@ -13,9 +13,10 @@
 #
 # ENGINE is any of lf-old lf-inv lf-diff lf-old-bytes lf-inv-bytes
 # lf-old-seeded lf-inv-seeded lf-diff-seeded lf-old-il lf-inv-il
-# lf-old-seeded-il lf-inv-seeded-il lf-old-bare lf-inv-bare afl-old
-# afl-old-il afl-old-preempt afl-old-seeded afl-old-preempt-seeded random
-# pct (default: all but lf-diff, the -seeded ones and afl-old-preempt).
+# lf-old-seeded-il lf-inv-seeded-il lf-old-bare lf-inv-bare
+# lf-old-seeded-bare lf-inv-seeded-bare afl-old afl-old-il afl-old-preempt
+# afl-old-seeded afl-old-preempt-seeded random pct (default: all but
+# lf-diff, the -seeded ones and afl-old-preempt).
 # lf-diff is libFuzzer's differential target, which logs the violations of
 # both versions' runs in both directions of the judge's transplant, as
 # hunt does (the new code's count for the shared rows only);
@@ -69,7 +70,7 @@ if has_any lf-old lf-inv lf-diff lf-old-bytes lf-inv-bytes lf-old-seeded lf-inv-
         cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
     done) >&2
 fi
-if has_any lf-old-bare lf-inv-bare; then
+if has_any lf-old-bare lf-inv-bare lf-old-seeded-bare lf-inv-seeded-bare; then
     # shellcheck disable=SC2086 # flags are words
     (cd "$root/fuzz" && for target in old_model invariants; do
         RUSTC_WRAPPER="$root/fuzz/without-sancov.sh" cargo fuzz build -s none -O \
@@ -97,7 +98,8 @@ echo "logs in $out" >&2
 "$aiodiff" verify --json --witnesses "$out/witnesses" > "$out/verify.json" 2>/dev/null || true
 
 if has_any lf-old-seeded lf-inv-seeded lf-diff-seeded lf-old-seeded-il lf-inv-seeded-il \
-    lf-old-seeded-base lf-inv-seeded-base lf-diff-seeded-base afl-old-seeded afl-old-preempt-seeded afl-old-preempt-seeded-base; then
+    lf-old-seeded-base lf-inv-seeded-base lf-diff-seeded-base lf-old-seeded-bare lf-inv-seeded-bare \
+    afl-old-seeded afl-old-preempt-seeded afl-old-preempt-seeded-base; then
     bash "$root/fuzz/seeds.sh" "$out/seeds" >&2
 fi
 
@@ -200,6 +202,8 @@ names = {
     "lf-inv-il": "libFuzzer invariants, interleavings",
     "lf-old-bare": "libFuzzer old_model, interleavings, bare simulator",
     "lf-inv-bare": "libFuzzer invariants, interleavings, bare simulator",
+    "lf-old-seeded-bare": "libFuzzer old_model, seed corpus, interleavings, bare simulator",
+    "lf-inv-seeded-bare": "libFuzzer invariants, seed corpus, interleavings, bare simulator",
     "afl-old": "AFL++ old_model",
     "afl-old-il": "AFL++ old_model, interleavings",
     "afl-old-preempt": "AFL++ old_model, preempting mutator",
