@@ -10,10 +10,11 @@
 # old_model and invariants are built twice. The second build, copied as
 # old_model_interleavings and invariants_interleavings, has the simulator
 # without sanitizer coverage (fuzz/without-sancov.sh): the interleaving
-# features are its feedback. It finds 27 of the 33 signatures verify
-# reports sooner, most 1.4-2.3 times sooner, and the three that need five
-# to seven switches about twice as late, so the two builds are fuzzed
-# side by side (BENCHMARKS.md, "Where the engines stand").
+# features are its feedback. It finds 29 of the 33 signatures verify
+# reports sooner, most 1.6-2.5 times sooner, and two of the four that
+# need five to seven switches later, so the two builds are fuzzed side
+# by side (BENCHMARKS.md, "Where the engines stand" and "Fewer
+# interleaving counters").
 set -euo pipefail
 root="${AIODIFF_ROOT:-$SRC/aiodiff}"
 targets=(differential invariants old_model decode)

@@ -6,11 +6,14 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// How many counters: features are hashed onto them. libFuzzer clears and
-/// scans them all on every run, so they cost time in proportion; the
-/// targets' corpora hold a few thousand distinct features (1 882 in a
-/// grown corpus of 999 inputs, of which 16 384 counters keep 1 782 apart).
-const COUNTERS: usize = 1 << 14;
+/// How many counters: features are hashed onto them, so that features
+/// sharing a counter count as one. The targets' corpora hold a few
+/// thousand distinct features (1 882 in a grown corpus of 999 inputs).
+/// 2 048 counters merge many of them, and the bare simulator's build
+/// then keeps half the corpus that 16 384 kept, which finds the rows
+/// that need five or more switches sooner (BENCHMARKS.md, "Fewer
+/// interleaving counters").
+const COUNTERS: usize = 1 << 11;
 
 /// libFuzzer reads this section as coverage beside the compiler's counters
 /// and clears it before each run.
