@@ -165,9 +165,14 @@ run_one() {
             else
                 printf '\0' > "$work/in/zero"
             fi
+            # In a session of its own, so that the fork servers afl-fuzz
+            # leaves stopped when -V ends it can be killed with it.
             AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 \
-                AFL_NO_AFFINITY=1 cargo afl fuzz -i "$work/in" -o "$work/out" -s "$seed" \
-                -V "$limit" "$afl/old_model" > "$work/stderr" 2>&1 || true
+                AFL_NO_AFFINITY=1 setsid cargo afl fuzz -i "$work/in" -o "$work/out" -s "$seed" \
+                -V "$limit" "$afl/old_model" > "$work/stderr" 2>&1 &
+            local afl_pid=$!
+            wait "$afl_pid" || true
+            kill -KILL -- "-$afl_pid" 2> /dev/null || true
             ;;
         random | pct)
             "$aiodiff" hunt --strategy "$engine" --time "${limit}s" --seed "$seed" --json \
