@@ -807,14 +807,14 @@ fn triage(artifacts: &[PathBuf], dir: &Path, table: &RefusalTable) -> Result<Exi
         let verdict = judge.judge(&entry).verdict;
         entry.expect = Some(aiodiff::Expect::pinning(verdict.class, &verdict.signature));
         let path = unused_path(dir, "triaged", &verdict.signature)?;
-        let mut out = format!(
-            "# Triaged from the fuzzer artifact {} and minimised ({} candidates tried).\n\
-             # Verdict: {}.\n# {}.\n",
+        let mut out = text::comment(&format!(
+            "Triaged from the fuzzer artifact {} and minimised ({} candidates tried).\n\
+             Verdict: {}.\n{}.",
             artifact.display(),
             m.tries,
             verdict.signature,
             verdict.explanation
-        );
+        ));
         out.push_str(&text::print(&entry));
         fs::write(&path, out).map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
         println!(

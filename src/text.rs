@@ -510,6 +510,13 @@ pub fn print(case: &Case) -> String {
     out
 }
 
+/// `text` as comment lines of a `.sched` file: each of its lines after
+/// `# `, so that text spanning lines (a verdict's explanation holding a
+/// schedule, say) stays a comment.
+pub fn comment(text: &str) -> String {
+    text.lines().map(|line| format!("# {line}\n")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,6 +684,13 @@ expect: old-only truncate-livelock@truncate_inode_pages_range
                 "for {text:?}\n got: {got}\nwant: {want}"
             );
         }
+    }
+
+    #[test]
+    fn commented_text_of_many_lines_parses_as_comments() {
+        let case = parse("t", "ring 1\ntask A: setup\n").unwrap();
+        let text = comment("first\nring 2\nrun A until x\n") + &print(&case);
+        assert_eq!(parse("t", &text).unwrap(), case);
     }
 
     #[test]
