@@ -51,6 +51,8 @@ engines=("$@")
 [[ ${#engines[@]} -gt 0 ]] || engines=(lf-old lf-inv lf-old-bytes lf-inv-bytes lf-old-il lf-inv-il lf-old-bare lf-inv-bare afl-old afl-old-il random pct)
 has() { [[ " ${engines[*]} " == *" $1 "* ]]; }
 has_any() { for e in "$@"; do has "$e" && return 0; done; return 1; }
+# Whether an engine's name matches a glob pattern.
+has_like() { for e in "${engines[@]}"; do [[ $e == $1 ]] && return 0; done; return 1; }
 TTF_BASELINE="${TTF_BASELINE:-}"
 export TTF_SEEDS="${TTF_SEEDS:-1 2 3 4 5}"
 seeds="$TTF_SEEDS"
@@ -70,7 +72,7 @@ if has_any lf-old lf-inv lf-diff lf-old-bytes lf-inv-bytes lf-old-seeded lf-inv-
         cargo fuzz build -s none -O --debug-assertions ${CARGO_FUZZ_FLAGS:-} "$target"
     done) >&2
 fi
-if has_any lf-old-bare lf-inv-bare lf-old-seeded-bare lf-inv-seeded-bare; then
+if has_like 'lf-*-bare*'; then
     # shellcheck disable=SC2086 # flags are words
     (cd "$root/fuzz" && for target in old_model invariants; do
         RUSTC_WRAPPER="$root/fuzz/without-sancov.sh" cargo fuzz build -s none -O \
@@ -97,9 +99,7 @@ out="$(mktemp -d "${TMPDIR:-/tmp}/aiodiff-ttf.XXXXXX")"
 echo "logs in $out" >&2
 "$aiodiff" verify --json --witnesses "$out/witnesses" > "$out/verify.json" 2>/dev/null || true
 
-if has_any lf-old-seeded lf-inv-seeded lf-diff-seeded lf-old-seeded-il lf-inv-seeded-il \
-    lf-old-seeded-base lf-inv-seeded-base lf-diff-seeded-base lf-old-seeded-bare lf-inv-seeded-bare \
-    afl-old-seeded afl-old-preempt-seeded afl-old-preempt-seeded-base; then
+if has_like '*-seeded*'; then
     bash "$root/fuzz/seeds.sh" "$out/seeds" >&2
 fi
 
