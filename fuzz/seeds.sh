@@ -5,8 +5,9 @@
 # encode`, into fuzz/corpus/<target>/ (or under $1 if given). A target is
 # not seeded with the entries it exists to find: old_model gets no case
 # where the old code breaks an invariant, invariants none where the new
-# code does, and differential none it would report (a divergence may hold
-# violations of both versions, so none of the three gets those).
+# code does, and differential none it would report (a divergence or an
+# undecided case may hold violations of both versions, so old_model and
+# invariants get neither).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/fuzz/corpus}"
@@ -17,8 +18,8 @@ trap 'rm -rf "$catalogue"' EXIT
 "$aiodiff" catalogue "$catalogue" >/dev/null
 declare -A skip=(
     [differential]="new-only|divergence"
-    [invariants]="new-only|shared|divergence"
-    [old_model]="old-only|shared|divergence"
+    [invariants]="new-only|shared|divergence|undecided"
+    [old_model]="old-only|shared|divergence|undecided"
     [decode]="^$"
 )
 for target in differential invariants old_model decode; do

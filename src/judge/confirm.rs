@@ -5,9 +5,13 @@
 //! code was not seen to hit in the same scenario, and an undecided
 //! difference (the old code could not follow, and the bounded search found
 //! no old schedule with the new outcome). The case is minimised while its
-//! direct comparison stays the same, within [`CANDIDATES`] candidates;
-//! then the minimised scenario's old code is explored under each bound of
-//! [`BOUNDS`] in turn, within that bound's executions.
+//! direct comparison stays the same, within [`CANDIDATES`] candidates.
+//! The minimised case then gets the search the judge gives a case of its
+//! own ([`super::fallback`]): what it finds there decides as an
+//! exploration's find does below, so that the minimised case, judged
+//! alone, never contradicts the verdict that names it. Then the minimised
+//! scenario's old code is explored under each bound of [`BOUNDS`] in turn,
+//! within that bound's executions.
 //! - A violation the old code hits there too is shared; one it never hits
 //!   under a bound whose exploration completed is confirmed new-only.
 //! - A new outcome the old code never reaches there is a confirmed
@@ -131,6 +135,20 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
         Class::NewOnly => Some(what),
         _ => None,
     }) {
+        let t = match backwards {
+            false => forward(&min, table, RunOptions::QUIET),
+            true => reverse(&min, table, RunOptions::QUIET),
+        };
+        if let Some(shared) = judge.shared_elsewhere(&min, &t, signature) {
+            return Verdict {
+                explanation: format!(
+                    "{}; {minimised}where {}",
+                    found.explanation, shared.explanation
+                ),
+                ..shared
+            };
+        }
+        let table = &judge.table;
         let violates = |e: &Exploration| OldSet { old: e, table }.violates(signature);
         return match search(&mut judge.knowledge, &min, violates) {
             Search::Found(bound) => verdict(
@@ -155,7 +173,17 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
             Search::Unknown => unknown(),
         };
     }
-    let new = forward(&min, table, RunOptions::QUIET).new;
+    let t = forward(&min, table, RunOptions::QUIET);
+    let near = judge
+        .knowledge
+        .old_reaches(&min.scenario, &min.schedule, &t.old, &t.new, table);
+    if let Some(where_) = near {
+        return keep(format!(
+            "{minimised}where the old code reaches the new outcome {where_}: a difference of \
+             timing, most likely"
+        ));
+    }
+    let new = t.new;
     let reaches = |e: &Exploration| OldSet { old: e, table }.matches(&new).is_some();
     match search(&mut judge.knowledge, &min, reaches) {
         Search::Found(bound) => keep(format!(
@@ -214,5 +242,26 @@ run A
             "shared:O7-lost-write@aio_setup_ring"
         );
         assert!(judged.verdict.explanation.contains("minimised ("));
+    }
+
+    /// Found by the `differential` fuzz target, which reported it as a
+    /// divergence: the minimised scenario's old code never reaches the new
+    /// outcome within one preemption, but the minimised case's own search
+    /// finds it under two. Judged alone the minimised case is skew, so the
+    /// case stays undecided.
+    #[test]
+    fn a_difference_the_minimised_case_shows_as_skew_stays_undecided() {
+        let name = "undecided-after-the-shared-use-after-free-in-aio_setup_ring";
+        let path = format!("{}/corpus/{name}.sched", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("the corpus entry");
+        let case = crate::text::parse(&path, &text).expect("a case");
+        let judged = Judge::new(RefusalTable::default()).judge(&case);
+        assert_eq!(judged.verdict.class, Class::Undecided);
+        let (_, minimised) = judged
+            .verdict
+            .explanation
+            .split_once("minimised (")
+            .unwrap();
+        assert!(minimised.contains("a difference of timing"));
     }
 }
