@@ -134,9 +134,12 @@ impl Default for RefusalTable {
                     "both versions migrated the page, one after passes that returned -EAGAIN \
                      because a reference was held for a moment (a concurrent migration's pfn \
                      walk, a truncate lookup, an extra-ref holder) when its count was checked, \
-                     so the migration core tried again; the versions take different numbers \
-                     of steps, so these meet at different moments, and the final state is \
-                     equal",
+                     or its ring slot was already cleared, so the migration core tried again, \
+                     on the generic path if teardown truncated the page in between (the new \
+                     teardown truncates before it puts the pages, reference D2, so the two \
+                     versions meet truncation at different moments); the versions take \
+                     different numbers of steps, so these meet at different moments, and the \
+                     final state is equal",
                 ),
             ],
         }
@@ -237,13 +240,30 @@ impl MigrationEnd {
         !self.migrated() && !self.aio.is_empty() && self.generic.iter().all(|&c| c == errno::EAGAIN)
     }
 
-    /// Both migrated, and their codes differ only by `-EAGAIN`.
+    /// Both migrated, and their codes differ only by `-EAGAIN`, or one
+    /// finished in `aio_migratepage` and the other on the generic path
+    /// after `-EAGAIN` there.
     fn retried_like(&self, other: &MigrationEnd) -> bool {
         let but_eagain = |s: &BTreeSet<i32>| -> BTreeSet<i32> {
             s.iter().copied().filter(|&c| c != errno::EAGAIN).collect()
         };
-        but_eagain(&self.aio) == but_eagain(&other.aio)
-            && but_eagain(&self.generic) == but_eagain(&other.generic)
+        let same = but_eagain(&self.aio) == but_eagain(&other.aio)
+            && but_eagain(&self.generic) == but_eagain(&other.generic);
+        same || self.truncated_before(other) || other.truncated_before(self)
+    }
+
+    /// Of two migrations that both moved the page: this one met only
+    /// `-EAGAIN` in `aio_migratepage` and moved the page on the generic
+    /// path, which a page reaches once truncation cleared its mapping,
+    /// where `other` moved it in `aio_migratepage`, meeting only `-EAGAIN`
+    /// on the generic path if anything.
+    fn truncated_before(&self, other: &MigrationEnd) -> bool {
+        let only_eagain = |s: &BTreeSet<i32>| s.iter().all(|&c| c == errno::EAGAIN);
+        !self.aio.is_empty()
+            && only_eagain(&self.aio)
+            && self.generic.contains(&0)
+            && other.aio.contains(&0)
+            && only_eagain(&other.generic)
     }
 
     /// The refusal rows that would allow this old migration against `new`,
@@ -651,6 +671,39 @@ mod tests {
         assert_eq!(v.signature, "allowed-refusal:retried");
         let new = outcome("new", after(&[errno::EBUSY, 0]));
         assert_eq!(classify(&old, &new, &table).class, Class::Divergence);
+    }
+
+    /// Teardown truncated the page between a migration's passes in one
+    /// version: it met `-EAGAIN` in `aio_migratepage`, then moved the page
+    /// on the generic path, where the other version moved it at once.
+    #[test]
+    fn a_migration_that_ended_on_the_generic_path_after_truncation_is_a_retry() {
+        let table = RefusalTable::default();
+        let moved = |aio: &[i32], generic: &[i32]| OpResult::Migrate {
+            result: MigrateResult::Migrated(0),
+            aio: aio.to_vec(),
+            generic: generic.to_vec(),
+        };
+        let old = outcome("old", migrated());
+        let new = outcome("new", moved(&[errno::EAGAIN], &[0]));
+        assert_eq!(
+            classify(&old, &new, &table).signature,
+            "allowed-refusal:retried"
+        );
+        assert_eq!(
+            classify(&new, &old, &table).signature,
+            "allowed-refusal:retried"
+        );
+        let generic_at_once = outcome("new", moved(&[], &[0]));
+        assert_eq!(
+            classify(&old, &generic_at_once, &table).class,
+            Class::Divergence
+        );
+        let refused_otherwise = outcome("new", moved(&[errno::EBUSY], &[0]));
+        assert_eq!(
+            classify(&old, &refused_otherwise, &table).class,
+            Class::Divergence
+        );
     }
 
     #[test]
