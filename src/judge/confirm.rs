@@ -209,14 +209,27 @@ mod tests {
     use super::*;
     use crate::judge::classify::RefusalTable;
 
+    /// An undecided verdict of `detail`, as the judge gives one before
+    /// confirmation.
+    fn open(class: Class, detail: &str) -> Verdict {
+        verdict(
+            class,
+            detail,
+            Vec::new(),
+            "as far as the old code could follow".into(),
+        )
+    }
+
     /// Found by the `differential` fuzz target. The new code loses setup's
     /// ring header write (O7) to a migration of page 0 during the page
     /// loop; the old code refuses that migration (-EINVAL) and cannot follow
-    /// the new run's order, and no search near the case finds the old code
-    /// losing the write. The minimised scenario's old code does lose it
-    /// (after the loop), found by an exploration: shared. Kept out of the
-    /// corpus, whose entries seed the fuzz targets: its variants each take
-    /// seconds to confirm.
+    /// the new run's order. The search near the case finds the old code
+    /// losing the write once it may add a stop where the new code's task
+    /// blocked; before, no search near the case did, and confirmation
+    /// decided it: the minimised scenario's old code loses it (after the
+    /// loop), found by an exploration. Kept out of the corpus, whose
+    /// entries seed the fuzz targets: its variants each take seconds to
+    /// judge.
     const LOST_HEADER: &str = r"
 ring 10
 task A: migrate 1 sync no-target, migrate 1 async, migrate 0 sync, migrate 1 async extra-ref no-target
@@ -236,32 +249,35 @@ run A
     #[test]
     fn a_new_only_violation_the_minimised_scenario_shows_in_the_old_code_is_shared() {
         let case = crate::text::parse("lost-header", LOST_HEADER).expect("a case");
-        let judged = Judge::new(RefusalTable::default()).judge(&case);
+        let mut judge = Judge::new(RefusalTable::default());
+        let signature = "O7-lost-write@aio_setup_ring";
         assert_eq!(
-            judged.verdict.signature,
-            "shared:O7-lost-write@aio_setup_ring"
+            judge.judge(&case).verdict.signature,
+            format!("shared:{signature}")
         );
-        assert!(judged.verdict.explanation.contains("minimised ("));
+        let confirmed = confirm(&mut judge, &case, &open(Class::NewOnly, signature), false);
+        assert_eq!(confirmed.signature, format!("shared:{signature}"));
+        assert!(confirmed.explanation.contains("minimised ("));
     }
 
     /// Found by the `differential` fuzz target, which reported it as a
     /// divergence: the minimised scenario's old code never reaches the new
-    /// outcome within one preemption, but the minimised case's own search
-    /// finds it under two. Judged alone the minimised case is skew, so the
-    /// case stays undecided.
+    /// outcome within one preemption, but the search near the minimised
+    /// case finds it under two. (The search near the case itself now finds
+    /// the old code's schedule too, so the judge no longer asks for
+    /// confirmation here.) Confirming the difference it once left open
+    /// leaves it undecided.
     #[test]
     fn a_difference_the_minimised_case_shows_as_skew_stays_undecided() {
-        let name = "undecided-after-the-shared-use-after-free-in-aio_setup_ring";
+        let name = "shared-where-the-new-teardown-truncates-first";
         let path = format!("{}/corpus/{name}.sched", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).expect("the corpus entry");
         let case = crate::text::parse(&path, &text).expect("a case");
-        let judged = Judge::new(RefusalTable::default()).judge(&case);
-        assert_eq!(judged.verdict.class, Class::Undecided);
-        let (_, minimised) = judged
-            .verdict
-            .explanation
-            .split_once("minimised (")
-            .unwrap();
+        let mut judge = Judge::new(RefusalTable::default());
+        let what = "migrate:migrated(aio0)->refused(aio-EAGAIN)";
+        let confirmed = confirm(&mut judge, &case, &open(Class::Undecided, what), false);
+        assert_eq!(confirmed.class, Class::Undecided);
+        let (_, minimised) = confirmed.explanation.split_once("minimised (").unwrap();
         assert!(minimised.contains("a difference of timing"));
     }
 }

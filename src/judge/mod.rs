@@ -544,12 +544,14 @@ mod tests {
     /// Found by the `differential` fuzz target (minimised). The new code
     /// migrates page 0 during setup where the old code refuses (allowed,
     /// `einval`); C then holds its new page's reference while B's async
-    /// migrations of it fail. The old code reaches that outcome too, but
-    /// only under a schedule with two preemptions that the search near the
-    /// case cannot build: what the search misses is undecided, not a
-    /// divergence.
+    /// migrations of it fail. The old code reaches that outcome too, under
+    /// a schedule with two preemptions that the search near the case once
+    /// could not build, and the case was undecided. The search now gives
+    /// C's first segment, which has no stop, one near where the new code's
+    /// C ended it, and with B's first stop moved too finds the outcome:
+    /// skew, naming the schedule.
     #[test]
-    fn a_difference_after_an_allowed_refusal_that_the_search_misses_is_undecided() {
+    fn a_difference_after_an_allowed_refusal_is_skew_where_a_stop_added_finds_it() {
         let case = crate::text::parse(
             "t",
             "ring 3\n\
@@ -566,7 +568,8 @@ mod tests {
         let judged = Judge::new(RefusalTable::default()).judge(&case);
         assert_eq!(
             judged.verdict.signature,
-            "undecided:migrate:migrated(aio0)->refused(aio-EAGAIN)"
+            "skew:migrate:migrated(aio0)->refused(aio-EAGAIN)"
         );
+        assert!(judged.verdict.explanation.contains("under the schedule `"));
     }
 }

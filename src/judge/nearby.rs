@@ -14,7 +14,11 @@
 //! pages). Then it moves the stop of one segment at a time: the segment
 //! runs in the old code as far as it can, and each of its actions is a
 //! candidate stop, nearest first to where the new code stopped (by
-//! operation, then by actions into the operation). [`search`] climbs from
+//! operation, then by actions into the operation). A segment with no stop
+//! gets one the same way, near where its task blocked or ended in the new
+//! code: where the patch reordered what a task does (teardown truncates
+//! before it puts the pages), the old code's task runs on past the place
+//! the new code's blocked. [`search`] climbs from
 //! there when a difference needs several stops moved. Every candidate is an ordinary
 //! label-aligned schedule, which `aiodiff run` can replay.
 
@@ -120,7 +124,7 @@ fn moved(schedule: &[Segment], i: usize, actions: &[Step], p: usize) -> Vec<Segm
     s
 }
 
-/// One segment that ends at a label: its actions in the old code when it
+/// One segment of the schedule: its actions in the old code when it
 /// runs on, and where the new code stopped it.
 struct Stop {
     segment: usize,
@@ -144,17 +148,16 @@ impl Stop {
     }
 }
 
-/// Where `new` stops each segment of `schedule` that ends at a label: the
-/// operation and the actions into it.
+/// Where `new` ends each segment of `schedule`: the operation and the
+/// actions into it, whether the segment stops at its label or its task
+/// blocks or ends.
 fn anchors<N: AioModel>(
     new: &N,
     scenario: &Scenario,
     schedule: &[Segment],
 ) -> Vec<Option<(u32, u32)>> {
     let steps = record(new, scenario, schedule);
-    (0..schedule.len())
-        .map(|i| schedule[i].until.and(stop_of(&steps, i)))
-        .collect()
+    (0..schedule.len()).map(|i| stop_of(&steps, i)).collect()
 }
 
 /// The schedules that move one stop of a schedule, nearest first to the
@@ -313,7 +316,7 @@ impl<O: AioModel> Iterator for Moves<'_, O> {
 }
 
 /// Schedules for `old` near `schedule` as `new` runs it, nearest first:
-/// each moves the stop of one segment that ends at a label, ranked by how
+/// each moves (or adds) the stop of one segment, ranked by how
 /// many operations, then how many actions, it stops away from where `new`
 /// stopped that segment.
 pub fn nearby<'a, O: AioModel, N: AioModel>(
@@ -489,5 +492,36 @@ mod tests {
             "B until isolate_lru_page:ClearPageLRU(ring[0])#2"
         );
         assert_eq!(all[3][..3], shown(&case.schedule)[..3]);
+    }
+
+    /// The new teardown truncates before it puts the ring pages, so the
+    /// new code's A blocks in truncation, on the page B has locked, where
+    /// the old code's A is in its put loop; a stop for A's segment, which
+    /// has none, near where the new code's blocked is what the old code
+    /// needs (corpus/shared-where-the-new-teardown-truncates-first.sched).
+    #[test]
+    fn a_segment_with_no_stop_gets_one_near_where_the_new_code_blocked() {
+        let case = parse(
+            "t",
+            "ring 2\n\
+             task A: setup, destroy\n\
+             task B: migrate 0 sync, migrate 1 sync-light, migrate 0 sync-light\n\
+             task C: migrate 0 async new-frame\n\
+             run A until aio_setup_ring:kmap_write(ring->header)\n\
+             run B until aio_migratepage:read(ring[1]->index)\n\
+             run A\n\
+             run C\n",
+        )
+        .unwrap();
+        let in_truncation = |s: &Vec<Segment>| {
+            s[2].until
+                .is_some_and(|(p, _)| p.func == kernel_sim::Func::TruncateInodePagesRange)
+        };
+        let near: Vec<Vec<Segment>> = nearby(&Old, &New, &case.scenario, &case.schedule).collect();
+        let first = near
+            .iter()
+            .position(in_truncation)
+            .expect("a stop in truncation");
+        assert!(first < 40, "found at candidate {first} of {}", near.len());
     }
 }
