@@ -35,6 +35,9 @@ pub enum NewSide {
     /// Both versions migrated the page, one of them after passes that
     /// returned `-EAGAIN`.
     Retried,
+    /// Teardown truncated the page during the migration in one version,
+    /// and the two ended differently.
+    Truncated,
 }
 
 /// One row of the allowed-refusal table: a migration the old code did not
@@ -134,12 +137,21 @@ impl Default for RefusalTable {
                     "both versions migrated the page, one after passes that returned -EAGAIN \
                      because a reference was held for a moment (a concurrent migration's pfn \
                      walk, a truncate lookup, an extra-ref holder) when its count was checked, \
-                     or its ring slot was already cleared, so the migration core tried again, \
-                     on the generic path if teardown truncated the page in between (the new \
-                     teardown truncates before it puts the pages, reference D2, so the two \
-                     versions meet truncation at different moments); the versions take \
-                     different numbers of steps, so these meet at different moments, and the \
-                     final state is equal",
+                     so the migration core tried again; the versions take different numbers \
+                     of steps, so these meet at different moments, and the final state is \
+                     equal",
+                ),
+                row(
+                    "truncated",
+                    None,
+                    NewSide::Truncated,
+                    "teardown truncated the page while a migration of it was under way in \
+                     one version (its later passes took the generic path): the new teardown \
+                     truncates before it puts the ring pages, so truncation's lookup \
+                     reference, the cleared mapping and the aio reference meet the \
+                     migration's passes at other moments than in the old code, and the \
+                     migration may end moved in one version and not in the other, or moved \
+                     on another path (reference D2); all else is equal",
                 ),
             ],
         }
@@ -240,30 +252,24 @@ impl MigrationEnd {
         !self.migrated() && !self.aio.is_empty() && self.generic.iter().all(|&c| c == errno::EAGAIN)
     }
 
-    /// Both migrated, and their codes differ only by `-EAGAIN`, or one
-    /// finished in `aio_migratepage` and the other on the generic path
-    /// after `-EAGAIN` there.
+    /// Both migrated, and their codes differ only by `-EAGAIN`.
     fn retried_like(&self, other: &MigrationEnd) -> bool {
         let but_eagain = |s: &BTreeSet<i32>| -> BTreeSet<i32> {
             s.iter().copied().filter(|&c| c != errno::EAGAIN).collect()
         };
-        let same = but_eagain(&self.aio) == but_eagain(&other.aio)
-            && but_eagain(&self.generic) == but_eagain(&other.generic);
-        same || self.truncated_before(other) || other.truncated_before(self)
+        but_eagain(&self.aio) == but_eagain(&other.aio)
+            && but_eagain(&self.generic) == but_eagain(&other.generic)
     }
 
-    /// Of two migrations that both moved the page: this one met only
-    /// `-EAGAIN` in `aio_migratepage` and moved the page on the generic
-    /// path, which a page reaches once truncation cleared its mapping,
-    /// where `other` moved it in `aio_migratepage`, meeting only `-EAGAIN`
-    /// on the generic path if anything.
-    fn truncated_before(&self, other: &MigrationEnd) -> bool {
-        let only_eagain = |s: &BTreeSet<i32>| s.iter().all(|&c| c == errno::EAGAIN);
-        !self.aio.is_empty()
-            && only_eagain(&self.aio)
-            && self.generic.contains(&0)
-            && other.aio.contains(&0)
-            && only_eagain(&other.generic)
+    /// Teardown truncated the page between its passes: `aio_migratepage`
+    /// returned only `-EAGAIN`, then the passes took the generic path,
+    /// which the migration core takes for a ring page once truncation
+    /// cleared its mapping, and ended there moved or with `-EAGAIN`.
+    fn met_truncation(&self) -> bool {
+        let eagain = BTreeSet::from([errno::EAGAIN]);
+        self.aio == eagain
+            && !self.generic.is_empty()
+            && self.generic.iter().all(|&c| c == 0 || c == errno::EAGAIN)
     }
 
     /// The refusal rows that would allow this old migration against `new`,
@@ -281,6 +287,9 @@ impl MigrationEnd {
             (true, true) if self.retried_like(new) => table
                 .row_of(Some(errno::EAGAIN), NewSide::Retried)
                 .map(|r| vec![r]),
+            _ if self.met_truncation() || new.met_truncation() => {
+                table.row_of(None, NewSide::Truncated).map(|r| vec![r])
+            }
             _ => None,
         }
     }
@@ -673,37 +682,43 @@ mod tests {
         assert_eq!(classify(&old, &new, &table).class, Class::Divergence);
     }
 
-    /// Teardown truncated the page between a migration's passes in one
-    /// version: it met `-EAGAIN` in `aio_migratepage`, then moved the page
-    /// on the generic path, where the other version moved it at once.
+    /// Teardown truncated the page during a migration in one version: its
+    /// later passes took the generic path, and it ended otherwise than in
+    /// the other version (reference D2).
     #[test]
-    fn a_migration_that_ended_on_the_generic_path_after_truncation_is_a_retry() {
+    fn a_migration_that_met_truncation_in_one_version_may_end_otherwise() {
         let table = RefusalTable::default();
-        let moved = |aio: &[i32], generic: &[i32]| OpResult::Migrate {
-            result: MigrateResult::Migrated(0),
+        let ended = |result, aio: &[i32], generic: &[i32]| OpResult::Migrate {
+            result,
             aio: aio.to_vec(),
             generic: generic.to_vec(),
         };
+        let (moved, refused) = (MigrateResult::Migrated(0), MigrateResult::Migrated(1));
         let old = outcome("old", migrated());
-        let new = outcome("new", moved(&[errno::EAGAIN], &[0]));
-        assert_eq!(
-            classify(&old, &new, &table).signature,
-            "allowed-refusal:retried"
-        );
-        assert_eq!(
-            classify(&new, &old, &table).signature,
-            "allowed-refusal:retried"
-        );
-        let generic_at_once = outcome("new", moved(&[], &[0]));
-        assert_eq!(
-            classify(&old, &generic_at_once, &table).class,
-            Class::Divergence
-        );
-        let refused_otherwise = outcome("new", moved(&[errno::EBUSY], &[0]));
-        assert_eq!(
-            classify(&old, &refused_otherwise, &table).class,
-            Class::Divergence
-        );
+        let eagain = errno::EAGAIN;
+        for new in [
+            ended(moved, &[eagain], &[0]),
+            ended(refused, &[eagain], &[eagain]),
+        ] {
+            let new = outcome("new", new);
+            assert_eq!(
+                classify(&old, &new, &table).signature,
+                "allowed-refusal:truncated"
+            );
+            // The other way round, an old refusal is the eagain row's.
+            assert_eq!(classify(&new, &old, &table).class, Class::AllowedRefusal);
+        }
+        // Not when the page was truncated before the migration began, nor
+        // with another code, nor without truncation.
+        for new in [
+            ended(refused, &[], &[eagain]),
+            ended(refused, &[eagain], &[errno::EBUSY]),
+            ended(refused, &[eagain], &[]),
+            ended(moved, &[errno::EBUSY], &[0]),
+        ] {
+            let new = outcome("new", new);
+            assert_eq!(classify(&old, &new, &table).class, Class::Divergence);
+        }
     }
 
     #[test]
