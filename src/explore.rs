@@ -23,7 +23,7 @@ use kernel_sim::{
 };
 
 use crate::case::Class;
-use crate::judge::classify::{classify, Contents, RefusalTable};
+use crate::judge::classify::{equal_up_to, Contents, RefusalTable};
 use crate::runner::{run_model, OpResult, Outcome, RunOptions};
 use crate::scenario::Scenario;
 use crate::swimlane::result;
@@ -449,7 +449,7 @@ impl OldSet<'_> {
         self.old
             .outcomes
             .values()
-            .any(|r| classify(&r.outcome, new, self.table).class == Class::AllowedRefusal)
+            .any(|r| equal_up_to(&r.outcome, new, self.table).is_some())
             .then_some(Class::AllowedRefusal)
     }
 

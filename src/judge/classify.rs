@@ -35,9 +35,6 @@ pub enum NewSide {
     /// Both versions migrated the page, one of them after passes that
     /// returned `-EAGAIN`.
     Retried,
-    /// Teardown truncated the page during the migration in one version,
-    /// and the two ended differently.
-    Truncated,
 }
 
 /// One row of the allowed-refusal table: a migration the old code did not
@@ -140,18 +137,6 @@ impl Default for RefusalTable {
                      so the migration core tried again; the versions take different numbers \
                      of steps, so these meet at different moments, and the final state is \
                      equal",
-                ),
-                row(
-                    "truncated",
-                    None,
-                    NewSide::Truncated,
-                    "teardown truncated the page while a migration of it was under way in \
-                     one version (its later passes took the generic path): the new teardown \
-                     truncates before it puts the ring pages, so truncation's lookup \
-                     reference, the cleared mapping and the aio reference meet the \
-                     migration's passes at other moments than in the old code, and the \
-                     migration may end moved in one version and not in the other, or moved \
-                     on another path (reference D2); all else is equal",
                 ),
             ],
         }
@@ -261,17 +246,6 @@ impl MigrationEnd {
             && but_eagain(&self.generic) == but_eagain(&other.generic)
     }
 
-    /// Teardown truncated the page between its passes: `aio_migratepage`
-    /// returned only `-EAGAIN`, then the passes took the generic path,
-    /// which the migration core takes for a ring page once truncation
-    /// cleared its mapping, and ended there moved or with `-EAGAIN`.
-    fn met_truncation(&self) -> bool {
-        let eagain = BTreeSet::from([errno::EAGAIN]);
-        self.aio == eagain
-            && !self.generic.is_empty()
-            && self.generic.iter().all(|&c| c == 0 || c == errno::EAGAIN)
-    }
-
     /// The refusal rows that would allow this old migration against `new`,
     /// if some would.
     fn allowed_against(&self, new: &MigrationEnd, table: &RefusalTable) -> Option<Vec<usize>> {
@@ -287,9 +261,6 @@ impl MigrationEnd {
             (true, true) if self.retried_like(new) => table
                 .row_of(Some(errno::EAGAIN), NewSide::Retried)
                 .map(|r| vec![r]),
-            _ if self.met_truncation() || new.met_truncation() => {
-                table.row_of(None, NewSide::Truncated).map(|r| vec![r])
-            }
             _ => None,
         }
     }
@@ -402,6 +373,21 @@ fn by_violations(old: &Outcome, new: &Outcome) -> Option<Verdict> {
             format!("both versions hit {s}: a bug the patch leaves in place"),
         )
     })
+}
+
+/// The rows of `table` that `old`'s outcome needs to be `new`'s, if it
+/// is that up to the table: the same violations, and every difference in
+/// results one a row allows (none for the same results). Where both
+/// versions hit the same violations, [`classify`] says `shared`, not
+/// `allowed-refusal`, for such a pair.
+pub fn equal_up_to(old: &Outcome, new: &Outcome, table: &RefusalTable) -> Option<Vec<usize>> {
+    if by_violations(old, new).is_some_and(|v| v.class != Class::Shared) {
+        return None;
+    }
+    match first_difference(old, new, table) {
+        (None, rows) => Some(rows.into_iter().collect()),
+        (Some(_), _) => None,
+    }
 }
 
 /// The first operation, in task order, that ended differently beyond what
@@ -664,6 +650,25 @@ mod tests {
         assert_eq!(classify(&old, &new, &table).class, Class::Shared);
     }
 
+    /// With the same violations in both, an outcome equal up to the table
+    /// is one the old code reaches, though the comparison says shared.
+    #[test]
+    fn the_same_violations_and_allowed_differences_are_equal_up_to_the_table() {
+        let table = RefusalTable::default();
+        let bug = violation(ViolationKind::BugOn, Func::AioSetupRing);
+        let mut old = outcome("old", refused(&[errno::EAGAIN]));
+        let mut new = outcome("new", migrated());
+        old.violations.push(bug);
+        new.violations.push(bug);
+        assert_eq!(classify(&old, &new, &table).class, Class::Shared);
+        let eagain = table.row_of(Some(errno::EAGAIN), NewSide::Migrated);
+        assert_eq!(equal_up_to(&old, &new, &table), eagain.map(|r| vec![r]));
+        old.results = new.results.clone();
+        assert_eq!(equal_up_to(&old, &new, &table), Some(Vec::new()));
+        old.violations.clear();
+        assert_eq!(equal_up_to(&old, &new, &table), None);
+    }
+
     #[test]
     fn a_migration_that_needed_another_pass_is_a_retry() {
         let table = RefusalTable::default();
@@ -680,45 +685,6 @@ mod tests {
         assert_eq!(v.signature, "allowed-refusal:retried");
         let new = outcome("new", after(&[errno::EBUSY, 0]));
         assert_eq!(classify(&old, &new, &table).class, Class::Divergence);
-    }
-
-    /// Teardown truncated the page during a migration in one version: its
-    /// later passes took the generic path, and it ended otherwise than in
-    /// the other version (reference D2).
-    #[test]
-    fn a_migration_that_met_truncation_in_one_version_may_end_otherwise() {
-        let table = RefusalTable::default();
-        let ended = |result, aio: &[i32], generic: &[i32]| OpResult::Migrate {
-            result,
-            aio: aio.to_vec(),
-            generic: generic.to_vec(),
-        };
-        let (moved, refused) = (MigrateResult::Migrated(0), MigrateResult::Migrated(1));
-        let old = outcome("old", migrated());
-        let eagain = errno::EAGAIN;
-        for new in [
-            ended(moved, &[eagain], &[0]),
-            ended(refused, &[eagain], &[eagain]),
-        ] {
-            let new = outcome("new", new);
-            assert_eq!(
-                classify(&old, &new, &table).signature,
-                "allowed-refusal:truncated"
-            );
-            // The other way round, an old refusal is the eagain row's.
-            assert_eq!(classify(&new, &old, &table).class, Class::AllowedRefusal);
-        }
-        // Not when the page was truncated before the migration began, nor
-        // with another code, nor without truncation.
-        for new in [
-            ended(refused, &[], &[eagain]),
-            ended(refused, &[eagain], &[errno::EBUSY]),
-            ended(refused, &[eagain], &[]),
-            ended(moved, &[errno::EBUSY], &[0]),
-        ] {
-            let new = outcome("new", new);
-            assert_eq!(classify(&old, &new, &table).class, Class::Divergence);
-        }
     }
 
     #[test]

@@ -10,9 +10,8 @@
 
 use kernel_sim::{FastMap, Segment};
 
-use super::classify::{classify, RefusalTable};
+use super::classify::{equal_up_to, RefusalTable};
 use super::nearby;
-use crate::case::Class;
 use crate::explore::{explore, Exploration, ExploreOptions, OldSet, OutcomeKey, Reached};
 use crate::runner::{run_model, OpResult, Outcome, RunOptions};
 use crate::scenario::Scenario;
@@ -120,11 +119,10 @@ impl Knowledge {
                 if OutcomeKey::of(o) == key {
                     return Ok(None);
                 }
-                let v = classify(o, new, table);
-                if v.class != Class::AllowedRefusal {
+                let Some(rows) = equal_up_to(o, new, table) else {
                     return Err(distance(o, new));
-                }
-                let rows = v.rows_hit.iter().map(|&r| table.rows[r].name.as_str());
+                };
+                let rows = rows.iter().map(|&r| table.rows[r].name.as_str());
                 Ok(Some(rows.collect::<Vec<_>>().join(", ")))
             },
         );
