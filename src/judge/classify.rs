@@ -134,9 +134,11 @@ impl Default for RefusalTable {
                     "both versions migrated the page, one after passes that returned -EAGAIN \
                      because a reference was held for a moment (a concurrent migration's pfn \
                      walk, a truncate lookup, an extra-ref holder) when its count was checked, \
-                     so the migration core tried again; the versions take different numbers \
-                     of steps, so these meet at different moments, and the final state is \
-                     equal",
+                     so the migration core tried again; or the old code after -EAGAIN where \
+                     teardown's put loop had cleared the ring slot or dropped the aio \
+                     reference (reference A2, A3a), then on the generic path once teardown \
+                     truncated the page; the versions take different numbers of steps, so \
+                     these meet at different moments, and the final state is equal",
                 ),
             ],
         }
@@ -237,13 +239,31 @@ impl MigrationEnd {
         !self.migrated() && !self.aio.is_empty() && self.generic.iter().all(|&c| c == errno::EAGAIN)
     }
 
-    /// Both migrated, and their codes differ only by `-EAGAIN`.
-    fn retried_like(&self, other: &MigrationEnd) -> bool {
+    /// This old migration and `new` both migrated, and their codes differ
+    /// only by `-EAGAIN`, or the old code finished on the generic path
+    /// after `-EAGAIN` in `aio_migratepage` where the new code finished in
+    /// `aio_migratepage`.
+    fn retried_like(&self, new: &MigrationEnd) -> bool {
         let but_eagain = |s: &BTreeSet<i32>| -> BTreeSet<i32> {
             s.iter().copied().filter(|&c| c != errno::EAGAIN).collect()
         };
-        but_eagain(&self.aio) == but_eagain(&other.aio)
-            && but_eagain(&self.generic) == but_eagain(&other.generic)
+        let same = but_eagain(&self.aio) == but_eagain(&new.aio)
+            && but_eagain(&self.generic) == but_eagain(&new.generic);
+        same || self.truncated_before(new)
+    }
+
+    /// Of two migrations that both moved the page: this one met only
+    /// `-EAGAIN` in `aio_migratepage` and moved the page on the generic
+    /// path, which a page reaches once truncation cleared its mapping,
+    /// where `other` moved it in `aio_migratepage`, meeting only `-EAGAIN`
+    /// on the generic path if anything.
+    fn truncated_before(&self, other: &MigrationEnd) -> bool {
+        let only_eagain = |s: &BTreeSet<i32>| s.iter().all(|&c| c == errno::EAGAIN);
+        !self.aio.is_empty()
+            && only_eagain(&self.aio)
+            && self.generic.contains(&0)
+            && other.aio.contains(&0)
+            && only_eagain(&other.generic)
     }
 
     /// The refusal rows that would allow this old migration against `new`,
@@ -685,6 +705,37 @@ mod tests {
         assert_eq!(v.signature, "allowed-refusal:retried");
         let new = outcome("new", after(&[errno::EBUSY, 0]));
         assert_eq!(classify(&old, &new, &table).class, Class::Divergence);
+    }
+
+    /// Teardown truncated the page between the old code's passes: it met
+    /// `-EAGAIN` in `aio_migratepage` (reference A2, A3a), then moved the
+    /// page on the generic path, where the new code moved it at once. Not
+    /// the other way round: a new refusal is what the table never allows.
+    #[test]
+    fn an_old_migration_that_ended_on_the_generic_path_after_truncation_is_a_retry() {
+        let table = RefusalTable::default();
+        let moved = |aio: &[i32], generic: &[i32]| OpResult::Migrate {
+            result: MigrateResult::Migrated(0),
+            aio: aio.to_vec(),
+            generic: generic.to_vec(),
+        };
+        let new = outcome("new", migrated());
+        let old = outcome("old", moved(&[errno::EAGAIN], &[0]));
+        assert_eq!(
+            classify(&old, &new, &table).signature,
+            "allowed-refusal:retried"
+        );
+        assert_eq!(classify(&new, &old, &table).class, Class::Divergence);
+        let generic_at_once = outcome("old", moved(&[], &[0]));
+        assert_eq!(
+            classify(&generic_at_once, &new, &table).class,
+            Class::Divergence
+        );
+        let refused_otherwise = outcome("old", moved(&[errno::EBUSY], &[0]));
+        assert_eq!(
+            classify(&refused_otherwise, &new, &table).class,
+            Class::Divergence
+        );
     }
 
     #[test]
