@@ -252,18 +252,18 @@ impl MigrationEnd {
         same || self.truncated_before(new)
     }
 
-    /// Of two migrations that both moved the page: this one met only
-    /// `-EAGAIN` in `aio_migratepage` and moved the page on the generic
-    /// path, which a page reaches once truncation cleared its mapping,
-    /// where `other` moved it in `aio_migratepage`, meeting only `-EAGAIN`
-    /// on the generic path if anything.
-    fn truncated_before(&self, other: &MigrationEnd) -> bool {
+    /// Of an old and a new migration that both moved the page: the old
+    /// one met only `-EAGAIN` in `aio_migratepage` and moved the page on
+    /// the generic path, which a page reaches once truncation cleared its
+    /// mapping, where the new one moved it in `aio_migratepage`, meeting
+    /// only `-EAGAIN` on the generic path if anything.
+    fn truncated_before(&self, new: &MigrationEnd) -> bool {
         let only_eagain = |s: &BTreeSet<i32>| s.iter().all(|&c| c == errno::EAGAIN);
         !self.aio.is_empty()
             && only_eagain(&self.aio)
             && self.generic.contains(&0)
-            && other.aio.contains(&0)
-            && only_eagain(&other.generic)
+            && new.aio.contains(&0)
+            && only_eagain(&new.generic)
     }
 
     /// The refusal rows that would allow this old migration against `new`,

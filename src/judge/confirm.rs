@@ -22,9 +22,9 @@
 //! finds it, the case is undecided. The verdict names the minimised case
 //! and the bound.
 
-use super::classify::Verdict;
+use super::classify::{RefusalTable, Verdict};
 use super::fallback::Knowledge;
-use super::{detail, forward, reverse, verdict, Judge};
+use super::{detail, forward, reverse, verdict, Judge, Transplant};
 use crate::case::{Case, Class};
 use crate::explore::{Exploration, ExploreOptions, OldSet};
 use crate::minimize::shrink;
@@ -38,13 +38,18 @@ pub const CANDIDATES: usize = 1_000;
 /// one, which completes on most minimised scenarios.
 pub const BOUNDS: [(u32, usize); 2] = [(2, 20_000), (1, 100_000)];
 
+/// One direction of the transplant: the reverse one if `backwards`.
+fn direction(case: &Case, table: &RefusalTable, backwards: bool) -> Transplant {
+    match backwards {
+        false => forward(case, table, RunOptions::QUIET),
+        true => reverse(case, table, RunOptions::QUIET),
+    }
+}
+
 /// A direction's direct comparison: whether the follower followed, and the
 /// verdict's signature.
 fn direct(case: &Case, judge: &Judge, backwards: bool) -> (bool, String) {
-    let t = match backwards {
-        false => forward(case, &judge.table, RunOptions::QUIET),
-        true => reverse(case, &judge.table, RunOptions::QUIET),
-    };
+    let t = direction(case, &judge.table, backwards);
     (t.alignment.followed(), t.verdict.signature)
 }
 
@@ -135,10 +140,7 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
         Class::NewOnly => Some(what),
         _ => None,
     }) {
-        let t = match backwards {
-            false => forward(&min, table, RunOptions::QUIET),
-            true => reverse(&min, table, RunOptions::QUIET),
-        };
+        let t = direction(&min, table, backwards);
         if let Some(shared) = judge.shared_elsewhere(&min, &t, signature) {
             return Verdict {
                 explanation: format!(
@@ -207,7 +209,6 @@ pub fn confirm(judge: &mut Judge, case: &Case, found: &Verdict, backwards: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::judge::classify::RefusalTable;
 
     /// An undecided verdict of `detail`, as the judge gives one before
     /// confirmation.
