@@ -40,6 +40,11 @@
 # baseline with $TTF_BASELINE_FLAGS instead where that is set (to "" say).
 # The fuzz targets run in their measurement mode (AIODIFF_TTF_LOG, see
 # src/fuzzing.rs): they log each signature's first occurrence and go on.
+# With TTF_MEASURE=executions the table gives the median number of
+# executions to each first finding instead of seconds: the target's runs
+# in the process that found it (libFuzzer's seed runs included), or
+# hunt's tries, each a run of both versions; it tells an engine's search
+# from its speed and start-up.
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
 # cargo-afl`). CARGO_FUZZ_FLAGS adds flags to the libFuzzer build (e.g.
 # --no-trace-compares), as in oss-fuzz/build.sh.
@@ -179,7 +184,7 @@ run_one() {
                 2> "$work/stderr" | python3 -c '
 import json, sys
 for h in json.load(sys.stdin):
-    print("%.3f\t%s" % (h["seconds"], h["signature"]))' > "$log"
+    print("%.3f\t%s\t%d" % (h["seconds"], h["signature"], h["tries"]))' > "$log"
             ;;
     esac
     echo "done: $engine seed $seed" >&2
@@ -192,6 +197,7 @@ xargs -P "$(nproc)" -L 1 bash -c 'run_one "$@"' _ < "$jobs"
 python3 - "$out" "$limit" "${engines[@]}" <<'PY'
 import json, sys, glob, os
 out, limit, engines = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+by_executions = os.environ.get("TTF_MEASURE") == "executions"
 names = {
     "lf-old": "libFuzzer old_model",
     "lf-inv": "libFuzzer invariants",
@@ -221,16 +227,19 @@ verify = json.load(open(f"{out}/verify.json"))
 rows = [(f["class"], f["signature"].split(":", 1)[1]) for f in verify["findings"]]
 
 def first_times(engine, seed):
-    """Earliest time per bare signature in one run's log."""
+    """Earliest time (or execution count) per bare signature in one run's log."""
     times = {}
     path = f"{out}/{engine}-{seed}.log"
     if not os.path.exists(path):
         return times
     for line in open(path):
-        t, sig = line.rstrip("\n").split("\t", 1)
+        # targets built before the executions column log two
+        t, sig, *executions = line.rstrip("\n").split("\t")
+        executions = executions[0] if executions else "inf"
         if engine in ("random", "pct"):
             sig = sig.split(":", 1)[1]  # hunt names a class first
-        times[sig] = min(float(t), times.get(sig, float("inf")))
+        value = float(executions if by_executions else t)
+        times[sig] = min(value, times.get(sig, float("inf")))
     return times
 
 def name(engine):
@@ -251,7 +260,10 @@ def cell(engine, cls, sig):
     times = sorted(first(r) for r in runs[engine])
     med = times[len(times) // 2]
     found = sum(t != float("inf") for t in times)
-    shown = f"{med:.1f} s" if med != float("inf") else f"> {limit:.0f} s"
+    if med == float("inf"):
+        shown = f"> {limit:.0f} s"
+    else:
+        shown = f"{med:.0f}" if by_executions else f"{med:.1f} s"
     return med, f"{shown} ({found}/{len(times)})"
 
 print("| signature | " + " | ".join(name(e) for e in engines) + " |")

@@ -226,8 +226,12 @@ fn reported(signatures: Vec<String>) -> Option<String> {
 /// The fuzz targets' measurement mode, for the time to the first finding
 /// of each signature: with `AIODIFF_TTF_LOG=FILE` set, a target does not
 /// stop at a violation (nor `differential` at a verdict). It appends
-/// `SECONDS<TAB>SIGNATURE` to FILE the first time this process sees a
-/// signature and goes on, as a bug canary would. SECONDS count from
+/// `SECONDS<TAB>SIGNATURE<TAB>EXECUTIONS` to FILE the first time this
+/// process sees a signature and goes on, as a bug canary would.
+/// EXECUTIONS counts the target's executions in this process, that one
+/// included (where a fuzzer runs many processes, as AFL++ does, one
+/// process' only), to tell a fuzzer's search from its speed. SECONDS
+/// count from
 /// `AIODIFF_TTF_START` (Unix time in seconds, so that a campaign of many
 /// processes, as AFL runs, shares one clock), or else from the first
 /// execution.
@@ -235,6 +239,7 @@ struct FindingLog {
     file: Mutex<File>,
     start: f64,
     seen: Mutex<HashSet<String>>,
+    executions: AtomicU64,
 }
 
 impl FindingLog {
@@ -258,16 +263,21 @@ impl FindingLog {
                 file: Mutex::new(file),
                 start,
                 seen: Mutex::new(HashSet::new()),
+                executions: AtomicU64::new(0),
             })
         })
         .as_ref()
     }
 
+    /// Counts one execution, and logs the signatures it showed that no
+    /// earlier one did.
     fn record(&self, signatures: Vec<String>) {
+        let executions = 1 + self.executions.fetch_add(1, Ordering::Relaxed);
         let mut seen = self.seen.lock().expect("not poisoned");
         for s in signatures {
             if seen.insert(s.clone()) {
-                let line = format!("{:.3}\t{s}\n", unix_seconds() - self.start);
+                let seconds = unix_seconds() - self.start;
+                let line = format!("{seconds:.3}\t{s}\t{executions}\n");
                 let mut file = self.file.lock().expect("not poisoned");
                 file.write_all(line.as_bytes())
                     .expect("AIODIFF_TTF_LOG is writable");
