@@ -9,13 +9,13 @@
 //! [`preempt`] instead runs the decoded case, picks one of its steps
 //! where another task could run and one such task, and rewrites the
 //! schedule so that the run is the same up to that step and then switches
-//! to that task. Much as PCT's priorities order
-//! them, the tasks then run in an order drawn at random: the task switched
-//! to until it blocks or ends, then each other task in turn until it
-//! blocks or ends, the preempted one among them, the default policy
-//! finishing the run. (Unlike a priority, a segment is used once: a task
-//! blocked at its turn loses it. With two tasks the order is what the
-//! default policy gives anyway.)
+//! to that task. Much as PCT's priorities order them, the tasks then run
+//! in an order drawn at random: the task switched to until it blocks or
+//! ends, then each other task in turn until it blocks or ends, the
+//! preempted one among them, the default policy finishing the run.
+//! (Unlike a priority, a segment is used once: a task blocked at its turn
+//! loses it. With two tasks the order is what the default policy gives
+//! anyway.)
 //!
 //! [`preempt_followed`] preempts the other version's run and writes the
 //! schedule of this version following it, as the judge's transplant
@@ -85,9 +85,9 @@ pub fn preempt<M: AioModel>(model: &M, data: &[u8], seed: u32) -> Option<Vec<u8>
 }
 
 /// [`preempt`], which writes the schedule from the views of the run it
-/// cut (`reuse_views`), or else from a replay of the
-/// decisions up to the switch, as [`witness_schedule`] does: the two
-/// give the same schedule, which the tests check.
+/// cut (`reuse_views`), or else from a replay of the decisions up to the
+/// switch, as [`witness_schedule`] does: the two give the same schedule,
+/// which the tests check.
 fn preempt_with<M: AioModel>(
     model: &M,
     data: &[u8],
