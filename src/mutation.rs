@@ -47,7 +47,7 @@ use crate::strategy::{Pct, Rng, PCT_DEPTH, PCT_HORIZON};
 /// How a fuzz target's custom mutator shares its mutations: of every
 /// sixteen, how many are of each structure-aware kind; the rest are
 /// libFuzzer's own.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Share {
     /// Preemptions of the target's code.
     pub preempt: u32,
@@ -56,23 +56,65 @@ pub struct Share {
     pub followed: u32,
 }
 
-/// The share of the `old_model` fuzz target, which runs the old code:
-/// one followed preemption in sixteen shows the old code's teardown bugs
-/// that the new code's runs lead to (BENCHMARKS.md, "A preemption the old
-/// code follows").
-pub const OLD_CODE: Share = Share {
-    preempt: 11,
-    followed: 1,
+/// How a fuzz target's custom mutator shares its mutations over a
+/// process' life: its first `warm_up` mutations by `early`, the rest by
+/// `late`.
+#[derive(Clone, Copy, Debug)]
+pub struct Shares {
+    /// The share of the first `warm_up` mutations.
+    pub early: Share,
+    /// How many mutations `early` shares.
+    pub warm_up: u64,
+    /// The share of every mutation after those.
+    pub late: Share,
+}
+
+impl Shares {
+    /// `share` all along.
+    pub const fn constant(share: Share) -> Shares {
+        Shares {
+            early: share,
+            warm_up: 0,
+            late: share,
+        }
+    }
+
+    /// The share of a process' mutation number `n`, counted from 0.
+    pub fn at(&self, n: u64) -> Share {
+        match n < self.warm_up {
+            true => self.early,
+            false => self.late,
+        }
+    }
+}
+
+/// The shares of the `old_model` fuzz target, which runs the old code.
+/// A followed preemption shows the old code's teardown bugs that the new
+/// code's runs lead to, most in a few hundred mutations, so half of the
+/// first 512 are followed preemptions. Later, one in sixteen: the bugs
+/// of many switches need chains of the target's own preemptions, which a
+/// larger followed share makes later (BENCHMARKS.md, "A preemption the
+/// old code follows" and "A warm-up of followed preemptions").
+pub const OLD_CODE: Shares = Shares {
+    early: Share {
+        preempt: 4,
+        followed: 8,
+    },
+    warm_up: 512,
+    late: Share {
+        preempt: 11,
+        followed: 1,
+    },
 };
 
-/// The share of the fuzz targets that run the new code: preemptions
-/// only. The new code following the old code's runs shows the shared
-/// bugs no more often, and `differential` judges each case both ways
-/// anyway.
-pub const NEW_CODE: Share = Share {
+/// The shares of the fuzz targets that run the new code: preemptions
+/// only, all along. The new code following the old code's runs shows
+/// the shared bugs no more often, and `differential` judges each case
+/// both ways anyway.
+pub const NEW_CODE: Shares = Shares::constant(Share {
     preempt: 12,
     followed: 0,
-};
+});
 
 /// `data` with its schedule rewritten to switch to another task at one
 /// step of `model`'s run, both chosen by `seed` among the steps where
@@ -252,6 +294,22 @@ mod tests {
                 (entry.name, case, data)
             })
             .collect()
+    }
+
+    /// A share is of sixteen, and every share leaves libFuzzer's own
+    /// mutations, the only ones that change the scenario, a part; the
+    /// warm-up ends after its mutations.
+    #[test]
+    fn the_shares_leave_libfuzzer_a_part_and_the_warm_up_ends() {
+        for shares in [OLD_CODE, NEW_CODE] {
+            for share in [shares.early, shares.late] {
+                assert!(share.preempt + share.followed < 16, "{shares:?}");
+            }
+            assert_eq!(shares.at(shares.warm_up), shares.late);
+            assert_eq!(shares.at(u64::MAX), shares.late);
+        }
+        assert_eq!(OLD_CODE.at(OLD_CODE.warm_up - 1), OLD_CODE.early);
+        assert_ne!(OLD_CODE.early, OLD_CODE.late);
     }
 
     /// The schedule written from the cut run's views is the one a replay

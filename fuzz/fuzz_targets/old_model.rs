@@ -12,6 +12,6 @@ fuzz_target!(
 );
 
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
-    let (models, share) = ((&aiodiff::Old, &aiodiff::New), aiodiff::mutation::OLD_CODE);
-    preempt::mutate(models, share, data, (size, max_size), seed)
+    let (models, shares) = ((&aiodiff::Old, &aiodiff::New), aiodiff::mutation::OLD_CODE);
+    preempt::mutate(models, shares, data, (size, max_size), seed)
 });

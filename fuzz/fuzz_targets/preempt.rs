@@ -5,20 +5,24 @@
 //! the rest are libFuzzer's own, which change the scenario.
 //! `AIODIFF_PREEMPT=0` leaves libFuzzer's alone, for comparison.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// `data[..size]` mutated in place, as `fuzz_mutator!` asks: preempting
 /// runs of `model`, the code the target runs, or of `other`, which
-/// `model` then follows, as `share` says; the new size.
+/// `model` then follows, as `shares` says for this mutation of the
+/// process; the new size.
 pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
     (model, other): (&M, &O),
-    share: aiodiff::mutation::Share,
+    shares: aiodiff::mutation::Shares,
     data: &mut [u8],
     (size, max_size): (usize, usize),
     seed: u32,
 ) -> usize {
     static ON: OnceLock<bool> = OnceLock::new();
     let on = ON.get_or_init(|| std::env::var_os("AIODIFF_PREEMPT").is_none_or(|v| v != "0"));
+    static MUTATIONS: AtomicU64 = AtomicU64::new(0);
+    let share = shares.at(MUTATIONS.fetch_add(1, Ordering::Relaxed));
     let (kind, seed) = (seed % 16, seed / 16);
     let input = &data[..size];
     let mutated = if !*on {
