@@ -19,6 +19,7 @@ pub mod minimize;
 pub mod mutation;
 pub mod races;
 pub mod report;
+pub mod reshape;
 pub mod runner;
 pub mod scenario;
 pub mod sites;

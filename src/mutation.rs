@@ -54,6 +54,8 @@ pub struct Share {
     /// Preemptions of the other version's run, which the target's code
     /// follows.
     pub followed: u32,
+    /// Edits of the scenario ([`crate::reshape::reshape`]).
+    pub reshape: u32,
 }
 
 /// How a fuzz target's custom mutator shares its mutations over a
@@ -93,17 +95,21 @@ impl Shares {
 /// code's runs lead to, most in a few hundred mutations, so half of the
 /// first 512 are followed preemptions. Later, one in sixteen: the bugs
 /// of many switches need chains of the target's own preemptions, which a
-/// larger followed share makes later (BENCHMARKS.md, "A preemption the
-/// old code follows" and "A warm-up of followed preemptions").
+/// larger followed share makes later, and two in sixteen edit the
+/// scenario, which brings those bugs sooner (BENCHMARKS.md, "A
+/// preemption the old code follows", "A warm-up of followed
+/// preemptions" and "Scenario edits after the warm-up").
 pub const OLD_CODE: Shares = Shares {
     early: Share {
         preempt: 4,
         followed: 8,
+        reshape: 0,
     },
     warm_up: 512,
     late: Share {
         preempt: 11,
         followed: 1,
+        reshape: 2,
     },
 };
 
@@ -114,6 +120,7 @@ pub const OLD_CODE: Shares = Shares {
 pub const NEW_CODE: Shares = Shares::constant(Share {
     preempt: 12,
     followed: 0,
+    reshape: 0,
 });
 
 /// `data` with its schedule rewritten to switch to another task at one
@@ -303,7 +310,8 @@ mod tests {
     fn the_shares_leave_libfuzzer_a_part_and_the_warm_up_ends() {
         for shares in [OLD_CODE, NEW_CODE] {
             for share in [shares.early, shares.late] {
-                assert!(share.preempt + share.followed < 16, "{shares:?}");
+                let ours = share.preempt + share.followed + share.reshape;
+                assert!(ours < 16, "{shares:?}");
             }
             assert_eq!(shares.at(shares.warm_up), shares.late);
             assert_eq!(shares.at(u64::MAX), shares.late);

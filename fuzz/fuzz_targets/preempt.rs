@@ -1,8 +1,9 @@
 //! The targets' custom mutator: most mutations are structure-aware,
 //! `aiodiff::mutation::preempt` (a switch to another task at a step the
 //! run reaches) and, for `old_model`, `aiodiff::mutation::preempt_followed`
-//! (the same switch in the new code's run, which the old code follows);
-//! the rest are libFuzzer's own, which change the scenario.
+//! (the same switch in the new code's run, which the old code follows)
+//! and `aiodiff::reshape::reshape` (one edit of the scenario); the rest
+//! are libFuzzer's own, which change any byte.
 //! `AIODIFF_PREEMPT=0` leaves libFuzzer's alone, for comparison.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +32,8 @@ pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
         aiodiff::mutation::preempt(model, input, seed)
     } else if kind < share.preempt + share.followed {
         aiodiff::mutation::preempt_followed(other, model, input, seed)
+    } else if kind < share.preempt + share.followed + share.reshape {
+        aiodiff::reshape::reshape(input, seed)
     } else {
         None
     };
