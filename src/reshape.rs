@@ -23,7 +23,7 @@ use crate::strategy::Rng;
 const TRIES: usize = 8;
 
 /// `data` with its scenario changed by one edit drawn by `seed`, its
-/// schedule kept. `None` where no edit of [`TRIES`] drawn keeps the
+/// schedule kept. `None` where none of the edits drawn (eight) keeps the
 /// scenario's rules and changes it, or the case does not encode; the
 /// caller then mutates the bytes instead.
 pub fn reshape(data: &[u8], seed: u32) -> Option<Vec<u8>> {
