@@ -4,7 +4,7 @@
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 
 mod interleavings;
-mod preempt;
+mod mutator;
 
 fuzz_target!(
     init: interleavings::init(),
@@ -13,5 +13,5 @@ fuzz_target!(
 
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
     let (models, shares) = ((&aiodiff::New, &aiodiff::Old), aiodiff::mutation::NEW_CODE);
-    preempt::mutate(models, shares, data, (size, max_size), seed)
+    mutator::mutate(models, shares, data, (size, max_size), seed)
 });
