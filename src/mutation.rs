@@ -81,6 +81,13 @@ impl Shares {
         }
     }
 
+    /// Whether the target edits scenarios at all, in either share. Such a
+    /// target also edits the scenario where a preemption finds no step to
+    /// switch at, as in an input of one task.
+    pub fn edits_scenarios(&self) -> bool {
+        self.early.reshape + self.late.reshape > 0
+    }
+
     /// The share of a process' mutation number `n`, counted from 0.
     pub fn at(&self, n: u64) -> Share {
         match n < self.warm_up {

@@ -8,14 +8,19 @@
 //! that must agree. [`reshape`] makes one edit a kernel developer would:
 //! resize the ring, keeping a migration of its last page on the last
 //! page; point a migration at another page (the last one half the time);
-//! add an operation to a task, or a task; drop one; or change a
-//! migration's mode or faults. The result obeys the scenario's rules, and
-//! the schedule is kept as it is.
+//! add an operation to a task, or a task; drop one; change a migration's
+//! mode, faults or frame; change the number of background drains; or
+//! inject or lift a fault of setup. The result obeys the scenario's rules,
+//! and the schedule is kept as it is.
 
-use kernel_sim::MigrateMode;
+use std::sync::OnceLock;
+
+use kernel_sim::{MigrateMode, PageRole};
 
 use crate::bytes;
-use crate::scenario::{MigrateFaults, Op, Scenario, MAX_OPS, MAX_RING_PAGES, MAX_TASKS};
+use crate::scenario::{
+    MigrateFaults, Op, Scenario, MAX_DRAINS, MAX_OPS, MAX_RING_PAGES, MAX_TASKS,
+};
 use crate::strategy::Rng;
 
 /// How many edits [`reshape`] draws before it gives up on finding one
@@ -40,11 +45,29 @@ pub fn reshape(data: &[u8], seed: u32) -> Option<Vec<u8>> {
     None
 }
 
+/// `data` with its scenario replaced by one of `aiodiff verify`'s
+/// catalogue, drawn by `seed`, its schedule kept: the shapes `aiodiff
+/// hunt` draws half its scenarios from and `fuzz/seeds.sh` seeds the
+/// targets with, for an input whose runs cannot interleave yet, as from
+/// an empty corpus. `None` where the case does not encode.
+pub fn from_catalogue(data: &[u8], seed: u32) -> Option<Vec<u8>> {
+    static SCENARIOS: OnceLock<Vec<Scenario>> = OnceLock::new();
+    let scenarios = SCENARIOS.get_or_init(|| {
+        crate::catalogue::catalogue()
+            .into_iter()
+            .map(|e| e.scenario)
+            .collect()
+    });
+    let mut case = bytes::decode(data);
+    case.scenario = scenarios[seed as usize % scenarios.len()].clone();
+    bytes::encode(&case).ok()
+}
+
 /// One edit of `s`, drawn by `rng`; false where the edit drawn does not
 /// apply (no migration to change, a program already full).
 fn edit(rng: &mut Rng, s: &mut Scenario) -> bool {
     let migrations = migrations(s);
-    match rng.below(5) {
+    match rng.below(7) {
         0 => resize(rng, s),
         1 if !migrations.is_empty() => {
             let (t, i) = migrations[rng.below(migrations.len() as u64) as usize];
@@ -58,15 +81,30 @@ fn edit(rng: &mut Rng, s: &mut Scenario) -> bool {
         3 => drop_one(rng, s),
         4 if !migrations.is_empty() => {
             let (t, i) = migrations[rng.below(migrations.len() as u64) as usize];
-            if let Op::Migrate { mode, faults, .. } = &mut s.tasks[t][i] {
-                match rng.below(3) {
+            if let Op::Migrate {
+                mode,
+                faults,
+                frame,
+                ..
+            } = &mut s.tasks[t][i]
+            {
+                match rng.below(4) {
                     0 => *mode = any_mode(rng),
                     1 => faults.extra_ref = !faults.extra_ref,
-                    _ => faults.no_target = !faults.no_target,
+                    2 => faults.no_target = !faults.no_target,
+                    _ => {
+                        *frame =
+                            [None, Some(PageRole::Ring), Some(PageRole::New)][rng.below(3) as usize]
+                    }
                 }
             }
             true
         }
+        5 => {
+            s.drains = rng.below(u64::from(MAX_DRAINS) + 1) as u8;
+            true
+        }
+        6 => setup_fault(rng, s),
         _ => false,
     }
 }
@@ -119,6 +157,24 @@ fn resize(rng: &mut Rng, s: &mut Scenario) -> bool {
     }
     if let Some(k) = s.faults.page_alloc_fails_at {
         s.faults.page_alloc_fails_at = Some(k.min(pages - 1));
+    }
+    true
+}
+
+/// `s` with one of setup's faults drawn by `rng` injected or lifted: the
+/// allocation of a ring page (one inside the ring), of the page array, or
+/// the ring's mmap.
+fn setup_fault(rng: &mut Rng, s: &mut Scenario) -> bool {
+    let f = &mut s.faults;
+    match rng.below(3) {
+        0 => {
+            f.page_alloc_fails_at = match f.page_alloc_fails_at {
+                Some(_) => None,
+                None => Some(rng.below(u64::from(s.ring_pages)) as u8),
+            }
+        }
+        1 => f.kcalloc_fails = !f.kcalloc_fails,
+        _ => f.mmap_fails = !f.mmap_fails,
     }
     true
 }
@@ -200,6 +256,52 @@ mod tests {
             }
         }
         assert!(reshaped > 32 * entries.len() * 3 / 4, "{reshaped}");
+    }
+
+    /// From a one-task input, the edits reach what the byte format can
+    /// say beyond programs: drains, setup's faults and named frames.
+    #[test]
+    fn the_edits_reach_drains_faults_and_frames() {
+        let data = bytes::encode(&crate::Case {
+            scenario: Scenario::default(),
+            schedule: Vec::new(),
+            expect: None,
+        })
+        .unwrap();
+        let (mut drains, mut faults, mut frames) = (false, false, false);
+        let mut input = data;
+        for seed in 0..4096 {
+            let Some(out) = reshape(&input, seed) else {
+                continue;
+            };
+            let s = bytes::decode(&out).scenario;
+            drains |= s.drains > 0;
+            faults |= s.faults != kernel_sim::Faults::default();
+            frames |= s
+                .tasks
+                .iter()
+                .flatten()
+                .any(|op| matches!(op, Op::Migrate { frame: Some(_), .. }));
+            input = out;
+        }
+        assert!(drains && faults && frames, "{drains} {faults} {frames}");
+    }
+
+    /// A catalogue draw gives a catalogue scenario and keeps the schedule.
+    #[test]
+    fn a_catalogue_draw_keeps_the_schedule() {
+        let case = crate::text::parse(
+            "t",
+            "ring 1\ntask A: setup\nrun A until aio_setup_ring:write(ctx->nr_pages)\n",
+        )
+        .unwrap();
+        let data = bytes::encode(&case).unwrap();
+        let entries = crate::catalogue::catalogue();
+        for seed in 0..entries.len() as u32 {
+            let out = bytes::decode(&from_catalogue(&data, seed).unwrap());
+            assert_eq!(out.scenario, entries[seed as usize].scenario);
+            assert_eq!(out.schedule, case.schedule);
+        }
     }
 
     /// Resizing keeps a migration of the last page on the last page.

@@ -2,8 +2,10 @@
 //! `aiodiff::mutation::preempt` (a switch to another task at a step the
 //! run reaches) and, for `old_model`, `aiodiff::mutation::preempt_followed`
 //! (the same switch in the new code's run, which the old code follows)
-//! and `aiodiff::reshape::reshape` (one edit of the scenario); the rest
-//! are libFuzzer's own, which change any byte.
+//! and `aiodiff::reshape::reshape` (one edit of the scenario); where a
+//! preemption finds no step to switch at, `old_model` edits the scenario
+//! or draws one from the catalogue (`aiodiff::reshape::from_catalogue`)
+//! instead. The rest are libFuzzer's own, which change any byte.
 //! `AIODIFF_PREEMPT=0` leaves libFuzzer's alone, for comparison.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,16 +28,28 @@ pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
     let share = shares.at(MUTATIONS.fetch_add(1, Ordering::Relaxed));
     let (kind, seed) = (seed % 16, seed / 16);
     let input = &data[..size];
+    let preempts = share.preempt + share.followed;
     let mutated = if !*on {
         None
     } else if kind < share.preempt {
         aiodiff::mutation::preempt(model, input, seed)
-    } else if kind < share.preempt + share.followed {
+    } else if kind < preempts {
         aiodiff::mutation::preempt_followed(other, model, input, seed)
-    } else if kind < share.preempt + share.followed + share.reshape {
+    } else if kind < preempts + share.reshape {
         aiodiff::reshape::reshape(input, seed)
     } else {
         None
+    };
+    // A preemption that found no switch to make: where no step has another
+    // task to run, the scenario needs another task or operation before its
+    // runs can interleave. Edit it, or draw one from the catalogue, as
+    // `aiodiff hunt` does.
+    let mutated = match mutated {
+        None if *on && kind < preempts && shares.edits_scenarios() => match seed % 2 {
+            0 => aiodiff::reshape::reshape(input, seed / 2),
+            _ => aiodiff::reshape::from_catalogue(input, seed / 2),
+        },
+        m => m,
     };
     if let Some(m) = mutated.filter(|m| m.len() <= max_size) {
         data[..m.len()].copy_from_slice(&m);
