@@ -59,13 +59,15 @@ pub struct Share {
 }
 
 /// How a fuzz target's custom mutator shares its mutations over a
-/// process' life: its first `warm_up` mutations by `early`, the rest by
-/// `late`.
+/// process' life: by `early` until it has made `warm_up` preemptions (of
+/// either kind), by `late` after. Counted in preemptions made, the
+/// warm-up starts where the inputs can interleave: from an empty corpus,
+/// inputs of one task come first, and no preemption applies to them.
 #[derive(Clone, Copy, Debug)]
 pub struct Shares {
-    /// The share of the first `warm_up` mutations.
+    /// The share of the mutations of the warm-up.
     pub early: Share,
-    /// How many mutations `early` shares.
+    /// How many preemptions the warm-up makes.
     pub warm_up: u64,
     /// The share of every mutation after those.
     pub late: Share,
@@ -82,13 +84,14 @@ impl Shares {
     }
 
     /// Whether the target edits scenarios at all, in either share. Such a
-    /// target also edits the scenario where a preemption finds no step to
-    /// switch at, as in an input of one task.
+    /// target also draws a scenario from the catalogue where a preemption
+    /// finds no switch to make, as in an input of one task.
     pub fn edits_scenarios(&self) -> bool {
         self.early.reshape + self.late.reshape > 0
     }
 
-    /// The share of a process' mutation number `n`, counted from 0.
+    /// The share of a process' mutations once it has made `n`
+    /// preemptions.
     pub fn at(&self, n: u64) -> Share {
         match n < self.warm_up {
             true => self.early,
@@ -100,7 +103,8 @@ impl Shares {
 /// The shares of the `old_model` fuzz target, which runs the old code.
 /// A followed preemption shows the old code's teardown bugs that the new
 /// code's runs lead to, most in a few hundred mutations, so half of the
-/// first 512 are followed preemptions. Later, one in sixteen: the bugs
+/// mutations are followed preemptions until it has made 384 preemptions
+/// (about 512 mutations from the seeds). Later, one in sixteen: the bugs
 /// of many switches need chains of the target's own preemptions, which a
 /// larger followed share makes later, and two in sixteen edit the
 /// scenario, which brings those bugs sooner (BENCHMARKS.md, "A
@@ -112,7 +116,7 @@ pub const OLD_CODE: Shares = Shares {
         followed: 8,
         reshape: 0,
     },
-    warm_up: 512,
+    warm_up: 384,
     late: Share {
         preempt: 11,
         followed: 1,

@@ -3,9 +3,9 @@
 //! run reaches) and, for `old_model`, `aiodiff::mutation::preempt_followed`
 //! (the same switch in the new code's run, which the old code follows)
 //! and `aiodiff::reshape::reshape` (one edit of the scenario); where a
-//! preemption finds no step to switch at, `old_model` edits the scenario
-//! or draws one from the catalogue (`aiodiff::reshape::from_catalogue`)
-//! instead. The rest are libFuzzer's own, which change any byte.
+//! preemption finds no switch to make, `old_model` draws a scenario from
+//! the catalogue (`aiodiff::reshape::from_catalogue`) instead. The rest
+//! are libFuzzer's own, which change any byte.
 //! `AIODIFF_PREEMPT=0` leaves libFuzzer's alone, for comparison.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 
 /// `data[..size]` mutated in place, as `fuzz_mutator!` asks: preempting
 /// runs of `model`, the code the target runs, or of `other`, which
-/// `model` then follows, as `shares` says for this mutation of the
-/// process; the new size.
+/// `model` then follows, as `shares` says after the preemptions the
+/// process has made; the new size.
 pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
     (model, other): (&M, &O),
     shares: aiodiff::mutation::Shares,
@@ -24,8 +24,8 @@ pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
 ) -> usize {
     static ON: OnceLock<bool> = OnceLock::new();
     let on = ON.get_or_init(|| std::env::var_os("AIODIFF_PREEMPT").is_none_or(|v| v != "0"));
-    static MUTATIONS: AtomicU64 = AtomicU64::new(0);
-    let share = shares.at(MUTATIONS.fetch_add(1, Ordering::Relaxed));
+    static PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
+    let share = shares.at(PREEMPTIONS.load(Ordering::Relaxed));
     let (kind, seed) = (seed % 16, seed / 16);
     let input = &data[..size];
     let preempts = share.preempt + share.followed;
@@ -40,15 +40,17 @@ pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
     } else {
         None
     };
+    if kind < preempts && mutated.is_some() {
+        PREEMPTIONS.fetch_add(1, Ordering::Relaxed);
+    }
     // A preemption that found no switch to make: where no step has another
     // task to run, the scenario needs another task or operation before its
-    // runs can interleave. Edit it, or draw one from the catalogue, as
-    // `aiodiff hunt` does.
+    // runs can interleave. Draw one from the catalogue, as `aiodiff hunt`
+    // does.
     let mutated = match mutated {
-        None if *on && kind < preempts && shares.edits_scenarios() => match seed % 2 {
-            0 => aiodiff::reshape::reshape(input, seed / 2),
-            _ => aiodiff::reshape::from_catalogue(input, seed / 2),
-        },
+        None if *on && kind < preempts && shares.edits_scenarios() => {
+            aiodiff::reshape::from_catalogue(input, seed)
+        }
         m => m,
     };
     if let Some(m) = mutated.filter(|m| m.len() <= max_size) {
