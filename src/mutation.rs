@@ -71,23 +71,21 @@ pub struct Shares {
     pub warm_up: u64,
     /// The share of every mutation after those.
     pub late: Share,
+    /// Whether a preemption that finds no switch to make, as in an input
+    /// of one task, draws a scenario from the catalogue instead
+    /// ([`crate::reshape::from_catalogue`]).
+    pub catalogue: bool,
 }
 
 impl Shares {
-    /// `share` all along.
+    /// `share` all along, and no catalogue draws.
     pub const fn constant(share: Share) -> Shares {
         Shares {
             early: share,
             warm_up: 0,
             late: share,
+            catalogue: false,
         }
-    }
-
-    /// Whether the target edits scenarios at all, in either share. Such a
-    /// target also draws a scenario from the catalogue where a preemption
-    /// finds no switch to make, as in an input of one task.
-    pub fn edits_scenarios(&self) -> bool {
-        self.early.reshape + self.late.reshape > 0
     }
 
     /// The share of a process' mutations once it has made `n`
@@ -107,9 +105,11 @@ impl Shares {
 /// (about 512 mutations from the seeds). Later, one in sixteen: the bugs
 /// of many switches need chains of the target's own preemptions, which a
 /// larger followed share makes later, and two in sixteen edit the
-/// scenario, which brings those bugs sooner (BENCHMARKS.md, "A
-/// preemption the old code follows", "A warm-up of followed
-/// preemptions" and "Scenario edits after the warm-up").
+/// scenario, which brings those bugs sooner. A preemption that finds no
+/// switch draws a catalogue scenario, so that from an empty corpus the
+/// inputs soon interleave (BENCHMARKS.md, "A preemption the old code
+/// follows", "A warm-up of followed preemptions", "Scenario edits after
+/// the warm-up" and "Catalogue draws where no preemption applies").
 pub const OLD_CODE: Shares = Shares {
     early: Share {
         preempt: 4,
@@ -122,6 +122,7 @@ pub const OLD_CODE: Shares = Shares {
         followed: 1,
         reshape: 2,
     },
+    catalogue: true,
 };
 
 /// The shares of the fuzz targets that run the new code: preemptions

@@ -11,7 +11,9 @@
 //! add an operation to a task, or a task; drop one; change a migration's
 //! mode, faults or frame; change the number of background drains; or
 //! inject or lift a fault of setup. The result obeys the scenario's rules,
-//! and the schedule is kept as it is.
+//! and the schedule is kept as it is. [`from_catalogue`] replaces the
+//! scenario with one of the catalogue's, for inputs no preemption applies
+//! to.
 
 use std::sync::OnceLock;
 

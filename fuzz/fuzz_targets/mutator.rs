@@ -48,7 +48,7 @@ pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
     // runs can interleave. Draw one from the catalogue, as `aiodiff hunt`
     // does.
     let mutated = match mutated {
-        None if *on && kind < preempts && shares.edits_scenarios() => {
+        None if *on && kind < preempts && shares.catalogue => {
             aiodiff::reshape::from_catalogue(input, seed)
         }
         m => m,
