@@ -27,6 +27,11 @@
 //! (`cargo bench --bench odds`; BENCHMARKS.md, "A preemption the old code
 //! follows").
 //!
+//! [`drawn_followed`] draws a scenario from the catalogue into the input,
+//! then preempts it as [`preempt_followed`] does: much as one of
+//! `hunt --strategy pct`'s tries on a catalogue scenario, so that from an
+//! empty corpus the teardown bugs PCT finds first come as soon.
+//!
 //! [`pct_draw`] replaces the schedule with one of PCT's draws on the
 //! case's scenario, as `hunt --strategy pct` makes them: the bugs that
 //! need two well-placed switches in a long run, which one preemption of a
@@ -54,13 +59,17 @@ pub struct Share {
     /// Preemptions of the other version's run, which the target's code
     /// follows.
     pub followed: u32,
+    /// Scenarios drawn from the catalogue, the input's schedule kept
+    /// ([`crate::reshape::from_catalogue`]), then preempted as `followed`
+    /// preempts.
+    pub drawn: u32,
     /// Edits of the scenario ([`crate::reshape::reshape`]).
     pub reshape: u32,
 }
 
 /// How a fuzz target's custom mutator shares its mutations over a
 /// process' life: by `early` until it has made `warm_up` preemptions (of
-/// either kind), by `late` after. Counted in preemptions made, the
+/// any kind, draws included), by `late` after. Counted in preemptions made, the
 /// warm-up starts where the inputs can interleave: from an empty corpus,
 /// inputs of one task come first, and no preemption applies to them.
 #[derive(Clone, Copy, Debug)]
@@ -100,26 +109,32 @@ impl Shares {
 
 /// The shares of the `old_model` fuzz target, which runs the old code.
 /// A followed preemption shows the old code's teardown bugs that the new
-/// code's runs lead to, most in a few hundred mutations, so half of the
-/// mutations are followed preemptions until it has made 384 preemptions
-/// (about 512 mutations from the seeds). Later, one in sixteen: the bugs
+/// code's runs lead to, most in a few hundred mutations, so until it has
+/// made 384 preemptions (about 440 mutations) twelve mutations in
+/// sixteen are followed preemptions, ten of them of a scenario drawn
+/// from the catalogue: from an empty corpus, the scenarios those bugs
+/// need come at once, as they do for PCT, and from the seeds a draw is
+/// much like a preemption of a seed. Later, one in sixteen: the bugs
 /// of many switches need chains of the target's own preemptions, which a
 /// larger followed share makes later, and two in sixteen edit the
 /// scenario, which brings those bugs sooner. A preemption that finds no
 /// switch draws a catalogue scenario, so that from an empty corpus the
 /// inputs soon interleave (BENCHMARKS.md, "A preemption the old code
 /// follows", "A warm-up of followed preemptions", "Scenario edits after
-/// the warm-up" and "Catalogue draws where no preemption applies").
+/// the warm-up", "Catalogue draws where no preemption applies" and
+/// "Catalogue draws in the warm-up").
 pub const OLD_CODE: Shares = Shares {
     early: Share {
-        preempt: 4,
-        followed: 8,
+        preempt: 2,
+        followed: 2,
+        drawn: 10,
         reshape: 0,
     },
     warm_up: 384,
     late: Share {
         preempt: 11,
         followed: 1,
+        drawn: 0,
         reshape: 2,
     },
     catalogue: true,
@@ -132,6 +147,7 @@ pub const OLD_CODE: Shares = Shares {
 pub const NEW_CODE: Shares = Shares::constant(Share {
     preempt: 12,
     followed: 0,
+    drawn: 0,
     reshape: 0,
 });
 
@@ -256,6 +272,22 @@ pub fn preempt_followed<L: AioModel, F: AioModel>(
     bytes::encode(&case).ok()
 }
 
+/// `data` with its scenario drawn from the catalogue by `seed`
+/// ([`crate::reshape::from_catalogue`]), then [`preempt_followed`]: a
+/// try of `hunt --strategy pct` on a catalogue scenario, as the judge
+/// runs it, made by a preemption instead of a PCT draw. The draw alone
+/// where no preemption applies to it; `None` where the case does not
+/// encode.
+pub fn drawn_followed<L: AioModel, F: AioModel>(
+    leader: &L,
+    follower: &F,
+    data: &[u8],
+    seed: u32,
+) -> Option<Vec<u8>> {
+    let drawn = crate::reshape::from_catalogue(data, seed)?;
+    preempt_followed(leader, follower, &drawn, seed / 64).or(Some(drawn))
+}
+
 /// `schedule` cut where the byte format cannot say more: after
 /// [`MAX_SEGMENTS`] segments, and before the first whose stop is past
 /// [`bytes::MAX_OCCURRENCE`]; the default policy runs the rest.
@@ -322,7 +354,7 @@ mod tests {
     fn the_shares_leave_libfuzzer_a_part_and_the_warm_up_ends() {
         for shares in [OLD_CODE, NEW_CODE] {
             for share in [shares.early, shares.late] {
-                let ours = share.preempt + share.followed + share.reshape;
+                let ours = share.preempt + share.followed + share.drawn + share.reshape;
                 assert!(ours < 16, "{shares:?}");
             }
             assert_eq!(shares.at(shares.warm_up), shares.late);
@@ -465,6 +497,29 @@ mod tests {
             }
         }
         assert!(replayed > 200, "{replayed}");
+    }
+
+    /// From the empty input, which no preemption applies to, a draw
+    /// gives each catalogue scenario, nearly always preempted: the
+    /// followed preemption of that scenario drawn into the input.
+    #[test]
+    fn a_draw_from_nothing_is_a_followed_preemption_of_a_catalogue_scenario() {
+        let scenarios: Vec<_> = crate::catalogue::catalogue()
+            .into_iter()
+            .map(|e| e.scenario)
+            .collect();
+        let mut preempted = 0;
+        for seed in 0..4 * scenarios.len() as u32 {
+            let mutated = drawn_followed(&New, &Old, &[], seed).unwrap();
+            let case = bytes::decode(&mutated);
+            assert_eq!(case.scenario, scenarios[seed as usize % scenarios.len()]);
+            let drawn = crate::reshape::from_catalogue(&[], seed).unwrap();
+            if let Some(followed) = preempt_followed(&New, &Old, &drawn, seed / 64) {
+                assert_eq!(mutated, followed);
+                preempted += 1;
+            }
+        }
+        assert!(preempted > 3 * scenarios.len(), "{preempted}");
     }
 
     /// Where one preemption of the old run rarely leaks the new page, the

@@ -1,11 +1,12 @@
 //! The targets' custom mutator: most mutations are structure-aware,
 //! `aiodiff::mutation::preempt` (a switch to another task at a step the
 //! run reaches) and, for `old_model`, `aiodiff::mutation::preempt_followed`
-//! (the same switch in the new code's run, which the old code follows)
-//! and `aiodiff::reshape::reshape` (one edit of the scenario); where a
-//! preemption finds no switch to make, `old_model` draws a scenario from
-//! the catalogue (`aiodiff::reshape::from_catalogue`) instead. The rest
-//! are libFuzzer's own, which change any byte.
+//! (the same switch in the new code's run, which the old code follows),
+//! `aiodiff::mutation::drawn_followed` (the same of a scenario drawn from
+//! the catalogue) and `aiodiff::reshape::reshape` (one edit of the
+//! scenario); where a preemption finds no switch to make, `old_model`
+//! draws a scenario from the catalogue (`aiodiff::reshape::from_catalogue`)
+//! instead. The rest are libFuzzer's own, which change any byte.
 //! `AIODIFF_PREEMPT=0` leaves libFuzzer's alone, for comparison.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,13 +29,15 @@ pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
     let share = shares.at(PREEMPTIONS.load(Ordering::Relaxed));
     let (kind, seed) = (seed % 16, seed / 16);
     let input = &data[..size];
-    let preempts = share.preempt + share.followed;
+    let preempts = share.preempt + share.followed + share.drawn;
     let mutated = if !*on {
         None
     } else if kind < share.preempt {
         aiodiff::mutation::preempt(model, input, seed)
-    } else if kind < preempts {
+    } else if kind < share.preempt + share.followed {
         aiodiff::mutation::preempt_followed(other, model, input, seed)
+    } else if kind < preempts {
+        aiodiff::mutation::drawn_followed(other, model, input, seed)
     } else if kind < preempts + share.reshape {
         aiodiff::reshape::reshape(input, seed)
     } else {
