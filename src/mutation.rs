@@ -69,9 +69,10 @@ pub struct Share {
 
 /// How a fuzz target's custom mutator shares its mutations over a
 /// process' life: by `early` until it has made `warm_up` preemptions (of
-/// any kind, draws included), by `late` after. Counted in preemptions made, the
-/// warm-up starts where the inputs can interleave: from an empty corpus,
-/// inputs of one task come first, and no preemption applies to them.
+/// any kind, draws included), by `late` after. Counted in preemptions
+/// made, the warm-up starts where the inputs can interleave: from an
+/// empty corpus, inputs of one task come first, and no preemption
+/// applies to them.
 #[derive(Clone, Copy, Debug)]
 pub struct Shares {
     /// The share of the mutations of the warm-up.
