@@ -17,6 +17,7 @@ pub mod hunt;
 pub mod judge;
 pub mod minimize;
 pub mod mutation;
+pub mod mutator;
 pub mod races;
 pub mod report;
 pub mod reshape;

@@ -49,109 +49,6 @@ use crate::judge::transplant::{Follow, Order};
 use crate::runner::{run_model, RunOptions};
 use crate::strategy::{Pct, Rng, PCT_DEPTH, PCT_HORIZON};
 
-/// How a fuzz target's custom mutator shares its mutations: of every
-/// sixteen, how many are of each structure-aware kind; the rest are
-/// libFuzzer's own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Share {
-    /// Preemptions of the target's code.
-    pub preempt: u32,
-    /// Preemptions of the other version's run, which the target's code
-    /// follows.
-    pub followed: u32,
-    /// Scenarios drawn from the catalogue, the input's schedule kept
-    /// ([`crate::reshape::from_catalogue`]), then preempted as `followed`
-    /// preempts.
-    pub drawn: u32,
-    /// Edits of the scenario ([`crate::reshape::reshape`]).
-    pub reshape: u32,
-}
-
-/// How a fuzz target's custom mutator shares its mutations over a
-/// process' life: by `early` until it has made `warm_up` preemptions (of
-/// any kind, draws included), by `late` after. Counted in preemptions
-/// made, the warm-up starts where the inputs can interleave: from an
-/// empty corpus, inputs of one task come first, and no preemption
-/// applies to them.
-#[derive(Clone, Copy, Debug)]
-pub struct Shares {
-    /// The share of the mutations of the warm-up.
-    pub early: Share,
-    /// How many preemptions the warm-up makes.
-    pub warm_up: u64,
-    /// The share of every mutation after those.
-    pub late: Share,
-    /// Whether a preemption that finds no switch to make, as in an input
-    /// of one task, draws a scenario from the catalogue instead
-    /// ([`crate::reshape::from_catalogue`]).
-    pub catalogue: bool,
-}
-
-impl Shares {
-    /// `share` all along, and no catalogue draws.
-    pub const fn constant(share: Share) -> Shares {
-        Shares {
-            early: share,
-            warm_up: 0,
-            late: share,
-            catalogue: false,
-        }
-    }
-
-    /// The share of a process' mutations once it has made `n`
-    /// preemptions.
-    pub fn at(&self, n: u64) -> Share {
-        match n < self.warm_up {
-            true => self.early,
-            false => self.late,
-        }
-    }
-}
-
-/// The shares of the `old_model` fuzz target, which runs the old code.
-/// A followed preemption shows the old code's teardown bugs that the new
-/// code's runs lead to, most in a few hundred mutations, so until it has
-/// made 384 preemptions (about 440 mutations) twelve mutations in
-/// sixteen are followed preemptions, ten of them of a scenario drawn
-/// from the catalogue: from an empty corpus, the scenarios those bugs
-/// need come at once, as they do for PCT, and from the seeds a draw is
-/// much like a preemption of a seed. Later, one in sixteen: the bugs
-/// of many switches need chains of the target's own preemptions, which a
-/// larger followed share makes later, and two in sixteen edit the
-/// scenario, which brings those bugs sooner. A preemption that finds no
-/// switch draws a catalogue scenario, so that from an empty corpus the
-/// inputs soon interleave (BENCHMARKS.md, "A preemption the old code
-/// follows", "A warm-up of followed preemptions", "Scenario edits after
-/// the warm-up", "Catalogue draws where no preemption applies" and
-/// "Catalogue draws in the warm-up").
-pub const OLD_CODE: Shares = Shares {
-    early: Share {
-        preempt: 2,
-        followed: 2,
-        drawn: 10,
-        reshape: 0,
-    },
-    warm_up: 384,
-    late: Share {
-        preempt: 11,
-        followed: 1,
-        drawn: 0,
-        reshape: 2,
-    },
-    catalogue: true,
-};
-
-/// The shares of the fuzz targets that run the new code: preemptions
-/// only, all along. The new code following the old code's runs shows
-/// the shared bugs no more often, and `differential` judges each case
-/// both ways anyway.
-pub const NEW_CODE: Shares = Shares::constant(Share {
-    preempt: 12,
-    followed: 0,
-    drawn: 0,
-    reshape: 0,
-});
-
 /// `data` with its schedule rewritten to switch to another task at one
 /// step of `model`'s run, both chosen by `seed` among the steps where
 /// another task than the one the run chose could run. `None` where no
@@ -346,23 +243,6 @@ mod tests {
                 (entry.name, case, data)
             })
             .collect()
-    }
-
-    /// A share is of sixteen, and every share leaves libFuzzer's own
-    /// mutations, the only ones that change the scenario, a part; the
-    /// warm-up ends after its mutations.
-    #[test]
-    fn the_shares_leave_libfuzzer_a_part_and_the_warm_up_ends() {
-        for shares in [OLD_CODE, NEW_CODE] {
-            for share in [shares.early, shares.late] {
-                let ours = share.preempt + share.followed + share.drawn + share.reshape;
-                assert!(ours < 16, "{shares:?}");
-            }
-            assert_eq!(shares.at(shares.warm_up), shares.late);
-            assert_eq!(shares.at(u64::MAX), shares.late);
-        }
-        assert_eq!(OLD_CODE.at(OLD_CODE.warm_up - 1), OLD_CODE.early);
-        assert_ne!(OLD_CODE.early, OLD_CODE.late);
     }
 
     /// The schedule written from the cut run's views is the one a replay

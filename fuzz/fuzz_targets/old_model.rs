@@ -1,6 +1,7 @@
 //! The `old_model` target: see `aiodiff::fuzzing::old_model`.
 #![no_main]
 
+use aiodiff::mutator::Mutator;
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 
 mod interleavings;
@@ -11,7 +12,10 @@ fuzz_target!(
     |data: &[u8]| aiodiff::fuzzing::old_model(data)
 );
 
+/// The target's custom mutator, with `aiodiff::mutator::OLD_CODE`.
+static MUTATOR: Mutator = Mutator::new(aiodiff::mutator::OLD_CODE);
+
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
-    let (models, shares) = ((&aiodiff::Old, &aiodiff::New), aiodiff::mutation::OLD_CODE);
-    mutator::mutate(models, shares, data, (size, max_size), seed)
+    let models = (&aiodiff::Old, &aiodiff::New);
+    mutator::mutate(&MUTATOR, models, data, (size, max_size), seed)
 });
