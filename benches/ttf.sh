@@ -20,7 +20,7 @@
 # lf-diff is libFuzzer's differential target, which logs the violations of
 # both versions' runs in both directions of the judge's transplant, as
 # hunt does (the new code's count for the shared rows only);
-# afl-old-preempt is AFL++ with the preempting custom mutator
+# afl-old-preempt is AFL++ with the structure-aware custom mutator
 # (fuzz/afl/mutator) beside its own; the -bytes engines are the libFuzzer
 # targets with libFuzzer's own mutations only (AIODIFF_PREEMPT=0), the
 # -seeded ones the targets started from their seed corpus (fuzz/seeds.sh,
@@ -217,9 +217,9 @@ names = {
     "lf-inv-seeded-bare": "libFuzzer invariants, seed corpus, interleavings, bare simulator",
     "afl-old": "AFL++ old_model",
     "afl-old-il": "AFL++ old_model, interleavings",
-    "afl-old-preempt": "AFL++ old_model, preempting mutator",
+    "afl-old-preempt": "AFL++ old_model, structure-aware mutator",
     "afl-old-seeded": "AFL++ old_model, seed corpus",
-    "afl-old-preempt-seeded": "AFL++ old_model, preempting mutator, seed corpus",
+    "afl-old-preempt-seeded": "AFL++ old_model, structure-aware mutator, seed corpus",
     "random": "hunt random",
     "pct": "hunt PCT",
 }

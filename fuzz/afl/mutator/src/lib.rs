@@ -1,13 +1,17 @@
-//! AFL++'s custom mutator for the AFL++ targets: each call is
-//! `aiodiff::mutation::preempt`, a switch to another task at a step the
-//! input's run reaches, as the libFuzzer targets' mutator makes every other
-//! mutation. AFL++ runs this stage before its own havoc stage, whose byte
-//! mutations change the scenario. Load it with
+//! AFL++'s custom mutator for the AFL++ targets: the libFuzzer targets'
+//! structure-aware mutations, made by `aiodiff::mutator::Mutator` with
+//! the same shares (for `old_model` preemptions, followed preemptions,
+//! catalogue draws in its warm-up and scenario edits after it; for the
+//! new code preemptions). Every call makes one of those, in the share's
+//! proportions (`Mutator::mutate_structured`): AFL++'s havoc stage, which
+//! runs after this one, makes the byte mutations that libFuzzer's
+//! targets leave a part of their calls to. Load it with
 //! `AFL_CUSTOM_MUTATOR_LIBRARY=.../libaiodiff_afl_mutator.so`; the run is
 //! of the new code unless `AIODIFF_MODEL=old` (for the `old_model` target).
 
 use std::ffi::{c_uint, c_void};
 
+use aiodiff::mutator::{self as shared, NEW_CODE, OLD_CODE};
 use aiodiff::{New, Old};
 
 /// Which code the mutator runs, to find the steps an input reaches: the
@@ -21,29 +25,39 @@ enum Model {
 /// The mutator's state between calls.
 struct Mutator {
     model: Model,
+    shared: shared::Mutator,
     seed: u32,
     out: Vec<u8>,
 }
 
 impl Mutator {
     fn new(model: Model, seed: u32) -> Mutator {
+        let shares = match model {
+            Model::Old => OLD_CODE,
+            Model::New => NEW_CODE,
+        };
         Mutator {
             model,
+            shared: shared::Mutator::new(shares),
             seed,
             out: Vec::new(),
         }
     }
 
-    /// The input preempted, with a fresh seed; `None` where the run
-    /// cannot be cut or the result is over `max_size`.
+    /// The input mutated, with a fresh seed; `None` where the mutation
+    /// gave up or the result is over `max_size`.
     fn mutate(&mut self, input: &[u8], max_size: usize) -> Option<&mut Vec<u8>> {
         self.seed = self
             .seed
             .wrapping_mul(1_664_525)
             .wrapping_add(1_013_904_223);
         let mutated = match self.model {
-            Model::Old => aiodiff::mutation::preempt(&Old, input, self.seed),
-            Model::New => aiodiff::mutation::preempt(&New, input, self.seed),
+            Model::Old => self
+                .shared
+                .mutate_structured((&Old, &New), input, self.seed),
+            Model::New => self
+                .shared
+                .mutate_structured((&New, &Old), input, self.seed),
         };
         self.out = mutated.filter(|m| m.len() <= max_size)?;
         Some(&mut self.out)
@@ -126,22 +140,14 @@ pub unsafe extern "C" fn afl_custom_deinit(data: *mut c_void) {
 mod tests {
     use super::*;
 
-    /// Through AFL++'s calls, the mutator preempts a corpus case: the
-    /// scenario is kept, the schedule changes for some seeds, and each
-    /// output fits `max_size`.
-    #[test]
-    fn the_mutator_preempts_through_afl_calls() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../corpus/b1-half-migrated-page.sched"
-        );
-        let text = std::fs::read_to_string(path).unwrap();
-        let case = aiodiff::text::parse("b1", &text).unwrap();
-        let mut input = aiodiff::bytes::encode(&case).unwrap();
-        let before = aiodiff::bytes::decode(&input);
-        let state: *mut c_void = Box::into_raw(Box::new(Mutator::new(Model::Old, 7))).cast();
-        let mut changed = 0;
-        for _ in 0..20 {
+    /// The cases `calls` calls of AFL++'s on a mutator of `model` make of
+    /// `input`, decoded; a call that makes none is left out. Each fits
+    /// `max_size`.
+    fn through_afl(model: Model, input: &[u8], calls: usize) -> Vec<aiodiff::Case> {
+        let state: *mut c_void = Box::into_raw(Box::new(Mutator::new(model, 7))).cast();
+        let mut input = input.to_vec();
+        let mut cases = Vec::new();
+        for _ in 0..calls {
             let mut out: *mut u8 = std::ptr::null_mut();
             let size = unsafe {
                 afl_custom_fuzz(
@@ -154,16 +160,39 @@ mod tests {
                     4096,
                 )
             };
-            if size == 0 {
-                continue;
+            if size > 0 {
+                assert!(size <= 4096);
+                let mutated = unsafe { std::slice::from_raw_parts(out, size) };
+                cases.push(aiodiff::bytes::decode(mutated));
             }
-            assert!(size <= 4096);
-            let mutated = unsafe { std::slice::from_raw_parts(out, size) };
-            let decoded = aiodiff::bytes::decode(mutated);
-            assert_eq!(decoded.scenario, before.scenario);
-            changed += usize::from(decoded.schedule != before.schedule);
         }
         unsafe { afl_custom_deinit(state) };
+        cases
+    }
+
+    /// Through AFL++'s calls, the new code's mutator preempts a corpus
+    /// case: the scenario is kept and the schedule changes for most.
+    #[test]
+    fn the_new_codes_mutator_preempts_through_afl_calls() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../corpus/b1-half-migrated-page.sched"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let case = aiodiff::text::parse("b1", &text).unwrap();
+        let cases = through_afl(Model::New, &aiodiff::bytes::encode(&case).unwrap(), 20);
+        assert!(cases.iter().all(|c| c.scenario == case.scenario));
+        let changed = cases.iter().filter(|c| c.schedule != case.schedule).count();
         assert!(changed >= 10, "{changed} of 20 changed the schedule");
+    }
+
+    /// From AFL++'s seed of one zero byte, which no preemption applies
+    /// to, the old code's mutator draws catalogue scenarios whose runs
+    /// interleave.
+    #[test]
+    fn from_one_zero_byte_the_old_codes_mutator_draws_scenarios_of_several_tasks() {
+        let cases = through_afl(Model::Old, &[0], 32);
+        let several = cases.iter().filter(|c| c.scenario.tasks.len() > 1).count();
+        assert!(several >= 16, "{several} of 32 have several tasks");
     }
 }
