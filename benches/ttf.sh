@@ -118,7 +118,10 @@ done
 
 run_one() {
     local engine="$1" seed="$2" log="$out/$1-$2.log"
-    local work="$out/work-$engine-$seed"
+    # The engine's output goes beside its work directory, not into it:
+    # libFuzzer reads every file of its corpus directory as an input, and
+    # rereads it every second.
+    local work="$out/work-$engine-$seed" stderr="$out/$1-$2.stderr"
     mkdir -p "$work"
     export AIODIFF_TTF_LOG="$log" AIODIFF_TTF_START
     AIODIFF_TTF_START="$(date +%s.%N)"
@@ -151,7 +154,7 @@ run_one() {
             fi
             # shellcheck disable=SC2086 # flags are words
             "$build/$target" "$work" -seed="$seed" -max_total_time="$limit" $flags \
-                > "$work/stderr" 2>&1 || true
+                > "$stderr" 2>&1 || true
             ;;
         afl-old | afl-old-il | afl-old-preempt | afl-old-seeded | afl-old-preempt-seeded | \
             afl-old-preempt-base | afl-old-preempt-seeded-base)
@@ -174,14 +177,14 @@ run_one() {
             # leaves stopped when -V ends it can be killed with it.
             AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 \
                 AFL_NO_AFFINITY=1 setsid cargo afl fuzz -i "$work/in" -o "$work/out" -s "$seed" \
-                -V "$limit" "$afl/old_model" > "$work/stderr" 2>&1 &
+                -V "$limit" "$afl/old_model" > "$stderr" 2>&1 &
             local afl_pid=$!
             wait "$afl_pid" || true
             kill -KILL -- "-$afl_pid" 2> /dev/null || true
             ;;
         random | pct)
             "$aiodiff" hunt --strategy "$engine" --time "${limit}s" --seed "$seed" --json \
-                2> "$work/stderr" | python3 -c '
+                2> "$stderr" | python3 -c '
 import json, sys
 for h in json.load(sys.stdin):
     print("%.3f\t%s\t%d" % (h["seconds"], h["signature"], h["tries"]))' > "$log"
