@@ -155,6 +155,7 @@ impl Mutator {
     /// [`Mutator::mutate`] by a structure-aware kind only, drawn by `seed`
     /// in the proportions of the share, for a fuzzer that makes its own
     /// byte mutations in a stage of their own, as AFL++'s havoc does.
+    /// `None` also where the share has no such kind.
     pub fn mutate_structured<M: AioModel, O: AioModel>(
         &self,
         models: (&M, &O),
@@ -163,6 +164,9 @@ impl Mutator {
     ) -> Option<Vec<u8>> {
         let share = self.share();
         let ours = share.preempt + share.followed + share.drawn + share.reshape;
+        if ours == 0 {
+            return None;
+        }
         self.make(models, data, seed % ours, seed / ours)
     }
 
