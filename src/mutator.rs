@@ -28,12 +28,13 @@ pub struct Share {
     pub reshape: u32,
 }
 
-/// How a fuzz target's custom mutator shares its mutations over a
-/// process' life: by `early` until it has made `warm_up` preemptions (of
-/// any kind, draws included), by `late` after. Counted in preemptions
-/// made, the warm-up starts where the inputs can interleave: from an
-/// empty corpus, inputs of one task come first, and no preemption
-/// applies to them.
+/// How a fuzz target's custom mutator shares its mutations over a process'
+/// life: by `early` until it has made `warm_up` preemptions (of the three
+/// kinds that preempt, `drawn` included, but not the catalogue draws where
+/// a preemption found no switch), by `late` after. Counted in preemptions
+/// made, the warm-up starts where the inputs can interleave: from an empty
+/// corpus, inputs of one task come first, and no preemption applies to
+/// them.
 #[derive(Clone, Copy, Debug)]
 pub struct Shares {
     /// The share of the mutations of the warm-up.
@@ -69,22 +70,22 @@ impl Shares {
     }
 }
 
-/// The shares of the `old_model` fuzz target, which runs the old code.
-/// A followed preemption shows the old code's teardown bugs that the new
+/// The shares of the `old_model` fuzz target, which runs the old code. A
+/// followed preemption shows the old code's teardown bugs that the new
 /// code's runs lead to, most in a few hundred mutations, so until it has
-/// made 384 preemptions (about 440 mutations) twelve mutations in
-/// sixteen are followed preemptions, ten of them of a scenario drawn
-/// from the catalogue: from an empty corpus, the scenarios those bugs
-/// need come at once, as they do for PCT, and from the seeds a draw is
-/// much like a preemption of a seed. Later, one in sixteen: the bugs
-/// of many switches need chains of the target's own preemptions, which a
-/// larger followed share makes later, and two in sixteen edit the
-/// scenario, which brings those bugs sooner. A preemption that finds no
-/// switch draws a catalogue scenario, so that from an empty corpus the
-/// inputs soon interleave (BENCHMARKS.md, "A preemption the old code
-/// follows", "A warm-up of followed preemptions", "Scenario edits after
-/// the warm-up", "Catalogue draws where no preemption applies" and
-/// "Catalogue draws in the warm-up").
+/// made 384 preemptions (about 440 of libFuzzer's mutations) twelve
+/// mutations in sixteen are followed preemptions, ten of them of a scenario
+/// drawn from the catalogue: from an empty corpus, the scenarios those bugs
+/// need come at once, as they do for PCT, and from the seeds a draw is much
+/// like a preemption of a seed. Later, one in sixteen: the bugs of many
+/// switches need chains of the target's own preemptions, which a larger
+/// followed share makes later, and two in sixteen edit the scenario, which
+/// brings those bugs sooner. A preemption that finds no switch draws a
+/// catalogue scenario, so that from an empty corpus the inputs soon
+/// interleave (BENCHMARKS.md, "A preemption the old code follows", "A
+/// warm-up of followed preemptions", "Scenario edits after the warm-up",
+/// "Catalogue draws where no preemption applies" and "Catalogue draws in
+/// the warm-up").
 pub const OLD_CODE: Shares = Shares {
     early: Share {
         preempt: 2,
@@ -149,7 +150,7 @@ impl Mutator {
         data: &[u8],
         seed: u32,
     ) -> Option<Vec<u8>> {
-        self.make(models, data, seed % 16, seed / 16)
+        self.make(models, self.share(), data, (seed % 16, seed / 16))
     }
 
     /// [`Mutator::mutate`] by a structure-aware kind only, drawn by `seed`
@@ -167,7 +168,7 @@ impl Mutator {
         if ours == 0 {
             return None;
         }
-        self.make(models, data, seed % ours, seed / ours)
+        self.make(models, share, data, (seed % ours, seed / ours))
     }
 
     /// The share of the preemptions made so far.
@@ -175,16 +176,16 @@ impl Mutator {
         self.shares.at(self.preemptions.load(Ordering::Relaxed))
     }
 
-    /// `data` mutated by `kind`, of sixteen in the share, drawing by `seed`
-    /// inside it, as [`Mutator::mutate`] says.
+    /// `data` mutated by the kind numbered `kind` in `share` (preemptions,
+    /// followed preemptions, draws, edits, then the fuzzer's own), drawing
+    /// by `seed` inside it, as [`Mutator::mutate`] says.
     fn make<M: AioModel, O: AioModel>(
         &self,
         (model, other): (&M, &O),
+        share: Share,
         data: &[u8],
-        kind: u32,
-        seed: u32,
+        (kind, seed): (u32, u32),
     ) -> Option<Vec<u8>> {
-        let share = self.share();
         let preempts = share.preempt + share.followed + share.drawn;
         let mutated = if kind < share.preempt {
             mutation::preempt(model, data, seed)

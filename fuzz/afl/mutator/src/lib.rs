@@ -85,8 +85,8 @@ pub extern "C" fn afl_custom_splice_optout(_data: *mut c_void) {}
 
 /// AFL++'s `afl_custom_fuzz`: points `out_buf` at the mutated input, which
 /// stays valid until the next call, and returns its size; 0 (no input to
-/// run) where the input cannot be preempted, or the mutation panicked (a
-/// panic must not unwind into afl-fuzz).
+/// run) where the mutation gave up or its result is over `max_size`, or
+/// the mutation panicked (a panic must not unwind into afl-fuzz).
 ///
 /// # Safety
 ///
