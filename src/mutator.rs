@@ -28,6 +28,14 @@ pub struct Share {
     pub reshape: u32,
 }
 
+impl Share {
+    /// How many mutations in sixteen are structure-aware: all but the
+    /// fuzzer's own.
+    pub const fn ours(&self) -> u32 {
+        self.preempt + self.followed + self.drawn + self.reshape
+    }
+}
+
 /// How a fuzz target's custom mutator shares its mutations over a process'
 /// life: by `early` until it has made `warm_up` preemptions (of the three
 /// kinds that preempt, `drawn` included, but not the catalogue draws where
@@ -164,7 +172,7 @@ impl Mutator {
         seed: u32,
     ) -> Option<Vec<u8>> {
         let share = self.share();
-        let ours = share.preempt + share.followed + share.drawn + share.reshape;
+        let ours = share.ours();
         if ours == 0 {
             return None;
         }
@@ -220,8 +228,7 @@ mod tests {
     fn the_shares_leave_the_fuzzer_a_part_and_the_warm_up_ends() {
         for shares in [OLD_CODE, NEW_CODE] {
             for share in [shares.early, shares.late] {
-                let ours = share.preempt + share.followed + share.drawn + share.reshape;
-                assert!(ours < 16, "{shares:?}");
+                assert!(share.ours() < 16, "{shares:?}");
             }
             assert_eq!(shares.at(shares.warm_up), shares.late);
             assert_eq!(shares.at(u64::MAX), shares.late);
