@@ -15,10 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kernel_sim::Segments;
-
 use crate::case::Class;
-use crate::runner::{run_model, RunOptions};
+use crate::runner::RunOptions;
 use crate::{bytes, judge_bytes, text, Judge, Judged, RefusalTable, Verdict};
 
 /// Executions per verdict class, in [`Class::ALL`] order.
@@ -193,18 +191,12 @@ pub fn count_interleavings(count: fn(&[u32])) {
 
 /// The signatures of `model`'s violations on the decoded case, in order.
 fn violations<M: kernel_sim::AioModel>(model: &M, data: &[u8]) -> Vec<String> {
-    let case = bytes::decode(data);
     let count = INTERLEAVINGS.get();
     let opts = RunOptions {
         interleaving: count.is_some(),
         ..RunOptions::QUIET
     };
-    let outcome = run_model(
-        model,
-        &case.scenario,
-        &mut Segments::new(case.schedule),
-        opts,
-    );
+    let outcome = crate::recorded::run_keeping(model, data, opts);
     if let Some(count) = count {
         count(&outcome.interleaving);
     }

@@ -19,6 +19,7 @@ pub mod minimize;
 pub mod mutation;
 pub mod mutator;
 pub mod races;
+pub mod recorded;
 pub mod report;
 pub mod reshape;
 pub mod runner;

@@ -71,10 +71,9 @@ fn preempt_with<M: AioModel>(
 ) -> Option<Vec<u8>> {
     let mut case = bytes::decode(data);
     let mut rng = Rng::new(u64::from(seed));
-    let mut rec = Recorder::new(Segments::new(case.schedule.clone()));
-    let run = run_model(model, &case.scenario, &mut rec, RunOptions::QUIET);
+    let run = crate::recorded::recording(model, data);
     let tasks = case.scenario.total_tasks() as u64;
-    let (cut, to) = switch_point(&mut rng, &rec.views, &run.decisions)?;
+    let (cut, to) = switch_point(&mut rng, &run.views, &run.decisions)?;
     let mut decisions = run.decisions[..cut].to_vec();
     decisions.push(to);
     // One segment per run of a task up to the switch; the run's tail is
@@ -84,7 +83,7 @@ fn preempt_with<M: AioModel>(
         return None;
     }
     let mut schedule = match reuse_views {
-        true => switch_from_views(&rec.views, &decisions[..cut], to),
+        true => switch_from_views(&run.views, &decisions[..cut], to),
         false => witness_schedule(model, &case.scenario, &decisions),
     };
     schedule.truncate(runs);
