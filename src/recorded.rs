@@ -7,8 +7,9 @@
 //! (BENCHMARKS.md, "Recorded runs kept"). libFuzzer mutates each corpus
 //! input many times, and with `-mutate_depth=2` the second mutation of a
 //! sequence starts from the input the target just ran. So the mutator
-//! keeps the recordings of the inputs it preempted lately ([`CAPACITY`] of
-//! each version, the least recently used dropped first), and the
+//! keeps the recordings of the inputs it preempted more than once lately
+//! ([`CAPACITY`] of each version, the least recently used dropped first),
+//! and the
 //! single-model targets leave the recording of their last run
 //! ([`run_keeping`]). A recording is a function of the version and the
 //! input's bytes alone, so a kept one is the one a new run would make,
@@ -19,6 +20,9 @@ use std::cell::RefCell;
 use std::num::NonZeroUsize;
 use std::rc::Rc;
 
+use std::hash::Hasher;
+
+use kernel_sim::history::FastHasher;
 use kernel_sim::{AioModel, Segments, TaskId};
 use lru::LruCache;
 
@@ -45,11 +49,38 @@ pub struct Recording {
 /// its recording.
 type Last = (&'static str, Vec<u8>, Rc<Recording>);
 
+/// The mutator's recordings of one version: those kept, by input, and
+/// the hashes of the inputs preempted once, whose recordings are kept
+/// the second time. Most inputs are preempted once, the mutants above
+/// all, and keeping their recordings costs more than it saves early on
+/// (BENCHMARKS.md, "Recorded runs kept").
+struct Kept {
+    recordings: LruCache<Vec<u8>, Rc<Recording>>,
+    seen: LruCache<u64, ()>,
+}
+
+impl Kept {
+    fn new() -> Kept {
+        let capacity = |n| NonZeroUsize::new(n).expect("a capacity");
+        Kept {
+            recordings: LruCache::new(capacity(CAPACITY)),
+            seen: LruCache::new(capacity(8 * CAPACITY)),
+        }
+    }
+
+    /// Keeps `recording` of `data` if `data` was seen before.
+    fn offer(&mut self, data: &[u8], recording: &Rc<Recording>) {
+        let mut hasher = FastHasher::default();
+        hasher.write(data);
+        if self.seen.put(hasher.finish(), ()).is_some() {
+            self.recordings.put(data.to_vec(), Rc::clone(recording));
+        }
+    }
+}
+
 thread_local! {
     /// The recordings kept, by version and input.
-    static KEPT: RefCell<[LruCache<Vec<u8>, Rc<Recording>>; 2]> = RefCell::new(
-        [(); 2].map(|()| LruCache::new(NonZeroUsize::new(CAPACITY).expect("a capacity")))
-    );
+    static KEPT: RefCell<[Kept; 2]> = RefCell::new([(); 2].map(|()| Kept::new()));
     /// The last run of a single-model target.
     static LAST: RefCell<Option<Last>> = const { RefCell::new(None) };
 }
@@ -85,19 +116,19 @@ fn emptied(last: Option<Last>) -> (Vec<u8>, Vec<View>) {
 
 /// `model`'s run of the case `data` decodes to, by its schedule, recorded:
 /// the mutator's kept recording where there is one, or the target's last
-/// run's, else a new run's, then kept. The target's last run is not kept
+/// run's, else a new run's, kept if the input was preempted before. The target's last run is not kept
 /// apart: it is nearly always a mutant that the fuzzer drops.
 pub fn recording<M: AioModel>(model: &M, data: &[u8]) -> Rc<Recording> {
     KEPT.with_borrow_mut(|kept| {
         let kept = &mut kept[slot::<M>()];
-        if let Some(r) = kept.get(data) {
+        if let Some(r) = kept.recordings.get(data) {
             return Rc::clone(r);
         }
         if let Some(r) = last_run::<M>(data) {
             return r;
         }
         let r = Rc::new(record(model, data, RunOptions::QUIET, Vec::new()).1);
-        kept.put(data.to_vec(), Rc::clone(&r));
+        kept.offer(data, &r);
         r
     })
 }
