@@ -2,25 +2,24 @@
 //! need not run it again.
 //!
 //! A preemption ([`crate::mutation::preempt`]) starts from a run of its
-//! input by the input's own schedule, recorded step by step: that is half
-//! of what an execution of the fuzz targets costs after their warm-up
-//! (BENCHMARKS.md, "Recorded runs kept"). libFuzzer mutates each corpus
+//! input by the input's own schedule, recorded step by step: a run as
+//! long as the target's own run of the result, which after `old_model`'s
+//! warm-up most executions made (BENCHMARKS.md, "Recorded runs kept").
+//! libFuzzer mutates each corpus
 //! input many times, and with `-mutate_depth=2` the second mutation of a
 //! sequence starts from the input the target just ran. So the mutator
 //! keeps the recordings of the inputs it preempted more than once lately
 //! ([`CAPACITY`] of each version, the least recently used dropped first),
-//! and the
-//! single-model targets leave the recording of their last run
+//! and the single-model targets leave the recording of their last run
 //! ([`run_keeping`]). A recording is a function of the version and the
 //! input's bytes alone, so a kept one is the one a new run would make,
 //! and the mutations are the same with or without it; only their cost
 //! differs.
 
 use std::cell::RefCell;
+use std::hash::Hasher;
 use std::num::NonZeroUsize;
 use std::rc::Rc;
-
-use std::hash::Hasher;
 
 use kernel_sim::history::FastHasher;
 use kernel_sim::{AioModel, Segments, TaskId};
@@ -30,9 +29,9 @@ use crate::bytes;
 use crate::explore::{Recorder, View};
 use crate::runner::{run_model, Outcome, RunOptions};
 
-/// How many recordings of each version the mutator keeps: about the
-/// corpus an `old_model` run builds from nothing in a minute; each is a
-/// few kilobytes.
+/// How many recordings of each version the mutator keeps: about twice
+/// the corpus an `old_model` run builds from nothing in 30 s. A
+/// recording takes about 50 bytes a step.
 pub const CAPACITY: usize = 1024;
 
 /// A version's run of an input by the input's schedule: the view of each
