@@ -6,7 +6,8 @@
 //! A byte mutation of the schedule part rarely lands a segment's stop on an
 //! action the task performs, and an insertion or erasure shifts how every
 //! later byte is read (BENCHMARKS.md, "How far one mutation reaches").
-//! [`preempt`] instead runs the decoded case, picks one of its steps
+//! [`preempt`] instead runs the decoded case (or takes the run's
+//! recording where [`crate::recorded`] kept it), picks one of its steps
 //! where another task could run and one such task, and rewrites the
 //! schedule so that the run is the same up to that step and then switches
 //! to that task. Much as PCT's priorities order them, the tasks then run
