@@ -83,6 +83,39 @@ pub enum Obj {
     Allocator(Pool),
 }
 
+impl Obj {
+    /// The object as one word, different for different objects: a key
+    /// that hashes in one step.
+    pub fn code(self) -> u32 {
+        let (kind, id, part): (u32, u16, u8) = match self {
+            Obj::PageCount(p) => (0, p, 0),
+            Obj::PageFlag(p, flag) => (1, p, flag as u8),
+            Obj::PageMapping(p) => (2, p, 0),
+            Obj::PageIndex(p) => (3, p, 0),
+            Obj::PageMapcount(p) => (4, p, 0),
+            Obj::PageData(p) => (5, p, 0),
+            Obj::TreeSlot(InodeId(i), slot) => (6, i.into(), slot),
+            Obj::TreeCount(InodeId(i)) => (7, i.into(), 0),
+            Obj::TreeEnd(InodeId(i)) => (8, i.into(), 0),
+            Obj::InodeField(InodeId(i), field) => (9, i.into(), field as u8),
+            Obj::Inode(InodeId(i)) => (10, i.into(), 0),
+            Obj::FileCount(FileId(f)) => (11, f.into(), 0),
+            Obj::File(FileId(f)) => (12, f.into(), 0),
+            Obj::CtxField(CtxId(c), field) => (13, c.into(), field as u8),
+            Obj::RingSlot(CtxId(c), i) => (14, c.into(), i),
+            Obj::Ctx(CtxId(c)) => (15, c.into(), 0),
+            Obj::Array(a) => (16, a, 0),
+            Obj::Lock(LockId(l)) => (17, l, 0),
+            Obj::Pagevec(TaskId(t)) => (18, t.into(), 0),
+            Obj::MmField(field) => (19, 0, field as u8),
+            Obj::IoctxSlot(i) => (20, 0, i),
+            Obj::AioNr => (21, 0, 0),
+            Obj::Allocator(pool) => (22, 0, pool as u8),
+        };
+        kind << 24 | u32::from(id) << 8 | u32::from(part)
+    }
+}
+
 /// A kind of object the kernel numbers in allocation order.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Pool {
@@ -428,6 +461,51 @@ mod tests {
                 assert_eq!(a.conflicts(b), !pairs.contains(&(a, b)), "{a:?} {b:?}");
             }
         }
+    }
+
+    /// Different objects have different codes, each id and part kept
+    /// whole, so that a map keyed by the code is one by the object.
+    #[test]
+    fn objects_have_codes_of_their_own() {
+        let pools = [
+            Pool::Page,
+            Pool::Inode,
+            Pool::File,
+            Pool::Ctx,
+            Pool::Array,
+            Pool::Lock,
+        ];
+        let mut objs = vec![Obj::AioNr];
+        for id in [0u16, 1, 255, 256, u16::MAX] {
+            let (i, b) = (InodeId(id as u8), id as u8);
+            objs.extend([Obj::PageCount(id), Obj::PageMapping(id), Obj::PageIndex(id)]);
+            objs.extend([Obj::PageMapcount(id), Obj::PageData(id), Obj::Array(id)]);
+            objs.extend([Obj::Lock(LockId(id)), Obj::TreeCount(i), Obj::TreeEnd(i)]);
+            objs.extend([
+                Obj::Inode(i),
+                Obj::FileCount(FileId(b)),
+                Obj::File(FileId(b)),
+            ]);
+            objs.extend([
+                Obj::Ctx(CtxId(b)),
+                Obj::Pagevec(TaskId(b)),
+                Obj::IoctxSlot(b),
+            ]);
+            objs.extend(PageFlag::ALL.iter().map(|&f| Obj::PageFlag(id, f)));
+            objs.extend(Field::ALL.iter().map(|&f| Obj::InodeField(i, f)));
+            objs.extend(Field::ALL.iter().map(|&f| Obj::CtxField(CtxId(b), f)));
+            for slot in [0u8, 1, u8::MAX] {
+                objs.extend([Obj::TreeSlot(i, slot), Obj::RingSlot(CtxId(b), slot)]);
+            }
+        }
+        objs.extend(Field::ALL.iter().map(|&f| Obj::MmField(f)));
+        objs.extend(pools.map(Obj::Allocator));
+        objs.sort();
+        objs.dedup();
+        let mut codes: Vec<u32> = objs.iter().map(|o| o.code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), objs.len());
     }
 
     /// Steps commute only when neither touches what the other changes;

@@ -18,9 +18,9 @@ use crate::label::Label;
 /// The features of a run so far, and what the next action's pairs need.
 #[derive(Clone, Debug, Default)]
 pub struct Interleaving {
-    /// Each object's last toucher: the task, the feature of its label and
-    /// how.
-    last: FastMap<Obj, (TaskId, u32, Access)>,
+    /// Each object's last toucher, by [`Obj::code`]: the task, the
+    /// feature of its label and how.
+    last: FastMap<u32, (TaskId, u32, Access)>,
     /// The feature of the label of the action in progress.
     current: u32,
     features: Vec<u32>,
@@ -42,6 +42,16 @@ fn pair_feature(first: u32, second: u32) -> u32 {
 }
 
 impl Interleaving {
+    /// A run's records, sized for nine runs in ten (a run touches 57
+    /// objects and has 177 features at the median of catalogue draws).
+    pub(crate) fn new() -> Self {
+        Interleaving {
+            last: FastMap::with_capacity_and_hasher(128, Default::default()),
+            current: 0,
+            features: Vec::with_capacity(256),
+        }
+    }
+
     /// Task `task` begins the action `label`.
     pub(crate) fn action(&mut self, label: Label) {
         self.current = label_feature(label);
@@ -51,7 +61,7 @@ impl Interleaving {
     /// The action in progress, of `task`, touches `obj`.
     pub(crate) fn touch(&mut self, task: TaskId, obj: Obj, access: Access) {
         let now = (task, self.current, access);
-        if let Some((t, l, a)) = self.last.insert(obj, now) {
+        if let Some((t, l, a)) = self.last.insert(obj.code(), now) {
             if t != task && a.conflicts(access) {
                 self.features.push(pair_feature(l, self.current));
             }

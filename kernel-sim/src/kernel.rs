@@ -332,7 +332,11 @@ impl State {
             ledger: Ledger::default(),
             notes: Vec::new(),
             history: History::default(),
-            interleaving: Default::default(),
+            interleaving: if config.interleaving {
+                crate::interleaving::Interleaving::new()
+            } else {
+                Default::default()
+            },
             pending_keys: [EventKey::default(); MAX_TASKS],
             pending_labels: [None; MAX_TASKS],
             waiting: TaskSet::default(),
