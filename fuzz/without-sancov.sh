@@ -3,7 +3,11 @@
 # cargo-fuzz passes its coverage flags to every crate; this drops them, and
 # the branch-folding setting that only serves them, for the crates of
 # `crates` below. The models' async functions are compiled where they are
-# polled, in aiodiff's runner, so aiodiff is among them. Every other crate
+# polled, in aiodiff's runner, so aiodiff is among them. Generic code is
+# compiled in the crate that names its types: the targets call aiodiff
+# only through functions that take no model type (`aiodiff::fuzzing::*`,
+# `aiodiff::mutator::Mutator`), so that no run of the simulator is
+# compiled in a target's crate, with coverage. Every other crate
 # gets `--cfg aiodiff_bare_simulator`, which has the fuzz targets count
 # interleavings always: they are the fuzzer's only view of a run.
 #

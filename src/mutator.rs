@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use kernel_sim::AioModel;
 
-use crate::{mutation, reshape};
+use crate::{mutation, reshape, New, Old};
 
 /// How a fuzz target's custom mutator shares its mutations: of every
 /// sixteen, how many are of each structure-aware kind; the rest are
@@ -122,19 +122,41 @@ pub const NEW_CODE: Shares = Shares::constant(Share {
     reshape: 0,
 });
 
-/// A fuzz target's custom mutator: its shares, and the count of the
-/// preemptions it has made, by which it moves from the warm-up's share
-/// to the later one. One per process, as a `static`.
+/// The code a fuzz target runs: the mutator preempts its runs, and has
+/// it follow the other version's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// The old code, with [`OLD_CODE`]'s shares.
+    Old,
+    /// The new code, with [`NEW_CODE`]'s shares.
+    New,
+}
+
+/// A fuzz target's custom mutator: the code it runs, its shares, and the
+/// count of the preemptions it has made, by which it moves from the
+/// warm-up's share to the later one. One per process, as a `static`.
+///
+/// Its methods take no model type: the runs it makes are compiled in
+/// this crate, so that a build without coverage of the simulator
+/// (`fuzz/without-sancov.sh`) has none in them either, where a generic
+/// call would compile them in the fuzz target's crate, with coverage.
 #[derive(Debug)]
 pub struct Mutator {
+    code: Code,
     shares: Shares,
     preemptions: AtomicU64,
 }
 
 impl Mutator {
-    /// A mutator that has made no preemption yet.
-    pub const fn new(shares: Shares) -> Mutator {
+    /// A mutator of `code`'s runs, with its shares, that has made no
+    /// preemption yet.
+    pub const fn new(code: Code) -> Mutator {
+        let shares = match code {
+            Code::Old => OLD_CODE,
+            Code::New => NEW_CODE,
+        };
         Mutator {
+            code,
             shares,
             preemptions: AtomicU64::new(0),
         }
@@ -142,8 +164,9 @@ impl Mutator {
 
     /// `data` mutated by the kind `seed % 16` names in the share of the
     /// preemptions made so far, the rest of `seed` drawing inside it: a
-    /// preemption of `model`'s run ([`mutation::preempt`]), one of
-    /// `other`'s that `model` follows ([`mutation::preempt_followed`]),
+    /// preemption of the run of the mutator's code
+    /// ([`mutation::preempt`]), one of the other version's that the
+    /// mutator's code follows ([`mutation::preempt_followed`]),
     /// the same of a catalogue scenario drawn into the input
     /// ([`mutation::drawn_followed`]), or an edit of the scenario
     /// ([`reshape::reshape`]). Where a preemption finds no switch to
@@ -152,31 +175,21 @@ impl Mutator {
     /// the catalogue ([`reshape::from_catalogue`]), as `aiodiff hunt`
     /// does. `None` for the fuzzer's own kinds, and where the mutation
     /// gave up; the caller then mutates the bytes.
-    pub fn mutate<M: AioModel, O: AioModel>(
-        &self,
-        models: (&M, &O),
-        data: &[u8],
-        seed: u32,
-    ) -> Option<Vec<u8>> {
-        self.make(models, self.share(), data, (seed % 16, seed / 16))
+    pub fn mutate(&self, data: &[u8], seed: u32) -> Option<Vec<u8>> {
+        self.make(self.share(), data, (seed % 16, seed / 16))
     }
 
     /// [`Mutator::mutate`] by a structure-aware kind only, drawn by `seed`
     /// in the proportions of the share, for a fuzzer that makes its own
     /// byte mutations in a stage of their own, as AFL++'s havoc does.
     /// `None` also where the share has no such kind.
-    pub fn mutate_structured<M: AioModel, O: AioModel>(
-        &self,
-        models: (&M, &O),
-        data: &[u8],
-        seed: u32,
-    ) -> Option<Vec<u8>> {
+    pub fn mutate_structured(&self, data: &[u8], seed: u32) -> Option<Vec<u8>> {
         let share = self.share();
         let ours = share.ours();
         if ours == 0 {
             return None;
         }
-        self.make(models, share, data, (seed % ours, seed / ours))
+        self.make(share, data, (seed % ours, seed / ours))
     }
 
     /// The share of the preemptions made so far.
@@ -184,10 +197,19 @@ impl Mutator {
         self.shares.at(self.preemptions.load(Ordering::Relaxed))
     }
 
+    /// `data` mutated by the kind numbered `kind` in `share`, as
+    /// [`Mutator::make_with`] says, with the mutator's code.
+    fn make(&self, share: Share, data: &[u8], kind_seed: (u32, u32)) -> Option<Vec<u8>> {
+        match self.code {
+            Code::Old => self.make_with((&Old, &New), share, data, kind_seed),
+            Code::New => self.make_with((&New, &Old), share, data, kind_seed),
+        }
+    }
+
     /// `data` mutated by the kind numbered `kind` in `share` (preemptions,
     /// followed preemptions, draws, edits, then the fuzzer's own), drawing
     /// by `seed` inside it, as [`Mutator::mutate`] says.
-    fn make<M: AioModel, O: AioModel>(
+    fn make_with<M: AioModel, O: AioModel>(
         &self,
         (model, other): (&M, &O),
         share: Share,
@@ -248,10 +270,10 @@ mod tests {
         assert_eq!(case.scenario.tasks.len(), 2);
         let data = bytes::encode(&case).unwrap();
         let (early, late) = (OLD_CODE.early, OLD_CODE.late);
-        let mutator = Mutator::new(OLD_CODE);
+        let mutator = Mutator::new(Code::Old);
         for rest in 0..32 {
             let drawn = early.preempt + early.followed;
-            let mutated = mutator.mutate((&Old, &New), &data, rest * 16 + drawn);
+            let mutated = mutator.mutate(&data, rest * 16 + drawn);
             let expected = mutation::drawn_followed(&New, &Old, &data, rest);
             assert_eq!(mutated, expected);
         }
@@ -260,9 +282,9 @@ mod tests {
             .store(OLD_CODE.warm_up, Ordering::Relaxed);
         for rest in 0..32 {
             let edit = late.preempt + late.followed + late.drawn;
-            let mutated = mutator.mutate((&Old, &New), &data, rest * 16 + edit);
+            let mutated = mutator.mutate(&data, rest * 16 + edit);
             assert_eq!(mutated, reshape::reshape(&data, rest));
-            assert_eq!(mutator.mutate((&Old, &New), &data, rest * 16 + 15), None);
+            assert_eq!(mutator.mutate(&data, rest * 16 + 15), None);
         }
     }
 
@@ -275,10 +297,10 @@ mod tests {
             ..crate::Case::default()
         };
         let data = bytes::encode(&case).unwrap();
-        let mutator = Mutator::new(NEW_CODE);
+        let mutator = Mutator::new(Code::New);
         let mut preempted = 0;
         for seed in 0..64 {
-            let mutated = mutator.mutate_structured((&New, &Old), &data, seed);
+            let mutated = mutator.mutate_structured(&data, seed);
             let preempt = mutation::preempt(&New, &data, seed / NEW_CODE.early.preempt);
             assert_eq!(mutated, preempt);
             preempted += usize::from(mutated.is_some());

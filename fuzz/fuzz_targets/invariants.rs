@@ -1,7 +1,7 @@
 //! The `invariants` target: see `aiodiff::fuzzing::invariants`.
 #![no_main]
 
-use aiodiff::mutator::Mutator;
+use aiodiff::mutator::{Code, Mutator};
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 
 mod interleavings;
@@ -12,10 +12,10 @@ fuzz_target!(
     |data: &[u8]| aiodiff::fuzzing::invariants(data)
 );
 
-/// The target's custom mutator, with `aiodiff::mutator::NEW_CODE`.
-static MUTATOR: Mutator = Mutator::new(aiodiff::mutator::NEW_CODE);
+/// The target's custom mutator, of the new code, with
+/// `aiodiff::mutator::NEW_CODE`.
+static MUTATOR: Mutator = Mutator::new(Code::New);
 
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
-    let models = (&aiodiff::New, &aiodiff::Old);
-    mutator::mutate(&MUTATOR, models, data, (size, max_size), seed)
+    mutator::mutate(&MUTATOR, data, (size, max_size), seed)
 });

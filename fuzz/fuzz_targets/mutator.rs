@@ -9,11 +9,10 @@ use std::sync::OnceLock;
 
 use aiodiff::mutator::Mutator;
 
-/// `data[..size]` mutated in place, as `fuzz_mutator!` asks, by `mutator`
-/// with `model`, the code the target runs, and `other`; the new size.
-pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
+/// `data[..size]` mutated in place, as `fuzz_mutator!` asks, by `mutator`;
+/// the new size.
+pub fn mutate(
     mutator: &Mutator,
-    models: (&M, &O),
     data: &mut [u8],
     (size, max_size): (usize, usize),
     seed: u32,
@@ -21,7 +20,7 @@ pub fn mutate<M: kernel_sim::AioModel, O: kernel_sim::AioModel>(
     static ON: OnceLock<bool> = OnceLock::new();
     let on = ON.get_or_init(|| std::env::var_os("AIODIFF_PREEMPT").is_none_or(|v| v != "0"));
     let mutated = match on {
-        true => mutator.mutate(models, &data[..size], seed),
+        true => mutator.mutate(&data[..size], seed),
         false => None,
     };
     if let Some(m) = mutated.filter(|m| m.len() <= max_size) {

@@ -11,34 +11,20 @@
 
 use std::ffi::{c_uint, c_void};
 
-use aiodiff::mutator::{self as shared, NEW_CODE, OLD_CODE};
-use aiodiff::{New, Old};
-
-/// Which code the mutator runs, to find the steps an input reaches: the
-/// code the target runs.
-#[derive(Clone, Copy)]
-enum Model {
-    Old,
-    New,
-}
+use aiodiff::mutator::{self as shared, Code};
 
 /// The mutator's state between calls.
 struct Mutator {
-    model: Model,
     shared: shared::Mutator,
     seed: u32,
     out: Vec<u8>,
 }
 
 impl Mutator {
-    fn new(model: Model, seed: u32) -> Mutator {
-        let shares = match model {
-            Model::Old => OLD_CODE,
-            Model::New => NEW_CODE,
-        };
+    /// A mutator of `code`, the code the target runs.
+    fn new(code: Code, seed: u32) -> Mutator {
         Mutator {
-            model,
-            shared: shared::Mutator::new(shares),
+            shared: shared::Mutator::new(code),
             seed,
             out: Vec::new(),
         }
@@ -51,14 +37,7 @@ impl Mutator {
             .seed
             .wrapping_mul(1_664_525)
             .wrapping_add(1_013_904_223);
-        let mutated = match self.model {
-            Model::Old => self
-                .shared
-                .mutate_structured((&Old, &New), input, self.seed),
-            Model::New => self
-                .shared
-                .mutate_structured((&New, &Old), input, self.seed),
-        };
+        let mutated = self.shared.mutate_structured(input, self.seed);
         self.out = mutated.filter(|m| m.len() <= max_size)?;
         Some(&mut self.out)
     }
@@ -67,15 +46,15 @@ impl Mutator {
 /// AFL++'s `afl_custom_init`: the mutator's state, seeded by AFL++.
 #[no_mangle]
 pub extern "C" fn afl_custom_init(_afl: *mut c_void, seed: c_uint) -> *mut c_void {
-    let model = match std::env::var("AIODIFF_MODEL").as_deref() {
-        Ok("old") => Model::Old,
-        Ok("new") | Err(_) => Model::New,
+    let code = match std::env::var("AIODIFF_MODEL").as_deref() {
+        Ok("old") => Code::Old,
+        Ok("new") | Err(_) => Code::New,
         Ok(other) => {
             eprintln!("aiodiff mutator: AIODIFF_MODEL={other}: expected old or new");
             std::process::exit(2);
         }
     };
-    Box::into_raw(Box::new(Mutator::new(model, seed))).cast()
+    Box::into_raw(Box::new(Mutator::new(code, seed))).cast()
 }
 
 /// AFL++'s `afl_custom_splice_optout`: present so that AFL++ does not load
@@ -140,11 +119,11 @@ pub unsafe extern "C" fn afl_custom_deinit(data: *mut c_void) {
 mod tests {
     use super::*;
 
-    /// The cases `calls` calls of AFL++'s on a mutator of `model` make of
+    /// The cases `calls` calls of AFL++'s on a mutator of `code` make of
     /// `input`, decoded; a call that makes none is left out. Each fits
     /// `max_size`.
-    fn through_afl(model: Model, input: &[u8], calls: usize) -> Vec<aiodiff::Case> {
-        let state: *mut c_void = Box::into_raw(Box::new(Mutator::new(model, 7))).cast();
+    fn through_afl(code: Code, input: &[u8], calls: usize) -> Vec<aiodiff::Case> {
+        let state: *mut c_void = Box::into_raw(Box::new(Mutator::new(code, 7))).cast();
         let mut input = input.to_vec();
         let mut cases = Vec::new();
         for _ in 0..calls {
@@ -180,7 +159,7 @@ mod tests {
         );
         let text = std::fs::read_to_string(path).unwrap();
         let case = aiodiff::text::parse("b1", &text).unwrap();
-        let cases = through_afl(Model::New, &aiodiff::bytes::encode(&case).unwrap(), 20);
+        let cases = through_afl(Code::New, &aiodiff::bytes::encode(&case).unwrap(), 20);
         assert!(cases.iter().all(|c| c.scenario == case.scenario));
         let changed = cases.iter().filter(|c| c.schedule != case.schedule).count();
         assert!(changed >= 10, "{changed} of 20 changed the schedule");
@@ -191,7 +170,7 @@ mod tests {
     /// interleave.
     #[test]
     fn from_one_zero_byte_the_old_codes_mutator_draws_scenarios_of_several_tasks() {
-        let cases = through_afl(Model::Old, &[0], 32);
+        let cases = through_afl(Code::Old, &[0], 32);
         let several = cases.iter().filter(|c| c.scenario.tasks.len() > 1).count();
         assert!(several >= 16, "{several} of 32 have several tasks");
     }
