@@ -18,12 +18,21 @@ use crate::label::Label;
 /// The features of a run so far, and what the next action's pairs need.
 #[derive(Clone, Debug, Default)]
 pub struct Interleaving {
-    /// Each object's last toucher, by [`Obj::code`]: the task, the
-    /// feature of its label and how.
+    /// Each object's last toucher, by [`key`]: the task, the feature of
+    /// its label and how.
     last: FastMap<u32, (TaskId, u32, Access)>,
     /// The feature of the label of the action in progress.
     current: u32,
     features: Vec<u32>,
+}
+
+/// An object's key in [`Interleaving::last`]: its code, mixed. Hashed
+/// by [`FastHasher`], a one-word key's low bits, where the map picks its
+/// buckets, would be the code's low bits alone, which most objects
+/// share; a multiply by an odd number and a rotation bring every bit of
+/// the code there, and different codes still give different keys.
+fn key(obj: Obj) -> u32 {
+    obj.code().wrapping_mul(0x9e37_79b9).rotate_left(16)
 }
 
 /// A label's feature: its hash.
@@ -61,7 +70,7 @@ impl Interleaving {
     /// The action in progress, of `task`, touches `obj`.
     pub(crate) fn touch(&mut self, task: TaskId, obj: Obj, access: Access) {
         let now = (task, self.current, access);
-        if let Some((t, l, a)) = self.last.insert(obj.code(), now) {
+        if let Some((t, l, a)) = self.last.insert(key(obj), now) {
             if t != task && a.conflicts(access) {
                 self.features.push(pair_feature(l, self.current));
             }
