@@ -132,9 +132,19 @@ pub enum Code {
     New,
 }
 
-/// A fuzz target's custom mutator: the code it runs, its shares, and the
-/// count of the preemptions it has made, by which it moves from the
-/// warm-up's share to the later one. One per process, as a `static`.
+impl Code {
+    /// How a mutator of this code shares its mutations.
+    pub const fn shares(self) -> Shares {
+        match self {
+            Code::Old => OLD_CODE,
+            Code::New => NEW_CODE,
+        }
+    }
+}
+
+/// A fuzz target's custom mutator: the code it runs, and the count of
+/// the preemptions it has made, by which it moves from the warm-up's
+/// share to the later one. One per process, as a `static`.
 ///
 /// Its methods take no model type: the runs it makes are compiled in
 /// this crate, so that a build without coverage of the simulator
@@ -143,7 +153,6 @@ pub enum Code {
 #[derive(Debug)]
 pub struct Mutator {
     code: Code,
-    shares: Shares,
     preemptions: AtomicU64,
 }
 
@@ -151,13 +160,8 @@ impl Mutator {
     /// A mutator of `code`'s runs, with its shares, that has made no
     /// preemption yet.
     pub const fn new(code: Code) -> Mutator {
-        let shares = match code {
-            Code::Old => OLD_CODE,
-            Code::New => NEW_CODE,
-        };
         Mutator {
             code,
-            shares,
             preemptions: AtomicU64::new(0),
         }
     }
@@ -194,10 +198,12 @@ impl Mutator {
 
     /// The share of the preemptions made so far.
     fn share(&self) -> Share {
-        self.shares.at(self.preemptions.load(Ordering::Relaxed))
+        self.code
+            .shares()
+            .at(self.preemptions.load(Ordering::Relaxed))
     }
 
-    /// `data` mutated by the kind numbered `kind` in `share`, as
+    /// `data` mutated by the kind and seed of `kind_seed` in `share`, as
     /// [`Mutator::make_with`] says, with the mutator's code.
     fn make(&self, share: Share, data: &[u8], kind_seed: (u32, u32)) -> Option<Vec<u8>> {
         match self.code {
@@ -232,7 +238,7 @@ impl Mutator {
             self.preemptions.fetch_add(1, Ordering::Relaxed);
         }
         match mutated {
-            None if self.shares.catalogue => reshape::from_catalogue(data, seed),
+            None if self.code.shares().catalogue => reshape::from_catalogue(data, seed),
             m => m,
         }
     }
@@ -241,7 +247,7 @@ impl Mutator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{bytes, New, Old};
+    use crate::bytes;
 
     /// A share is of sixteen, and every share leaves the fuzzer's own
     /// mutations, which change any byte, a part; the

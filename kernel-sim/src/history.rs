@@ -86,7 +86,7 @@ pub enum Obj {
 impl Obj {
     /// The object as one word, different for different objects: a key
     /// that hashes in one step.
-    pub fn code(self) -> u32 {
+    pub(crate) fn code(self) -> u32 {
         let (kind, id, part): (u32, u16, u8) = match self {
             Obj::PageCount(p) => (0, p, 0),
             Obj::PageFlag(p, flag) => (1, p, flag as u8),
