@@ -317,6 +317,23 @@ pub fn write_cases(dir: &Path, table: &RefusalTable) -> std::io::Result<usize> {
     Ok(all.len())
 }
 
+/// Each catalogue scenario's name, its case under the default schedule,
+/// and the case's bytes: inputs for the tests of the mutations.
+#[cfg(test)]
+pub(crate) fn default_cases() -> Vec<(String, Case, Vec<u8>)> {
+    catalogue()
+        .into_iter()
+        .map(|entry| {
+            let case = Case {
+                scenario: entry.scenario,
+                ..Case::default()
+            };
+            let data = crate::bytes::encode(&case).expect("a catalogue case encodes");
+            (entry.name, case, data)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

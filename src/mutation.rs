@@ -229,22 +229,6 @@ mod tests {
         run_model(&Old, &case.scenario, &mut sched, RunOptions::QUIET).decisions
     }
 
-    /// Each catalogue scenario's name, its case under the default
-    /// schedule, and the case's bytes.
-    fn seeds() -> Vec<(String, crate::Case, Vec<u8>)> {
-        crate::catalogue::catalogue()
-            .into_iter()
-            .map(|entry| {
-                let case = crate::Case {
-                    scenario: entry.scenario,
-                    ..crate::Case::default()
-                };
-                let data = bytes::encode(&case).unwrap();
-                (entry.name, case, data)
-            })
-            .collect()
-    }
-
     /// The schedule written from the cut run's views is the one a replay
     /// of the decisions up to the switch gives, on every corpus entry.
     #[test]
@@ -339,7 +323,7 @@ mod tests {
     #[test]
     fn a_pct_draw_replays_the_draws_run() {
         let mut replayed = 0;
-        for (_, case, data) in seeds() {
+        for (_, case, data) in crate::catalogue::default_cases() {
             for seed in 0..8 {
                 let Some(mutated) = pct_draw(&Old, &data, seed) else {
                     continue;
@@ -362,7 +346,7 @@ mod tests {
     #[test]
     fn a_followed_preemption_replays_the_followers_run() {
         let mut replayed = 0;
-        for (_, case, data) in seeds() {
+        for (_, case, data) in crate::catalogue::default_cases() {
             for seed in 0..8 {
                 let Some(mutated) = preempt_followed(&New, &Old, &data, seed) else {
                     continue;
@@ -407,7 +391,7 @@ mod tests {
     /// old code following a preempted new run often does.
     #[test]
     fn a_followed_preemption_reaches_the_teardown_leak() {
-        let (_, _, data) = seeds()
+        let (_, _, data) = crate::catalogue::default_cases()
             .into_iter()
             .find(|(name, ..)| name == "ring 9: [setup, destroy] | [migrate 8 sync]")
             .expect("the catalogue has the scenario");

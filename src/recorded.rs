@@ -167,16 +167,8 @@ mod tests {
     use crate::{New, Old};
 
     fn inputs() -> Vec<Vec<u8>> {
-        crate::catalogue::catalogue()
-            .into_iter()
-            .filter_map(|e| {
-                let case = crate::Case {
-                    scenario: e.scenario,
-                    ..crate::Case::default()
-                };
-                bytes::encode(&case).ok()
-            })
-            .collect()
+        let cases = crate::catalogue::default_cases();
+        cases.into_iter().map(|(_, _, data)| data).collect()
     }
 
     /// A kept recording, from the mutator's cache or from a target's run,
