@@ -45,6 +45,13 @@
 # in the process that found it (libFuzzer's seed runs included), or
 # hunt's tries, each a run of both versions; it tells an engine's search
 # from its speed and start-up.
+# Seconds count from the engine's launch, except hunt's, which count
+# from the start of its search inside its process (its process starts in
+# about 2 ms). With TTF_CLOCK=search libFuzzer's count from the end of
+# its first execution instead (the log's fourth column), leaving out its
+# own start as hunt's clock does: libFuzzer takes 15-25 ms to get there,
+# most of it zeroing its mutation dictionaries. AFL++'s count from the
+# launch either way, its many processes sharing that clock.
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
 # cargo-afl`). CARGO_FUZZ_FLAGS adds flags to the libFuzzer build (e.g.
 # --no-trace-compares), as in oss-fuzz/build.sh.
@@ -60,6 +67,13 @@ has_any() { for e in "$@"; do has "$e" && return 0; done; return 1; }
 has_like() { for e in "${engines[@]}"; do [[ $e == $1 ]] && return 0; done; return 1; }
 TTF_BASELINE="${TTF_BASELINE:-}"
 export TTF_SEEDS="${TTF_SEEDS:-1 2 3 4 5}"
+case "${TTF_CLOCK:-launch}" in
+    launch | search) ;;
+    *)
+        echo "ttf.sh: TTF_CLOCK=$TTF_CLOCK: expected launch or search" >&2
+        exit 2
+        ;;
+esac
 seeds="$TTF_SEEDS"
 for e in "${engines[@]}"; do
     if [[ $e == *-base && -z $TTF_BASELINE ]]; then
@@ -201,6 +215,7 @@ python3 - "$out" "$limit" "${engines[@]}" <<'PY'
 import json, sys, glob, os
 out, limit, engines = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 by_executions = os.environ.get("TTF_MEASURE") == "executions"
+search_clock = os.environ.get("TTF_CLOCK") == "search"
 names = {
     "lf-old": "libFuzzer old_model",
     "lf-inv": "libFuzzer invariants",
@@ -236,9 +251,14 @@ def first_times(engine, seed):
     if not os.path.exists(path):
         return times
     for line in open(path):
-        # targets built before the executions column log two
-        t, sig, *executions = line.rstrip("\n").split("\t")
-        executions = executions[0] if executions else "inf"
+        # targets built before the executions column log two, before the
+        # search clock's three
+        t, sig, *rest = line.rstrip("\n").split("\t")
+        executions = rest[0] if rest else "inf"
+        if search_clock and engine.startswith("lf-"):
+            if len(rest) < 2:
+                sys.exit(f"ttf.sh: TTF_CLOCK=search: {path} has no search clock; rebuild the target")
+            t = rest[1]
         if engine in ("random", "pct"):
             sig = sig.split(":", 1)[1]  # hunt names a class first
         value = float(executions if by_executions else t)

@@ -218,18 +218,20 @@ fn reported(signatures: Vec<String>) -> Option<String> {
 /// The fuzz targets' measurement mode, for the time to the first finding
 /// of each signature: with `AIODIFF_TTF_LOG=FILE` set, a target does not
 /// stop at a violation (nor `differential` at a verdict). It appends
-/// `SECONDS<TAB>SIGNATURE<TAB>EXECUTIONS` to FILE the first time this
-/// process sees a signature and goes on, as a bug canary would.
+/// `SECONDS<TAB>SIGNATURE<TAB>EXECUTIONS<TAB>SEARCHING` to FILE the first
+/// time this process sees a signature and goes on, as a bug canary would.
 /// EXECUTIONS counts the target's executions in this process, that one
 /// included (where a fuzzer runs many processes, as AFL++ does, one
 /// process' only), to tell a fuzzer's search from its speed. SECONDS
-/// count from
-/// `AIODIFF_TTF_START` (Unix time in seconds, so that a campaign of many
-/// processes, as AFL runs, shares one clock), or else from the first
-/// execution.
+/// count from `AIODIFF_TTF_START` (Unix time in seconds: the launch, so
+/// that a campaign of many processes, as AFL runs, shares one clock), or
+/// else from the end of the process' first execution; SEARCHING counts
+/// from the end of the first execution always, leaving out the fuzzer's
+/// own start, as `aiodiff hunt`'s clock leaves out its process'.
 struct FindingLog {
     file: Mutex<File>,
     start: f64,
+    searching: f64,
     seen: Mutex<HashSet<String>>,
     executions: AtomicU64,
 }
@@ -247,13 +249,15 @@ impl FindingLog {
                     std::process::exit(2);
                 }
             };
+            let searching = unix_seconds();
             let start = std::env::var("AIODIFF_TTF_START")
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .unwrap_or_else(unix_seconds);
+                .unwrap_or(searching);
             Some(FindingLog {
                 file: Mutex::new(file),
                 start,
+                searching,
                 seen: Mutex::new(HashSet::new()),
                 executions: AtomicU64::new(0),
             })
@@ -268,8 +272,9 @@ impl FindingLog {
         let mut seen = self.seen.lock().expect("not poisoned");
         for s in signatures {
             if seen.insert(s.clone()) {
-                let seconds = unix_seconds() - self.start;
-                let line = format!("{seconds:.3}\t{s}\t{executions}\n");
+                let now = unix_seconds();
+                let (seconds, searching) = (now - self.start, now - self.searching);
+                let line = format!("{seconds:.3}\t{s}\t{executions}\t{searching:.3}\n");
                 let mut file = self.file.lock().expect("not poisoned");
                 file.write_all(line.as_bytes())
                     .expect("AIODIFF_TTF_LOG is writable");
