@@ -50,7 +50,7 @@
 # about 2 ms). With TTF_CLOCK=search libFuzzer's count from the end of
 # its first execution instead (the log's fourth column), leaving out its
 # own start as hunt's clock does: libFuzzer takes 15-25 ms to get there,
-# most of it zeroing its mutation dictionaries. AFL++'s count from the
+# most of it zeroing the tables it allocates. AFL++'s count from the
 # launch either way, its many processes sharing that clock.
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
 # cargo-afl`). CARGO_FUZZ_FLAGS adds flags to the libFuzzer build (e.g.
