@@ -273,14 +273,18 @@ impl FindingLog {
         for s in signatures {
             if seen.insert(s.clone()) {
                 let now = unix_seconds();
-                let (seconds, searching) = (now - self.start, now - self.searching);
-                let line = format!("{seconds:.3}\t{s}\t{executions}\t{searching:.3}\n");
+                let line = log_line(now - self.start, &s, executions, now - self.searching);
                 let mut file = self.file.lock().expect("not poisoned");
                 file.write_all(line.as_bytes())
                     .expect("AIODIFF_TTF_LOG is writable");
             }
         }
     }
+}
+
+/// One line of the finding log, as `benches/ttf.sh` reads it.
+fn log_line(seconds: f64, signature: &str, executions: u64, searching: f64) -> String {
+    format!("{seconds:.3}\t{signature}\t{executions}\t{searching:.3}\n")
 }
 
 fn unix_seconds() -> f64 {
@@ -349,7 +353,7 @@ pub fn decode(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{four_runs_violations, print_after};
+    use super::{four_runs_violations, log_line, print_after};
     use crate::runner::{run_model, RunOptions};
     use crate::scenario::Op;
     use kernel_sim::{Replay, TaskId};
@@ -372,6 +376,15 @@ mod tests {
         let b_within = features([vec![TaskId(0); 60], vec![TaskId(1); 40]].concat());
         assert!(!a_first.is_empty());
         assert!(!b_within.is_subset(&a_first));
+    }
+
+    /// A finding log line has the four fields `benches/ttf.sh` reads:
+    /// seconds from the launch, the signature, executions, and seconds of
+    /// search.
+    #[test]
+    fn a_finding_log_line_has_four_fields() {
+        let line = log_line(0.25, "leak(new[8])", 362, 0.0504);
+        assert_eq!(line, "0.250\tleak(new[8])\t362\t0.050\n");
     }
 
     /// The measurement mode logs the old code's violations bare and the
