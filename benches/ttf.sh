@@ -254,6 +254,11 @@ def first_times(engine, seed):
         # targets built before the executions column log two, before the
         # search clock's three
         t, sig, *rest = line.rstrip("\n").split("\t")
+        if float(t) > limit:
+            # libFuzzer stops at the first whole second past its
+            # -max_total_time, AFL++ near -V: what came after the limit
+            # every engine had counts as not found
+            continue
         executions = rest[0] if rest else "inf"
         if search_clock and engine.startswith("lf-"):
             if len(rest) < 2:
