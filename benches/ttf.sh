@@ -49,9 +49,11 @@
 # from the start of its search inside its process (its process starts in
 # about 2 ms). With TTF_CLOCK=search libFuzzer's count from the end of
 # its first execution instead (the log's fourth column), leaving out its
-# own start as hunt's clock does: libFuzzer takes 15-25 ms to get there,
-# most of it zeroing the tables it allocates. AFL++'s count from the
-# launch either way, its many processes sharing that clock.
+# own start as hunt's clock does: libFuzzer takes about 20-26 ms to get
+# there, most of it zeroing the tables it allocates. AFL++'s count from
+# the launch either way, its many processes sharing that clock. A
+# finding logged after LIMIT seconds from the launch counts as not found
+# (libFuzzer runs on to the next whole second past -max_total_time).
 # libFuzzer needs cargo-fuzz, AFL++ cargo-afl (`cargo install cargo-fuzz
 # cargo-afl`). CARGO_FUZZ_FLAGS adds flags to the libFuzzer build (e.g.
 # --no-trace-compares), as in oss-fuzz/build.sh.
@@ -256,13 +258,14 @@ def first_times(engine, seed):
         t, sig, *rest = line.rstrip("\n").split("\t")
         if float(t) > limit:
             # libFuzzer stops at the first whole second past its
-            # -max_total_time, AFL++ near -V: what came after the limit
-            # every engine had counts as not found
+            # -max_total_time: what came after the limit every engine
+            # had counts as not found
             continue
         executions = rest[0] if rest else "inf"
-        if search_clock and engine.startswith("lf-"):
+        if search_clock and not by_executions and engine.startswith("lf-"):
             if len(rest) < 2:
-                sys.exit(f"ttf.sh: TTF_CLOCK=search: {path} has no search clock; rebuild the target")
+                sys.exit(f"ttf.sh: TTF_CLOCK=search: {path} has no search clock; "
+                         "rebuild the target (for a -base engine, the one in TTF_BASELINE)")
             t = rest[1]
         if engine in ("random", "pct"):
             sig = sig.split(":", 1)[1]  # hunt names a class first
